@@ -1,0 +1,5 @@
+"""embed: evaluation episodes + an encoder -> chunk embeddings and faiss indexes."""
+
+from .pipeline import create_pipeline
+
+__all__ = ["create_pipeline"]

@@ -1,0 +1,18 @@
+"""Kedro project settings: hooks, and a soft merge so an environment can override one
+nested parameter (e.g. `data_prep.babilong.eval_lengths`) without restating its
+whole top-level group."""
+
+import warnings
+
+from qrag_pipeline.hooks import RemovePartialArtifactsHook
+
+# Kedro 1.7 calls an OmegaConf API that OmegaConf deprecated; the warning is theirs.
+warnings.filterwarnings("ignore", message="register_new_resolver", category=UserWarning)
+
+HOOKS = (RemovePartialArtifactsHook(),)
+
+CONFIG_LOADER_ARGS = {
+    "base_env": "base",
+    "default_run_env": "local",
+    "merge_strategy": {"parameters": "soft", "catalog": "soft"},
+}
