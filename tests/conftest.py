@@ -8,10 +8,19 @@ nothing of it is copied into the project.
 
 from __future__ import annotations
 
+import copy
 import os
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
+import torch
+import transformers
+from transformers import AutoTokenizer, BertConfig
+
+from qrag_pipeline.models.encoder import DEFAULT_ENCODER, TextEncoder, resolve_encoder_path
+from qrag_pipeline.models.q_network import QNetwork
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
@@ -31,3 +40,47 @@ def shared_data() -> Path:
             "(set QRAG_SHARED_DATA to their folder to run it)"
         )
     return SHARED_DATA
+
+
+# A tiny randomly initialised BERT that reads text with the default tokenizer: encoder,
+# learning and checkpoint logic tested in seconds.
+TINY_BERT: dict[str, Any] = {
+    "hidden_size": 32,
+    "num_hidden_layers": 2,
+    "num_attention_heads": 2,
+    "intermediate_size": 64,
+}
+
+TinyFactory = Callable[..., TextEncoder]
+
+
+@pytest.fixture(scope="session")
+def default_tokenizer() -> transformers.PreTrainedTokenizerBase:
+    """The default encoder's tokenizer (a local directory, no hub)."""
+    return AutoTokenizer.from_pretrained(resolve_encoder_path(DEFAULT_ENCODER))
+
+
+@pytest.fixture(scope="session")
+def make_tiny(default_tokenizer: transformers.PreTrainedTokenizerBase) -> TinyFactory:
+    """A factory of tiny encoders with seeded random weights: make_tiny(seed, **kw).
+
+    Extra keyword arguments override the BertConfig fields of TINY_BERT.
+    """
+
+    def make(seed: int = 0, scale: float = 0.1, max_length: int = 128, **overrides: int) -> TextEncoder:
+        torch.manual_seed(seed)
+        config = BertConfig(vocab_size=len(default_tokenizer), **{**TINY_BERT, **overrides})
+        return TextEncoder.from_config(config, default_tokenizer, scale=scale, max_length=max_length)
+
+    return make
+
+
+@pytest.fixture(scope="session")
+def make_tiny_network(make_tiny: TinyFactory) -> Callable[..., QNetwork]:
+    """A factory of tiny Q-networks whose two encoders start equal: make(seed, scale)."""
+
+    def make(seed: int = 0, scale: float = 0.1) -> QNetwork:
+        encoder = make_tiny(seed=seed, scale=scale, max_length=64)
+        return QNetwork(encoder, copy.deepcopy(encoder))
+
+    return make

@@ -1,8 +1,18 @@
-"""The train_q pipeline. Registered now so that `__default__` chains all five stages in
-their final order; its nodes arrive with the issue that builds this stage."""
+"""train_q: training pools + parameters -> Q-embedder checkpoint and training curves."""
 
-from kedro.pipeline import Pipeline
+from kedro.pipeline import Node, Pipeline
+
+from .nodes import train_q_embedder_node
 
 
 def create_pipeline(**kwargs) -> Pipeline:
-    return Pipeline([])
+    return Pipeline(
+        [
+            Node(
+                train_q_embedder_node,
+                inputs=["babi_train_stories", "train_distractor_sentences", "params:train_q"],
+                outputs=["q_embedder_checkpoint", "training_curves"],
+                name="train_q_embedder",
+            ),
+        ]
+    )

@@ -1,0 +1,201 @@
+"""Q-embedder checkpoints: safetensors weights plus JSON, never pickle.
+
+A checkpoint is a folder that rebuilds the Q-network without the original model files
+or the network (the encoder's architecture config and tokenizer travel with it) and,
+when it carries a training state, resumes training exactly:
+
+    config.json                  what rebuilds the network (QNetwork.config())
+    model.safetensors            the online network's weights
+    encoder/                     the transformer's config.json and tokenizer files
+    training_state.safetensors   tensors training needs (target network, optimiser, RNG)
+    training_state.json          the rest of it (update counter, schedules, RNG states)
+
+Loading reads only these files, with safetensors and json: nothing in a checkpoint can
+execute code. A folder is written under a temporary name and renamed when complete, so
+a crash never leaves a half-written checkpoint where a reader would find it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+import transformers
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+from torch import Tensor
+
+from qrag_pipeline.errors import QragInputError
+from qrag_pipeline.models.encoder import TextEncoder
+from qrag_pipeline.models.q_network import QNetwork
+
+CONFIG_FILE = "config.json"
+WEIGHTS_FILE = "model.safetensors"
+ENCODER_DIR = "encoder"
+TRAINING_TENSORS_FILE = "training_state.safetensors"
+TRAINING_JSON_FILE = "training_state.json"
+FORMAT_VERSION = 1
+
+
+@dataclass
+class Checkpoint:
+    """Everything a checkpoint folder holds, in memory.
+
+    `training_tensors` and `training_state` are empty for a model saved for inference
+    only; resuming needs both.
+    """
+
+    config: dict[str, Any]
+    weights: dict[str, Tensor]
+    encoder_config: dict[str, Any]
+    tokenizer: Any
+    training_tensors: dict[str, Tensor] = field(default_factory=dict)
+    training_state: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_network(
+        cls,
+        network: QNetwork,
+        training_tensors: dict[str, Tensor] | None = None,
+        training_state: dict[str, Any] | None = None,
+    ) -> Checkpoint:
+        """A checkpoint of `network` (weights copied to the CPU)."""
+        return cls(
+            config=network.config(),
+            weights=_cpu_contiguous(network.state_dict()),
+            encoder_config=network.state_encoder.model.config.to_dict(),
+            tokenizer=network.state_encoder.tokenizer,
+            training_tensors=_cpu_contiguous(training_tensors or {}),
+            training_state=dict(training_state or {}),
+        )
+
+    def build_network(self, device: torch.device | str = "cpu") -> QNetwork:
+        """The Q-network with these weights, built from the checkpoint alone."""
+        encoders = [self._build_encoder() for _ in range(2)]
+        network = QNetwork(
+            *encoders,
+            position_mode=self.config["position_mode"],
+            step_size=self.config["step_size"],
+            rotary_base=self.config["rotary_base"],
+        )
+        try:
+            network.load_state_dict(self.weights, strict=True)
+        except RuntimeError as error:
+            raise QragInputError(
+                f"checkpoint weights do not fit the network its config describes: "
+                f"{str(error)[:300]}. Fix: the checkpoint is damaged or mixed from two "
+                "runs; use another one."
+            ) from error
+        return network.to(device)
+
+    def _build_encoder(self) -> TextEncoder:
+        config_dict = dict(self.encoder_config)
+        config = transformers.AutoConfig.for_model(config_dict.pop("model_type"), **config_dict)
+        return TextEncoder(
+            transformers.AutoModel.from_config(config),
+            self.tokenizer,
+            scale=self.config["scale"],
+            max_length=self.config["max_length"],
+            name_or_path=self.config["name_or_path"],
+            num_layers=self.config["num_layers"],
+        )
+
+
+def save_checkpoint(checkpoint: Checkpoint, directory: str | Path) -> Path:
+    """Write `checkpoint` to `directory` (which must not exist yet), atomically."""
+    directory = Path(directory)
+    if directory.exists():
+        raise QragInputError(
+            f"checkpoint folder {str(directory)!r} exists already; checkpoints are never "
+            "overwritten. Fix: save under a new name (versioned datasets do this)."
+        )
+    directory.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{directory.name}.", dir=directory.parent))
+    try:
+        _write_json(staging / CONFIG_FILE, {"format_version": FORMAT_VERSION, **checkpoint.config})
+        save_file(checkpoint.weights, str(staging / WEIGHTS_FILE))
+        encoder_dir = staging / ENCODER_DIR
+        encoder_dir.mkdir()
+        _write_json(encoder_dir / CONFIG_FILE, checkpoint.encoder_config)
+        checkpoint.tokenizer.save_pretrained(str(encoder_dir))
+        if checkpoint.training_tensors or checkpoint.training_state:
+            save_file(checkpoint.training_tensors, str(staging / TRAINING_TENSORS_FILE))
+            _write_json(staging / TRAINING_JSON_FILE, checkpoint.training_state)
+        os.replace(staging, directory)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return directory
+
+
+def load_checkpoint(directory: str | Path) -> Checkpoint:
+    """Read a checkpoint folder; a missing, truncated or foreign file is a clear error."""
+    directory = Path(directory)
+    if not (directory / CONFIG_FILE).is_file():
+        raise QragInputError(
+            f"{str(directory)!r} is not a Q-embedder checkpoint (no {CONFIG_FILE}). Fix: "
+            "give a folder written by train_q (data/06_models/q_embedder_checkpoint/...)."
+        )
+    config = _read_json(directory / CONFIG_FILE)
+    if config.pop("format_version", None) != FORMAT_VERSION:
+        raise QragInputError(
+            f"checkpoint {str(directory)!r} has format version other than "
+            f"{FORMAT_VERSION}. Fix: retrain, or load it with the version that wrote it."
+        )
+    has_training_state = (directory / TRAINING_JSON_FILE).is_file()
+    return Checkpoint(
+        config=config,
+        weights=_read_tensors(directory / WEIGHTS_FILE),
+        encoder_config=_read_json(directory / ENCODER_DIR / CONFIG_FILE),
+        tokenizer=_read_tokenizer(directory / ENCODER_DIR),
+        training_tensors=_read_tensors(directory / TRAINING_TENSORS_FILE) if has_training_state else {},
+        training_state=_read_json(directory / TRAINING_JSON_FILE) if has_training_state else {},
+    )
+
+
+def _cpu_contiguous(tensors: dict[str, Tensor]) -> dict[str, Tensor]:
+    return {name: t.detach().to("cpu").contiguous().clone() for name, t in tensors.items()}
+
+
+def _write_json(path: Path, value: dict[str, Any]) -> None:
+    path.write_text(json.dumps(value, indent=2, sort_keys=True))
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    try:
+        value = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise QragInputError(
+            f"cannot read checkpoint file {str(path)!r}: {error}. Fix: the checkpoint is "
+            "incomplete or damaged; use another one or retrain."
+        ) from error
+    if not isinstance(value, dict):
+        raise QragInputError(f"checkpoint file {str(path)!r} is not a JSON object. Fix: use another checkpoint.")
+    return value
+
+
+def _read_tensors(path: Path) -> dict[str, Tensor]:
+    try:
+        return load_file(str(path))
+    except (OSError, SafetensorError) as error:
+        raise QragInputError(
+            f"cannot read checkpoint weights {str(path)!r}: {error}. Fix: the file is "
+            "missing, truncated or not safetensors (pickled weights are refused); use "
+            "another checkpoint or retrain."
+        ) from error
+
+
+def _read_tokenizer(directory: Path) -> Any:
+    try:
+        return transformers.AutoTokenizer.from_pretrained(str(directory), trust_remote_code=False)
+    except (OSError, ValueError) as error:
+        raise QragInputError(
+            f"cannot read the tokenizer in {str(directory)!r}: {error}. Fix: the "
+            "checkpoint is incomplete; use another one or retrain."
+        ) from error

@@ -1,0 +1,1 @@
+"""The Q-function's model side: encoders, positional mapping, rotation, twin heads."""

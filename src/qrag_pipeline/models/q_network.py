@@ -1,0 +1,148 @@
+"""The Q-function: Q(s, a_i) = <E_state(s), Rot(E_action(chunk_i), rho_t(i))>, twice.
+
+Two encoders start from the same pretrained weights and are trained apart: one embeds
+the state (question plus retrieved chunks), the other each chunk. Chunk embeddings do
+not depend on the state, so a caller embeds a document once (`action_encoder.encode`)
+and, as the retrieved set grows, only re-rotates them (`positioned_actions`): a policy
+step costs one state encoding plus N dot products. The embedding is split into two
+halves whose dot products are two Q estimates (twin heads, a cheap double-Q); the
+policy uses their sum.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from qrag_pipeline.errors import QragInputError
+from qrag_pipeline.models.encoder import DEFAULT_ENCODER, TextEncoder
+from qrag_pipeline.models.positions import check_position_mode, chunk_positions
+from qrag_pipeline.models.rotary import rotate
+
+TWIN_HEADS = 2
+
+
+class QNetwork(torch.nn.Module):
+    """A state encoder, an action encoder and the positional rotation between them."""
+
+    def __init__(
+        self,
+        state_encoder: TextEncoder,
+        action_encoder: TextEncoder,
+        position_mode: str = "relative",
+        step_size: float = 20.0,
+        rotary_base: float = 10000.0,
+    ) -> None:
+        super().__init__()
+        check_position_mode(position_mode)
+        if state_encoder.dim != action_encoder.dim or state_encoder.dim % (
+            2 * TWIN_HEADS
+        ):
+            raise QragInputError(
+                f"state and action encoders must share one embedding size divisible by "
+                f"{2 * TWIN_HEADS} (twin halves of rotated pairs); got "
+                f"{state_encoder.dim} and {action_encoder.dim}."
+            )
+        self.state_encoder = state_encoder
+        self.action_encoder = action_encoder
+        self.position_mode = position_mode
+        self.step_size = step_size
+        self.rotary_base = rotary_base
+
+    @classmethod
+    def from_pretrained(
+        cls,
+        name_or_path: str = DEFAULT_ENCODER,
+        *,
+        num_layers: int | None = None,
+        scale: float = 0.1,
+        max_length: int = 128,
+        position_mode: str = "relative",
+        step_size: float = 20.0,
+        rotary_base: float = 10000.0,
+        trust_remote_code: bool = False,
+    ) -> QNetwork:
+        """Both encoders loaded from the same weights, as two independent copies."""
+        state_encoder, action_encoder = (
+            TextEncoder.from_pretrained(
+                name_or_path,
+                num_layers=num_layers,
+                scale=scale,
+                max_length=max_length,
+                trust_remote_code=trust_remote_code,
+            )
+            for _ in range(2)
+        )
+        return cls(state_encoder, action_encoder, position_mode, step_size, rotary_base)
+
+    def config(self) -> dict[str, Any]:
+        """The keyword arguments of `from_pretrained` that rebuild this architecture.
+
+        Weights are saved separately (state_dict); loading them into
+        `QNetwork.from_pretrained(**config)` restores the network.
+        """
+        encoder = self.state_encoder.encoder_config()
+        if encoder != self.action_encoder.encoder_config():
+            raise QragInputError(
+                "the state and action encoders were built differently "
+                f"({encoder} vs {self.action_encoder.encoder_config()}), which one "
+                "from_pretrained configuration cannot describe. Fix: build both with "
+                "QNetwork.from_pretrained."
+            )
+        return {
+            **encoder,
+            "position_mode": self.position_mode,
+            "step_size": self.step_size,
+            "rotary_base": self.rotary_base,
+        }
+
+    def state_text(
+        self,
+        question: str,
+        chunks: Sequence[str],
+        retrieved: Sequence[int],
+        chunk_budget: int = 64,
+    ) -> str:
+        """`question [SEP] chunk_a [SEP] chunk_b ...`, the chunks in document order.
+
+        Document order (not retrieval order) makes the state the same whichever order
+        the facts were found in; the budget keeps one long chunk from crowding out the
+        others within the encoder's max_length.
+        """
+        parts = [question] + [
+            self.state_encoder.truncate(chunks[i], chunk_budget)
+            for i in sorted(int(i) for i in retrieved)
+        ]
+        return f" {self.state_encoder.sep_token} ".join(parts)
+
+    def positioned_actions(
+        self, action_embeddings: Tensor, retrieved: Tensor
+    ) -> Tensor:
+        """Chunk embeddings [N, D] rotated by their positions given `retrieved`."""
+        positions = chunk_positions(
+            self.position_mode, action_embeddings.shape[-2], retrieved, self.step_size
+        )
+        return rotate(
+            action_embeddings, positions, n_halves=TWIN_HEADS, base=self.rotary_base
+        )
+
+    def twin_q(
+        self, state_embeddings: Tensor, actions: Tensor
+    ) -> tuple[Tensor, Tensor]:
+        """The two Q estimates (q1, q2), each [B, N].
+
+        `state_embeddings` is [B, D]; `actions` (positioned chunk embeddings) is
+        [B, N, D], one set per state, or [N, D] shared by all states. Each estimate is
+        the dot product over one half of the dimensions.
+        """
+        s1, s2 = state_embeddings.unsqueeze(-1).chunk(TWIN_HEADS, dim=-2)
+        a1, a2 = actions.chunk(TWIN_HEADS, dim=-1)
+        return torch.matmul(a1, s1).squeeze(-1), torch.matmul(a2, s2).squeeze(-1)
+
+    def q_values(self, state_embeddings: Tensor, actions: Tensor) -> Tensor:
+        """Q [B, N] as the policy uses it: the sum of the twin estimates."""
+        q1, q2 = self.twin_q(state_embeddings, actions)
+        return q1 + q2

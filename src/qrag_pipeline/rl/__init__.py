@@ -1,0 +1,1 @@
+"""Reinforcement learning of the Q-embedder: retrieval environment and learner."""

@@ -1,0 +1,200 @@
+"""QLearner on a tiny random Q-network: caching, update, resume; greedy inference."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+import torch
+from safetensors.torch import load as load_safetensors
+from safetensors.torch import save as save_safetensors
+
+from qrag_pipeline.episodes import Episode
+from qrag_pipeline.errors import QragInputError
+from qrag_pipeline.models.q_network import QNetwork
+from qrag_pipeline.rl.environment import babilong_sampler
+from qrag_pipeline.rl.inference import fact_em_rate, greedy_rollout
+from qrag_pipeline.rl.learner import (
+    QLearner,
+    QLearningConfig,
+    lambda_returns,
+    learning_rate_at,
+    set_trainable,
+    td_loss,
+)
+from qrag_pipeline.sources.babi_generator import generate_babi_samples
+
+MakeNetwork = Callable[..., QNetwork]
+MakeLearner = Callable[..., QLearner]
+CPU = torch.device("cpu")
+
+
+@pytest.fixture
+def make_learner(
+    make_tiny_network: MakeNetwork, train_prose: dict[str, list[str]]
+) -> MakeLearner:
+    """make(network_seed, **config overrides): a learner on 12-sentence qa1 episodes."""
+
+    def make(network_seed: int = 0, **overrides: Any) -> QLearner:
+        options = {
+            "learning_rate": 3e-3,
+            "warmup_updates": 1,
+            "total_updates": 10,
+            "learning_start": 0,
+            "num_envs": 4,
+            "num_steps": 4,
+            "max_steps": 3,
+            **overrides,
+        }
+        sampler = babilong_sampler(
+            generate_babi_samples("qa1", 10, seed=1), train_prose, 12
+        )
+        network = make_tiny_network(seed=network_seed)
+        return QLearner(network, sampler, QLearningConfig(**options), CPU)
+
+    return make
+
+
+def test_the_loss_re_encodes_exactly_the_q_the_policy_acted_on(
+    make_learner: MakeLearner,
+) -> None:
+    learner = make_learner()
+    learner.collect_rollout(alpha=0.01, explore=False)
+    q1, q2 = learner.taken_q()
+    assert q1.requires_grad and q2.requires_grad
+    torch.testing.assert_close(
+        (q1 + q2).detach().view(4, 4), learner.q_taken, atol=1e-5, rtol=0
+    )
+
+
+def test_every_reset_re_embeds_the_new_document(make_learner: MakeLearner) -> None:
+    learner = make_learner()
+    learner.collect_rollout(alpha=0.01, explore=True)
+    assert learner.dones.any()
+    for env, progress in enumerate(learner.env.progress):
+        expected = learner.network.action_encoder.encode(progress.episode.chunks)
+        torch.testing.assert_close(learner.online_chunks[env], expected)
+        torch.testing.assert_close(learner.target_chunks[env], expected)
+
+
+def test_one_update_lowers_the_loss_of_its_batch_and_moves_the_target(
+    make_learner: MakeLearner,
+) -> None:
+    learner = make_learner(num_envs=8, num_steps=8, learning_start=1)
+    before = {k: v.clone() for k, v in learner.network.state_dict().items()}
+    metrics = learner.update()
+    config = learner.config
+    returns = lambda_returns(
+        learner.rewards, learner.dones, learner.next_values, config.gamma, config.lam
+    )
+    assert learner.rewards.sum() > 0
+    with torch.no_grad():
+        after = td_loss(*learner.taken_q(), returns.flatten()).item()
+    assert after < metrics["loss"]
+
+    online, target = learner.network.state_dict(), learner.target.state_dict()
+    name = "state_encoder.model.encoder.layer.1.output.dense.weight"
+    torch.testing.assert_close(target[name], 0.9 * before[name] + 0.1 * online[name])
+    assert not torch.equal(online[name], before[name])
+    assert metrics["learning_rate"] == learning_rate_at(0, config) == 3e-3
+    assert metrics["alpha"] == pytest.approx(0.01)
+    assert metrics["episodes"] > 0 and 0 <= metrics["fact_em"] <= 1
+
+
+def test_alpha_follows_the_learning_rate_schedule(make_learner: MakeLearner) -> None:
+    learner = make_learner(warmup_updates=4, learning_start=1)
+    first, second = learner.update(), learner.update()
+    assert (first["random_actions"], second["random_actions"]) == (1.0, 0.0)
+    assert first["learning_rate"] == pytest.approx(3e-3 / 4)
+    assert first["alpha"] == pytest.approx(0.01 / 4)
+    assert second["alpha"] == pytest.approx(0.01 / 2)
+
+
+def test_top_layers_leaves_embeddings_and_lower_layers_untouched(
+    make_learner: MakeLearner,
+) -> None:
+    learner = make_learner(trainable="top_layers", trainable_layers=1)
+    before = {k: v.clone() for k, v in learner.network.state_dict().items()}
+    learner.update()
+    after = learner.network.state_dict()
+    for encoder in ("state_encoder", "action_encoder"):
+        frozen = [
+            f"{encoder}.model.embeddings.word_embeddings.weight",
+            f"{encoder}.model.encoder.layer.0.output.dense.weight",
+        ]
+        trained = f"{encoder}.model.encoder.layer.1.output.dense.weight"
+        assert all(torch.equal(after[name], before[name]) for name in frozen)
+        assert not torch.equal(after[trained], before[trained])
+
+
+def test_settings_are_checked(make_tiny_network: MakeNetwork) -> None:
+    with pytest.raises(QragInputError, match="must be positive"):
+        QLearningConfig(num_envs=0)
+    with pytest.raises(QragInputError, match="unknown trainable setting 'adapter'"):
+        set_trainable(make_tiny_network(), "adapter", 1)
+    with pytest.raises(
+        QragInputError, match="trainable_layers=3, but the encoder has 2"
+    ):
+        set_trainable(make_tiny_network(), "top_layers", 3)
+
+
+def test_gradient_accumulation_takes_one_optimiser_step_per_update(
+    make_learner: MakeLearner,
+) -> None:
+    learner = make_learner(grad_accumulation=2)
+    metrics = learner.update()
+    steps = {float(state["step"]) for state in learner.optimizer.state.values()}
+    assert steps == {1.0}
+    assert metrics["transitions_per_s"] == pytest.approx(32 * metrics["updates_per_s"])
+
+
+def test_a_resumed_learner_continues_exactly_through_safetensors_and_json(
+    make_learner: MakeLearner,
+) -> None:
+    learner = make_learner(learning_start=1)
+    learner.update()
+    tensors, values = learner.state_dict()
+    tensors = load_safetensors(save_safetensors(tensors))
+    values = json.loads(json.dumps(values))
+    expected = learner.update()
+
+    resumed = make_learner(network_seed=5, learning_start=1)
+    resumed.load_state_dict(tensors, values)
+    assert resumed.updates == 1
+    metrics = resumed.update()
+    assert metrics["loss"] == pytest.approx(expected["loss"], rel=1e-6)
+    assert metrics["mean_target"] == pytest.approx(expected["mean_target"], rel=1e-6)
+    for name, value in learner.target.state_dict().items():
+        torch.testing.assert_close(resumed.target.state_dict()[name], value)
+
+
+def _episode(chunks: list[str], support: list[int]) -> Episode:
+    return Episode("e", "test", "qa1", "t", "Where is Mary?", "garden", chunks, support)
+
+
+def test_greedy_rollout_takes_distinct_argmax_chunks_and_stops_when_none_are_left(
+    make_tiny_network: MakeNetwork,
+) -> None:
+    network = make_tiny_network(seed=0)
+    long = _episode(
+        [f"Background sentence {i}." for i in range(10)] + ["Mary went to the garden."],
+        [10],
+    )
+    short = _episode(["Mary went to the garden.", "John slept."], [0])
+    retrieved = greedy_rollout(network, [long, short], max_steps=4)
+    assert [len(r) for r in retrieved] == [4, 2]
+    assert len(set(retrieved[0])) == 4 and sorted(retrieved[1]) == [0, 1]
+
+    state = network.state_encoder.encode([long.question])
+    chunks = network.action_encoder.encode(long.chunks)
+    nothing_retrieved = torch.tensor([], dtype=torch.long)
+    q = network.q_values(state, network.positioned_actions(chunks, nothing_retrieved))
+    assert retrieved[0][0] == int(q[0].argmax())
+
+
+def test_fact_em_rate_counts_episodes_with_every_supporting_chunk() -> None:
+    episodes = [_episode(["a", "b", "c"], [0, 2]), _episode(["a", "b", "c"], [1])]
+    assert fact_em_rate(episodes, [[2, 1, 0], [0, 2]]) == 0.5
+    assert fact_em_rate(episodes, [[2, 0], [1]]) == 1.0
