@@ -25,11 +25,17 @@ from functools import lru_cache, partial
 
 from qrag_pipeline.errors import QragInputError
 from qrag_pipeline.sources.babi_files import BABI_TASKS, check_task
+from qrag_pipeline.sources.babi_vocabulary import (
+    DROP_VERBS,
+    GET_VERBS,
+    GIVE_VERBS,
+    MOVE_VERBS,
+    OPPOSITE,
+)
 
 _NAME = r"[A-Z][a-z]+"
 _WORD = r"[a-z]+"
-_DIRS = r"north|south|east|west"
-_OPPOSITE = {"north": "south", "south": "north", "east": "west", "west": "east"}
+_DIRS = "|".join(OPPOSITE)
 
 
 @dataclass(frozen=True)
@@ -87,19 +93,18 @@ HoldingEvent = Get | Drop | Give
 """The events that change who holds a thing."""
 
 _MOVE = re.compile(
-    rf"(?P<person>{_NAME}) (?:moved|went|went back|journeyed|travelled) "
-    rf"to the (?P<place>{_WORD})\.?"
+    rf"(?P<person>{_NAME}) (?:{'|'.join(MOVE_VERBS)}) the (?P<place>{_WORD})\.?"
 )
 _GET = re.compile(
-    rf"(?P<person>{_NAME}) (?:got|grabbed|picked up|took) the (?P<thing>{_WORD})"
+    rf"(?P<person>{_NAME}) (?:{'|'.join(GET_VERBS)}) the (?P<thing>{_WORD})"
     r"(?: there)?\.?"
 )
 _DROP = re.compile(
-    rf"(?P<person>{_NAME}) (?:dropped|discarded|put down|left) the (?P<thing>{_WORD})"
+    rf"(?P<person>{_NAME}) (?:{'|'.join(DROP_VERBS)}) the (?P<thing>{_WORD})"
     r"(?: there)?\.?"
 )
 _GIVE = re.compile(
-    rf"(?P<giver>{_NAME}) (?:gave|handed|passed) the (?P<thing>{_WORD}) "
+    rf"(?P<giver>{_NAME}) (?:{'|'.join(GIVE_VERBS)}) the (?P<thing>{_WORD}) "
     rf"to (?P<receiver>{_NAME})\.?"
 )
 _RELATION = re.compile(
@@ -303,7 +308,7 @@ def _room(story: _Story, answer_role: str, **known: str) -> RuleAnswer:
     for index, event in reversed(story.events):
         if not isinstance(event, Relation):
             continue
-        flipped = Relation(event.reference, _OPPOSITE[event.direction], event.subject)
+        flipped = Relation(event.reference, OPPOSITE[event.direction], event.subject)
         for relation in (event, flipped):
             if all(getattr(relation, role) == value for role, value in known.items()):
                 return _answer(getattr(relation, answer_role), index)

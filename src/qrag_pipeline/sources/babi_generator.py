@@ -34,19 +34,21 @@ from dataclasses import dataclass, field
 
 from qrag_pipeline.errors import QragInputError
 from qrag_pipeline.sources.babi_files import BabiSample, check_task
+from qrag_pipeline.sources.babi_vocabulary import (
+    DROP_VERBS,
+    GET_VERBS,
+    GIVE_VERBS,
+    MOVE_VERBS,
+    OPPOSITE,
+    PEOPLE,
+    PLACES,
+    QA5_PEOPLE,
+    THINGS,
+)
 
-PEOPLE = ("Mary", "John", "Daniel", "Sandra")
-QA5_PEOPLE = ("Fred", "Bill", "Jeff", "Mary")
 RECEIVER_PRIORITY = ("Mary", "Fred", "Bill", "Jeff")
 """qa5: who gets a gift when several could (the official stories' fixed order)."""
-PLACES = ("bathroom", "bedroom", "garden", "hallway", "kitchen", "office")
-THINGS = ("apple", "football", "milk")
-"""Also the order in which a qa5 giver holding several things picks the gift."""
-MOVE_VERBS = ("moved to", "went to", "went back to", "journeyed to", "travelled to")
-GET_VERBS = ("got", "grabbed", "picked up", "took")
-DROP_VERBS = ("dropped", "discarded", "put down", "left")
-GIVE_VERBS = ("gave", "handed", "passed")
-OPPOSITE = {"north": "south", "south": "north", "east": "west", "west": "east"}
+# THINGS is also the order in which a qa5 giver holding several things picks the gift.
 
 QUESTIONS_PER_STORY = 5
 FACTS_PER_ROUND = 2
