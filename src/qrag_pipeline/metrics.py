@@ -1,0 +1,267 @@
+"""Retrieval and answer metrics of BENCHMARKS.md, as plain functions over index lists.
+
+Every function's docstring says which metric it computes, because a number in a report
+must say which metric it is: fact EM@T is lenient on one-fact tasks while fact F1 with
+the learned stop is not, and the published figures mix both.
+
+Conventions where BENCHMARKS.md is silent:
+- An episode whose supporting chunks are unknown (empty `support`, as in the Hugging
+  Face BabiLong sets) has NaN fact scores, and `aggregate` skips NaNs, so such episodes
+  neither help nor hurt a fact mean; they still count for answer accuracy.
+- An empty retrieval (the learned stop may stop before the first step) has precision
+  0, not NaN: stopping without retrieving anything is a failure to find the facts, and
+  a NaN would drop exactly those episodes from the precision mean.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import string
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass
+from numbers import Real
+
+import numpy as np
+
+from qrag_pipeline.errors import QragInputError
+
+
+@dataclass(frozen=True)
+class FactScores:
+    """Supporting-fact EM, precision, recall, F1 of one retrieval (NaN if unknown)."""
+
+    em: float
+    precision: float
+    recall: float
+    f1: float
+
+    def as_row(self, stop: str) -> dict[str, float]:
+        """Columns named after the metric and the stop rule, e.g. `fact_f1@oracle`.
+
+        The stop rule is part of the name because the same F1 means different things
+        after T fixed steps, with the learned stop and with the oracle stop.
+        """
+        return {f"fact_{name}@{stop}": value for name, value in asdict(self).items()}
+
+
+def fact_scores(support: Sequence[int], retrieved: Sequence[int]) -> FactScores:
+    """Fact EM, precision, recall and F1 of `retrieved` against the supporting chunks.
+
+    Fact EM is 1 when every supporting chunk was retrieved (extra chunks allowed, so
+    EM@T of T retrieved chunks is "all found among T"). Precision and recall compare
+    the sets of chunk indices, so order and repeats do not matter. Unknown support
+    (empty) gives NaN everywhere; an empty retrieval against known support gives 0s.
+    """
+    gold = set(support)
+    if not gold:
+        return FactScores(math.nan, math.nan, math.nan, math.nan)
+    found = set(retrieved)
+    hits = len(gold & found)
+    precision = hits / len(found) if found else 0.0
+    recall = hits / len(gold)
+    return FactScores(
+        em=float(hits == len(gold)),
+        precision=precision,
+        recall=recall,
+        f1=_harmonic_mean(precision, recall),
+    )
+
+
+def _harmonic_mean(precision: float, recall: float) -> float:
+    """F1; 0 when both are 0 (nothing right), where the formula would divide by 0."""
+    total = precision + recall
+    return 2 * precision * recall / total if total else 0.0
+
+
+@dataclass(frozen=True)
+class Trace:
+    """One multi-step retrieval: chunk indices in retrieval order, each step's Q value.
+
+    `q_values[t]` is the best (argmax) Q value at step t, the value of the chunk taken;
+    the stop rules below cut this trace after the fact.
+    """
+
+    indices: Sequence[int]
+    q_values: Sequence[float]
+
+    def __post_init__(self) -> None:
+        if len(self.indices) != len(self.q_values):
+            raise QragInputError(
+                f"retrieval trace has {len(self.indices)} indices but "
+                f"{len(self.q_values)} Q values. Fix: record one Q value per step."
+            )
+
+
+def fixed_steps(trace: Trace, steps: int) -> list[int]:
+    """Stop rule "T fixed steps": the first `steps` chunks retrieved (all if fewer).
+
+    This is the retrieval behind fact EM@T.
+    """
+    if steps < 0:
+        raise QragInputError(
+            f"the number of fixed steps must be 0 or more, got {steps}. "
+            "Fix: set T (e.g. eval.fixed_steps) to a non-negative integer."
+        )
+    return list(trace.indices[:steps])
+
+
+def learned_stop(trace: Trace, threshold: float) -> list[int]:
+    """Stop rule "learned stop": retrieve while the best Q value is >= `threshold`.
+
+    As in the reference, a step is taken only while its Q value reaches the threshold,
+    and the first step under it ends the retrieval (later steps are not looked at).
+    No chunk is guaranteed: if the very first Q value is under the threshold, the
+    result is empty, and `fact_scores` scores it 0.
+    """
+    kept: list[int] = []
+    for index, q_value in zip(trace.indices, trace.q_values, strict=True):
+        if q_value < threshold:
+            break
+        kept.append(index)
+    return kept
+
+
+def oracle_stop(trace: Trace, support: Sequence[int]) -> list[int]:
+    """Stop rule "oracle stop": stop right after the last supporting chunk is found.
+
+    This is how the reference computes its ablation fact F1. If the trace never finds
+    all supporting chunks, or the support is unknown (empty), the whole trace is kept.
+    """
+    missing = set(support)
+    if not missing:
+        return list(trace.indices)
+    for step, index in enumerate(trace.indices, start=1):
+        missing.discard(index)
+        if not missing:
+            return list(trace.indices[:step])
+    return list(trace.indices)
+
+
+_PUNCTUATION = frozenset(string.punctuation)
+_ARTICLES = re.compile(r"\b(?:a|an|the)\b")
+
+
+def _strip_punctuation(text: str) -> str:
+    return "".join(char for char in text if char not in _PUNCTUATION)
+
+
+def babi_answer_correct(prediction: str, answer: str) -> bool:
+    """bAbI answer accuracy: exact match of the one-word answer.
+
+    Case and punctuation are ignored ("Kitchen." matches "kitchen"); nothing else is,
+    so "the kitchen" is wrong: a reader must give the word itself.
+    """
+    return _babi_form(prediction) == _babi_form(answer)
+
+
+def _babi_form(text: str) -> str:
+    return " ".join(_strip_punctuation(text.lower()).split())
+
+
+def squad_normalize(text: str) -> str:
+    """SQuAD-style answer normalisation, the input of `squad_em` and `squad_f1`.
+
+    Lower case, delete ASCII punctuation (without a space: "don't" becomes "dont"),
+    drop the articles a/an/the as whole words, and collapse whitespace.
+    """
+    without_punctuation = _strip_punctuation(text.lower())
+    return " ".join(_ARTICLES.sub(" ", without_punctuation).split())
+
+
+def squad_em(prediction: str, gold: str) -> float:
+    """HotpotQA answer EM (SQuAD style): 1.0 if the normalised answers are equal."""
+    return float(squad_normalize(prediction) == squad_normalize(gold))
+
+
+def squad_f1(prediction: str, gold: str) -> float:
+    """HotpotQA answer F1 (SQuAD style): token-overlap F1 of the normalised answers.
+
+    Tokens are counted with multiplicity. If either side normalises to nothing (an
+    answer that is only an article, say), F1 is 1.0 when both do and 0.0 otherwise.
+    """
+    predicted_tokens = squad_normalize(prediction).split()
+    gold_tokens = squad_normalize(gold).split()
+    if not predicted_tokens or not gold_tokens:
+        return float(predicted_tokens == gold_tokens)
+    common = sum((Counter(predicted_tokens) & Counter(gold_tokens)).values())
+    return _harmonic_mean(common / len(predicted_tokens), common / len(gold_tokens))
+
+
+def values_recall(predicted: str | Sequence[str], gold_values: Sequence[str]) -> float:
+    """RULER score: the fraction of gold values found in the prediction.
+
+    `predicted` is either a reader's text, where a value counts when it appears as a
+    whole token (not inside a longer number or id: "1234567" is not found in
+    "91234567", which a plain substring test would accept), or a list of predicted
+    values, compared whole. Case is ignored (UUIDs may be written in either case).
+    No gold values gives NaN.
+    """
+    gold = [value.strip().lower() for value in gold_values]
+    if not gold:
+        return math.nan
+    if isinstance(predicted, str):
+        found = sum(_appears(value, predicted.lower()) for value in gold)
+    else:
+        answers = {value.strip().lower() for value in predicted}
+        found = sum(value in answers for value in gold)
+    return found / len(gold)
+
+
+def _appears(value: str, text: str) -> bool:
+    """`value` occurs in `text` with no letter or digit right before or after it."""
+    pattern = rf"(?<![0-9a-z]){re.escape(value)}(?![0-9a-z])"
+    return re.search(pattern, text) is not None
+
+
+def all_or_nothing(predicted: str | Sequence[str], gold_values: Sequence[str]) -> float:
+    """RULER all-or-nothing score: 1.0 only if every gold value is found, else 0.0.
+
+    Stricter than `values_recall` on multi-value tasks (multivalue, multiquery);
+    NaN when there are no gold values.
+    """
+    recall = values_recall(predicted, gold_values)
+    return recall if math.isnan(recall) else float(recall == 1.0)
+
+
+_NUMBERS = (Real, np.bool_)  # numpy's bool is no `Real`, but pandas rows yield it
+
+
+@dataclass(frozen=True)
+class MetricSummary:
+    """A metric's mean over episodes, with the numbers of values used and NaNs."""
+
+    mean: float
+    count: int
+    skipped: int
+
+
+def aggregate(rows: Iterable[Mapping[str, object]]) -> dict[str, MetricSummary]:
+    """Per-column means over episode rows, skipping NaN (unknown) values.
+
+    Only real numbers (bools count as 0/1) are averaged; text columns such as ids and
+    missing values (None) are ignored. `count` is the number of values averaged and
+    `skipped` the number of NaNs; a column of only NaNs has mean NaN and count 0.
+    Keys keep the order in which they first appear.
+    """
+    values: dict[str, list[float]] = {}
+    skipped: Counter[str] = Counter()
+    for row in rows:
+        for key, value in row.items():
+            if not isinstance(value, _NUMBERS):
+                continue
+            number = float(value)
+            values.setdefault(key, [])
+            if math.isnan(number):
+                skipped[key] += 1
+            else:
+                values[key].append(number)
+    return {
+        key: MetricSummary(
+            mean=math.fsum(numbers) / len(numbers) if numbers else math.nan,
+            count=len(numbers),
+            skipped=skipped[key],
+        )
+        for key, numbers in values.items()
+    }

@@ -1,0 +1,255 @@
+"""Hand-computed checks of every metric in BENCHMARKS.md.
+
+Each expected number is worked out in the test (as a fraction) so that a reader can
+check it without running anything: these figures are what the reports compare against
+published results.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from qrag_pipeline.errors import QragInputError
+from qrag_pipeline.metrics import (
+    FactScores,
+    MetricSummary,
+    Trace,
+    aggregate,
+    all_or_nothing,
+    babi_answer_correct,
+    fact_scores,
+    fixed_steps,
+    learned_stop,
+    oracle_stop,
+    squad_em,
+    squad_f1,
+    squad_normalize,
+    values_recall,
+)
+
+# Support {2, 7, 9}; retrieval order 7, 4, 9, 1, 2, 5 with falling Q values.
+SUPPORT = [2, 7, 9]
+TRACE = Trace(indices=[7, 4, 9, 1, 2, 5], q_values=[0.9, 0.8, 0.6, 0.4, 0.45, 0.1])
+
+
+def _scores(retrieved: list[int], support: list[int] = SUPPORT) -> tuple[float, ...]:
+    result = fact_scores(support, retrieved)
+    return (result.em, result.precision, result.recall, result.f1)
+
+
+@pytest.mark.parametrize(
+    ("retrieved", "expected"),
+    [
+        # all 3 found among 3: P = R = F1 = 1
+        ([9, 2, 7], (1.0, 1.0, 1.0, 1.0)),
+        # superset: EM still 1; P = 3/5, R = 1, F1 = 2*0.6*1/1.6 = 0.75
+        ([1, 2, 3, 7, 9], (1.0, 0.6, 1.0, 0.75)),
+        # 2 of 3 among 4: P = 2/4, R = 2/3, F1 = 2*(1/2)(2/3)/(7/6) = 4/7
+        ([7, 4, 9, 1], (0.0, 0.5, 2 / 3, 4 / 7)),
+        # nothing right: all 0, no division by zero
+        ([0, 1], (0.0, 0.0, 0.0, 0.0)),
+        # empty retrieval against known support: precision 0 by convention
+        ([], (0.0, 0.0, 0.0, 0.0)),
+        # repeats count once: {7} -> P = 1, R = 1/3, F1 = 2*(1/3)/(4/3) = 0.5
+        ([7, 7], (0.0, 1.0, 1 / 3, 0.5)),
+    ],
+)
+def test_fact_scores(retrieved: list[int], expected: tuple[float, ...]) -> None:
+    assert _scores(retrieved) == pytest.approx(expected)
+
+
+def test_fact_scores_of_unknown_support_are_nan() -> None:
+    """The Hugging Face BabiLong sets carry no support: no fact score is defined."""
+    assert all(math.isnan(value) for value in _scores([1, 2], support=[]))
+
+
+def test_fact_scores_name_their_metric_and_stop_rule() -> None:
+    row = FactScores(em=1.0, precision=0.5, recall=1.0, f1=2 / 3).as_row("T=4")
+    assert row == {
+        "fact_em@T=4": 1.0,
+        "fact_precision@T=4": 0.5,
+        "fact_recall@T=4": 1.0,
+        "fact_f1@T=4": 2 / 3,
+    }
+
+
+def test_a_trace_needs_one_q_value_per_step() -> None:
+    with pytest.raises(QragInputError, match="3 indices but 2 Q values"):
+        Trace(indices=[1, 2, 3], q_values=[0.5, 0.4])
+
+
+@pytest.mark.parametrize(
+    ("steps", "expected"),
+    [
+        (0, []),
+        (1, [7]),
+        (3, [7, 4, 9]),
+        (6, [7, 4, 9, 1, 2, 5]),
+        (10, [7, 4, 9, 1, 2, 5]),  # more steps than taken: the whole trace
+    ],
+)
+def test_fixed_steps_keeps_the_first_t(steps: int, expected: list[int]) -> None:
+    assert fixed_steps(TRACE, steps) == expected
+
+
+def test_fixed_steps_refuses_a_negative_count() -> None:
+    with pytest.raises(QragInputError, match="-1"):
+        fixed_steps(TRACE, -1)
+
+
+@pytest.mark.parametrize(
+    ("threshold", "expected"),
+    [
+        (0.5, [7, 4, 9]),  # 0.4 < 0.5 stops; the later 0.45 is never reached
+        (0.6, [7, 4, 9]),  # Q equal to the threshold is kept
+        (0.42, [7, 4, 9]),  # stops at 0.4 even though 0.45 would pass
+        (0.05, [7, 4, 9, 1, 2, 5]),  # never under: the whole trace
+        (0.95, []),  # the first Q is already under: nothing is kept
+    ],
+)
+def test_learned_stop(threshold: float, expected: list[int]) -> None:
+    assert learned_stop(TRACE, threshold) == expected
+
+
+def test_learned_stop_with_nothing_kept_scores_zero() -> None:
+    assert _scores(learned_stop(TRACE, 0.95)) == (0.0, 0.0, 0.0, 0.0)
+
+
+@pytest.mark.parametrize(
+    ("support", "expected"),
+    [
+        ([2, 7, 9], [7, 4, 9, 1, 2]),  # 2 is the last found, at step 5
+        ([9, 7], [7, 4, 9]),  # both found by step 3
+        ([7], [7]),
+        ([3, 7], [7, 4, 9, 1, 2, 5]),  # 3 is never found: the whole trace
+        ([], [7, 4, 9, 1, 2, 5]),  # unknown support: the whole trace
+    ],
+)
+def test_oracle_stop(support: list[int], expected: list[int]) -> None:
+    assert oracle_stop(TRACE, support) == expected
+
+
+def test_oracle_stop_f1() -> None:
+    """The reference's ablation figure: F1 at the oracle stop.
+
+    Found {2, 7, 9} in 5 steps: P = 3/5, R = 1, F1 = 2*0.6/1.6 = 0.75.
+    """
+    assert fact_scores(SUPPORT, oracle_stop(TRACE, SUPPORT)).f1 == pytest.approx(0.75)
+
+
+@pytest.mark.parametrize(
+    ("prediction", "answer", "correct"),
+    [
+        ("kitchen", "kitchen", True),
+        ("Kitchen.", "kitchen", True),
+        ("  KITCHEN!  ", "kitchen", True),
+        ("the kitchen", "kitchen", False),
+        ("kitchens", "kitchen", False),
+        ("", "kitchen", False),
+    ],
+)
+def test_babi_answer_correct(prediction: str, answer: str, correct: bool) -> None:
+    assert babi_answer_correct(prediction, answer) is correct
+
+
+@pytest.mark.parametrize(
+    ("text", "normal"),
+    [
+        ("The Eiffel Tower", "eiffel tower"),
+        ("an apple, a pear and THE plum.", "apple pear and plum"),
+        ("Theodore and Anna", "theodore and anna"),  # articles only as whole words
+        ("don't stop-believing!", "dont stopbelieving"),  # deleted, not spaced
+        ("  lots \t of\n space ", "lots of space"),
+        ("The", ""),
+    ],
+)
+def test_squad_normalize(text: str, normal: str) -> None:
+    assert squad_normalize(text) == normal
+
+
+@pytest.mark.parametrize(
+    ("prediction", "gold", "em", "f1"),
+    [
+        ("The Eiffel Tower.", "eiffel tower", 1.0, 1.0),
+        # pred [eiffel, tower, in, paris], gold [eiffel, tower]: P = 2/4, R = 1,
+        # F1 = 2*(1/2)/(3/2) = 2/3
+        ("Eiffel Tower in Paris", "the Eiffel Tower", 0.0, 2 / 3),
+        # multiset overlap: pred [new, new, york], gold [new, york] -> common 2
+        # P = 2/3, R = 1, F1 = 0.8
+        ("new new york", "New York", 0.0, 0.8),
+        # common 1 (new): P = 1/2, R = 1/3, F1 = 2*(1/6)/(5/6) = 0.4
+        ("new jersey", "new york city", 0.0, 0.4),
+        ("yes", "no", 0.0, 0.0),
+        ("the", "a", 1.0, 1.0),  # both normalise to nothing
+        ("the", "Paris", 0.0, 0.0),
+    ],
+)
+def test_squad_em_and_f1(prediction: str, gold: str, em: float, f1: float) -> None:
+    assert squad_em(prediction, gold) == em
+    assert squad_f1(prediction, gold) == pytest.approx(f1)
+
+
+@pytest.mark.parametrize(
+    ("predicted", "gold", "recall", "all_found"),
+    [
+        ("The special magic number is 1234567.", ["1234567"], 1.0, 1.0),
+        (  # 3 of 4 found: 0.75, not all
+            "Numbers: 1234567, 7654321 and 1111111.",
+            ["1234567", "7654321", "2222222", "1111111"],
+            0.75,
+            0.0,
+        ),
+        ("It is 91234567.", ["1234567"], 0.0, 0.0),  # inside a longer number
+        (
+            "uuid 1B4E28BA-2FA1-11D2-883F-0016D3CCA427",
+            ["1b4e28ba-2fa1-11d2-883f-0016d3cca427"],
+            1.0,
+            1.0,
+        ),
+        (["7654321 ", "1234567"], ["1234567", "7654321"], 1.0, 1.0),
+        (["1234567"], ["1234567", "7654321"], 0.5, 0.0),
+        ([], ["1234567"], 0.0, 0.0),
+    ],
+)
+def test_ruler_scores(
+    predicted: str | list[str], gold: list[str], recall: float, all_found: float
+) -> None:
+    assert values_recall(predicted, gold) == recall
+    assert all_or_nothing(predicted, gold) == all_found
+
+
+def test_ruler_scores_without_gold_values_are_nan() -> None:
+    assert math.isnan(values_recall("1234567", []))
+    assert math.isnan(all_or_nothing("1234567", []))
+
+
+def test_aggregate_skips_nan_and_text_and_counts() -> None:
+    rows = [
+        {"id": "a", "fact_f1@oracle": 1.0, "answer_correct": True, "steps": 2},
+        {"id": "b", "fact_f1@oracle": math.nan, "answer_correct": False, "steps": 3},
+        {
+            "id": "c",
+            "fact_f1@oracle": 0.5,
+            "answer_correct": np.bool_(True),
+            "steps": None,
+        },
+    ]
+    assert aggregate(rows) == {
+        "fact_f1@oracle": MetricSummary(mean=0.75, count=2, skipped=1),  # (1 + .5)/2
+        "answer_correct": MetricSummary(mean=2 / 3, count=3, skipped=0),
+        "steps": MetricSummary(mean=2.5, count=2, skipped=0),  # None is not a number
+    }
+
+
+def test_aggregate_of_only_nan_is_nan_with_count_zero() -> None:
+    summary = aggregate([{"fact_em@T=4": math.nan}, {"fact_em@T=4": math.nan}])
+    assert list(summary) == ["fact_em@T=4"]
+    assert math.isnan(summary["fact_em@T=4"].mean)
+    assert (summary["fact_em@T=4"].count, summary["fact_em@T=4"].skipped) == (0, 2)
+
+
+def test_aggregate_of_no_rows_is_empty() -> None:
+    assert aggregate([]) == {}
