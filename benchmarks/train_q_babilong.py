@@ -119,10 +119,10 @@ def _print(report: dict, out: Path) -> None:
 def _arguments() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--task", default="qa2", choices=["qa1", "qa2", "qa3", "qa4", "qa5"])
-    parser.add_argument("--updates", type=int, default=150)
+    parser.add_argument("--updates", type=int, default=100)
     parser.add_argument("--lr", type=float, default=2e-4)
     parser.add_argument("--warmup", type=int, default=10)
-    parser.add_argument("--learning-start", type=int, default=5)
+    parser.add_argument("--learning-start", type=int, default=0)
     parser.add_argument("--num-layers", type=int, default=None, help="keep the first L transformer layers")
     parser.add_argument("--max-length", type=int, default=256)
     parser.add_argument("--max-steps", type=int, default=4, help="T: chunks retrieved per episode")

@@ -1,0 +1,129 @@
+"""Retrieval over your own documents with a trained Q-embedder, in three lines:
+
+    retriever = QRetriever.from_checkpoint(latest_checkpoint_dir())
+    hits = retriever.retrieve(document_text, "Where is the football?", max_steps=4)
+    for hit in hits: print(hit.index, hit.q_value, hit.text)
+
+A document is a text (split into sentences, the chunks the model was trained on) or a
+list of chunks. Hits come in document order, the order a reader should see them in,
+each with its Q value and the step that found it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from qrag_pipeline.checkpoints import CONFIG_FILE, load_checkpoint
+from qrag_pipeline.errors import QragInputError
+from qrag_pipeline.models.q_network import QNetwork
+from qrag_pipeline.retrieval.multistep import retrieve
+from qrag_pipeline.sources.sentences import split_sentences
+
+CHECKPOINT_ROOT = "data/06_models/q_embedder_checkpoint"
+"""Where train_q's versioned checkpoints live: <root>/<timestamp>/<root's name>/."""
+
+PROGRESS_ABOVE_CHUNKS = 10_000
+"""Show an encoding progress bar only for documents with more chunks than this."""
+
+
+@dataclass(frozen=True)
+class Hit:
+    """One retrieved chunk: its index in the document, its text, the Q value it had
+    when it was picked and the step (1 = first) that picked it."""
+
+    index: int
+    text: str
+    q_value: float
+    step: int
+
+
+class QRetriever:
+    """A trained Q-network wrapped for documents that are not episodes."""
+
+    def __init__(self, network: QNetwork, chunk_budget: int = 64) -> None:
+        self.network = network
+        self.chunk_budget = chunk_budget
+
+    @classmethod
+    def from_checkpoint(
+        cls, directory: str | Path, device: torch.device | str = "cpu"
+    ) -> QRetriever:
+        """The retriever of one checkpoint folder (a version, not their root)."""
+        return cls(load_checkpoint(directory).build_network(device))
+
+    def retrieve(
+        self,
+        document: str | Sequence[str],
+        question: str,
+        max_steps: int = 4,
+        stop_threshold: float | None = None,
+    ) -> list[Hit]:
+        """Up to `max_steps` chunks of `document` for `question`, in document order.
+
+        With `stop_threshold`, retrieval keeps only the steps before the first pick
+        whose Q value falls under it (the learned stop).
+        """
+        chunks = _chunks(document)
+        if not question.strip():
+            raise QragInputError("the question is empty. Fix: ask a question.")
+        if max_steps < 1:
+            raise QragInputError(f"max_steps must be at least 1, got {max_steps}.")
+        embeddings = self.network.action_encoder.encode(
+            chunks, progress=len(chunks) > PROGRESS_ABOVE_CHUNKS
+        )
+        trace = retrieve(
+            self.network,
+            question,
+            chunks,
+            embeddings,
+            max_steps,
+            stop_threshold,
+            self.chunk_budget,
+        )
+        hits = [
+            Hit(index, chunks[index], q_value, step)
+            for step, (index, q_value) in enumerate(
+                zip(trace.kept, trace.q_values[: trace.stop_step], strict=True),
+                start=1,
+            )
+        ]
+        return sorted(hits, key=lambda hit: hit.index)
+
+
+def latest_checkpoint_dir(root: str | Path = CHECKPOINT_ROOT) -> Path:
+    """The newest complete checkpoint under a versioned root.
+
+    Kedro names versions by UTC timestamps that sort as text, so the newest is the
+    greatest name among those holding a complete checkpoint (a crash mid-save leaves
+    none, as checkpoints are renamed into place when written).
+    """
+    root = Path(root)
+    versions = sorted(
+        (
+            version / root.name
+            for version in root.glob("*")
+            if (version / root.name / CONFIG_FILE).is_file()
+        ),
+        reverse=True,
+    )
+    if not versions:
+        raise QragInputError(
+            f"no checkpoint under {str(root)!r}. Fix: train one (kedro run "
+            "--pipeline train_q) or name a checkpoint folder."
+        )
+    return versions[0]
+
+
+def _chunks(document: str | Sequence[str]) -> list[str]:
+    """A text split into sentences, or a list of chunks as given; never empty."""
+    chunks = split_sentences(document) if isinstance(document, str) else list(document)
+    if not any(chunk.strip() for chunk in chunks):
+        raise QragInputError(
+            "the document is empty: it has no text to retrieve from. Fix: give a "
+            "non-empty text or list of chunks."
+        )
+    return chunks

@@ -1,0 +1,244 @@
+"""Multi-step retrieval with a Q-network at any document length, with traces.
+
+METHOD.md, "Inference at any length": a document's chunks are embedded once; each step
+then encodes the state (question plus what was retrieved), re-rotates the precomputed
+chunk embeddings by the positions the retrieved set implies, masks the retrieved
+chunks and takes the argmax. A step is O(N*D) in time and memory (no [N, N] tensor),
+which is what lets one process 400,000-chunk documents on a CPU.
+
+Every pick's Q value is kept, so one run gives the fixed-T result, the learned stop
+(the first step whose Q falls under a threshold) and the oracle stop alike.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from functools import partial
+
+import torch
+from torch import Tensor
+
+from qrag_pipeline.episodes import Episode
+from qrag_pipeline.errors import QragInputError
+from qrag_pipeline.models.q_network import QNetwork
+from qrag_pipeline.retrieval.embeddings import EpisodeEmbeddings, embed_episodes
+
+
+@dataclass(frozen=True)
+class Trace:
+    """What one question's retrieval did, step by step.
+
+    `q_values[t]` is the Q (sum of the twin estimates) of the chunk picked at step t,
+    when it was picked; `stop_step` is how many steps the learned stop keeps: the
+    index of the first step whose Q is under the threshold, or all of them when there
+    is no threshold or none is under it.
+    """
+
+    retrieved: list[int]
+    q_values: list[float]
+    stop_step: int
+
+    @property
+    def kept(self) -> list[int]:
+        """The chunks retrieved before the learned stop, in retrieval order."""
+        return self.retrieved[: self.stop_step]
+
+
+@dataclass(frozen=True)
+class Timing:
+    """Wall seconds of a batch of questions, split as BENCHMARKS.md's cost metric asks.
+
+    `encode_s` is the chunk encoding (every distinct chunk once, for all questions);
+    `steps_s` the steps (state encodings, rotations, scoring).
+    """
+
+    encode_s: float
+    steps_s: float
+    questions: int
+
+    @property
+    def encode_s_per_question(self) -> float:
+        return self.encode_s / max(self.questions, 1)
+
+    @property
+    def steps_s_per_question(self) -> float:
+        return self.steps_s / max(self.questions, 1)
+
+
+@dataclass
+class _Search:
+    """One question's retrieval in progress.
+
+    `embeddings` fetches the chunk embeddings [N, D] when a step needs them, so that
+    a batch of long documents never holds all of theirs in float32 at once (200
+    episodes of 40,000 chunks would take 12 GB).
+    """
+
+    question: str
+    chunks: Sequence[str]
+    embeddings: Callable[[], Tensor]
+    retrieved: list[int] = field(default_factory=list)
+    q_values: list[float] = field(default_factory=list)
+
+
+def available_q(
+    network: QNetwork,
+    state_embedding: Tensor,
+    chunk_embeddings: Tensor,
+    retrieved: Sequence[int],
+) -> Tensor:
+    """Q [N] of every chunk given the state and the retrieved chunks (those: -inf).
+
+    `chunk_embeddings` [N, D] are the unrotated action embeddings computed once per
+    document; only their rotation depends on `retrieved`.
+    """
+    taken = torch.tensor(list(retrieved), dtype=torch.long)
+    actions = network.positioned_actions(
+        chunk_embeddings.to(state_embedding.device), taken
+    )
+    q = network.q_values(state_embedding.reshape(1, -1), actions)[0]
+    q[taken.to(q.device)] = -torch.inf
+    return q
+
+
+def retrieve(
+    network: QNetwork,
+    question: str,
+    chunks: Sequence[str],
+    chunk_embeddings: Tensor,
+    max_steps: int,
+    stop_threshold: float | None = None,
+    chunk_budget: int = 64,
+) -> Trace:
+    """Greedy retrieval of up to `max_steps` chunks of one document.
+
+    `chunk_embeddings` [N, D] are `network.action_encoder.encode(chunks)`, made once.
+    Fewer than `max_steps` chunks are retrieved only when the document has fewer.
+    """
+    _check_count(chunks, chunk_embeddings.shape, "the document")
+    search = _Search(question, chunks, _constant(chunk_embeddings))
+    _run(network, [search], max_steps, chunk_budget)
+    return _trace(search, stop_threshold)
+
+
+def retrieve_batch(
+    network: QNetwork,
+    episodes: Sequence[Episode],
+    embeddings: EpisodeEmbeddings | Sequence[Tensor],
+    max_steps: int,
+    stop_threshold: float | None = None,
+    chunk_budget: int = 64,
+) -> list[Trace]:
+    """`retrieve` for every episode, with the states of all episodes still running
+    encoded as one batch per step (the encoder's cost is per batch as much as per
+    text). `embeddings` holds the episodes' chunk embeddings: an `EpisodeEmbeddings`
+    (looked up by episode id) or one tensor per episode, in order.
+    """
+    searches = [
+        _Search(episode.question, episode.chunks, fetch)
+        for episode, fetch in zip(
+            episodes, _fetchers(episodes, embeddings), strict=True
+        )
+    ]
+    _run(network, searches, max_steps, chunk_budget)
+    return [_trace(search, stop_threshold) for search in searches]
+
+
+def timed_retrieve_batch(
+    network: QNetwork,
+    episodes: Sequence[Episode],
+    max_steps: int,
+    stop_threshold: float | None = None,
+    chunk_budget: int = 64,
+    embeddings: EpisodeEmbeddings | None = None,
+) -> tuple[list[Trace], Timing]:
+    """`retrieve_batch` and its cost split into chunk encoding and steps.
+
+    Without `embeddings` the chunks are embedded here (float32) and timed; with them,
+    their recorded `encode_s` is reported, which covers the whole set they were
+    embedded for (pass the embeddings of exactly these episodes for a per-question
+    figure).
+    """
+    if embeddings is None:
+        embeddings = embed_episodes(
+            network.action_encoder, episodes, dtype="float32", progress=False
+        )
+    start = time.perf_counter()
+    traces = retrieve_batch(
+        network, episodes, embeddings, max_steps, stop_threshold, chunk_budget
+    )
+    steps_s = time.perf_counter() - start
+    return traces, Timing(embeddings.encode_s, steps_s, len(episodes))
+
+
+@torch.no_grad()
+def _run(
+    network: QNetwork, searches: Sequence[_Search], max_steps: int, chunk_budget: int
+) -> None:
+    """Advance every search by up to `max_steps` greedy picks, in place."""
+    for _ in range(max_steps):
+        running = [s for s in searches if len(s.retrieved) < len(s.chunks)]
+        if not running:
+            return
+        states = network.state_encoder.encode(
+            [
+                network.state_text(s.question, s.chunks, s.retrieved, chunk_budget)
+                for s in running
+            ]
+        )
+        for state, search in zip(states, running, strict=True):
+            q = available_q(network, state, search.embeddings(), search.retrieved)
+            best = int(q.argmax())
+            search.retrieved.append(best)
+            search.q_values.append(float(q[best]))
+
+
+def _trace(search: _Search, stop_threshold: float | None) -> Trace:
+    return Trace(
+        list(search.retrieved),
+        list(search.q_values),
+        _stop_step(search.q_values, stop_threshold),
+    )
+
+
+def _stop_step(q_values: Sequence[float], stop_threshold: float | None) -> int:
+    """Index of the first Q under the threshold; all steps when there is none."""
+    if stop_threshold is None:
+        return len(q_values)
+    under = (step for step, q in enumerate(q_values) if q < stop_threshold)
+    return next(under, len(q_values))
+
+
+def _fetchers(
+    episodes: Sequence[Episode], embeddings: EpisodeEmbeddings | Sequence[Tensor]
+) -> list[Callable[[], Tensor]]:
+    """Per episode, what fetches its [N_i, D] embeddings; shapes checked up front."""
+    if isinstance(embeddings, EpisodeEmbeddings):
+        for episode in episodes:
+            shape = (embeddings.n_chunks(episode.id), embeddings.vectors.shape[1])
+            _check_count(episode.chunks, shape, f"episode {episode.id!r}")
+        return [partial(embeddings.of, episode.id) for episode in episodes]
+    tensors = list(embeddings)
+    if len(tensors) != len(episodes):
+        raise QragInputError(
+            f"{len(tensors)} embedding tensors for {len(episodes)} episodes. Fix: "
+            "pass one tensor per episode, in the same order."
+        )
+    for episode, vectors in zip(episodes, tensors, strict=True):
+        _check_count(episode.chunks, vectors.shape, f"episode {episode.id!r}")
+    return [_constant(vectors) for vectors in tensors]
+
+
+def _constant(vectors: Tensor) -> Callable[[], Tensor]:
+    return lambda: vectors
+
+
+def _check_count(chunks: Sequence[str], shape: Sequence[int], what: str) -> None:
+    if len(shape) != 2 or shape[0] != len(chunks):
+        raise QragInputError(
+            f"{what} has {len(chunks)} chunks but its embeddings have shape "
+            f"{list(shape)}. Fix: embed exactly these chunks, in order "
+            "(the embeddings may belong to another version of the episodes)."
+        )

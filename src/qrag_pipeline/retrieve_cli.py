@@ -1,0 +1,98 @@
+"""`qrag-retrieve`: multi-step retrieval over a text file from the command line.
+
+    qrag-retrieve --question "Where is the football?" story.txt
+    qrag-retrieve --checkpoint DIR --max-steps 6 --threshold 0.5 --question "..." FILE
+
+Prints one line per retrieved chunk, in document order: its index, the step that
+found it, its Q value and its text. Bad input (a missing or empty file, no checkpoint)
+ends on one error line and exit status 2, as argparse does for bad arguments, rather
+than a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import NoReturn
+
+from qrag_pipeline.api import CHECKPOINT_ROOT, Hit, QRetriever, latest_checkpoint_dir
+from qrag_pipeline.errors import QragInputError
+
+PROG = "qrag-retrieve"
+USAGE_ERROR = 2
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command; return 0, or exit with status 2 on bad input."""
+    args = _parser().parse_args(argv)
+    try:
+        hits = _retrieve(args)
+    except QragInputError as error:
+        _fail(str(error))
+    if not hits:
+        sys.stderr.write(
+            f"{PROG}: no chunk reached the stop threshold {args.threshold}\n"
+        )
+    for hit in hits:
+        print(_format(hit))
+    return 0
+
+
+def _retrieve(args: argparse.Namespace) -> list[Hit]:
+    document = _read(args.file)
+    checkpoint = args.checkpoint or latest_checkpoint_dir(CHECKPOINT_ROOT)
+    retriever = QRetriever.from_checkpoint(checkpoint)
+    return retriever.retrieve(document, args.question, args.max_steps, args.threshold)
+
+
+def _read(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        raise QragInputError(
+            f"cannot read {str(path)!r} ({type(error).__name__}: {error}). Fix: give "
+            "an existing UTF-8 text file."
+        ) from error
+
+
+def _format(hit: Hit) -> str:
+    return f"[{hit.index}] step {hit.step} Q={hit.q_value:.4f}  {hit.text}"
+
+
+def _fail(message: str) -> NoReturn:
+    """Exit with status 2 after one line on stderr, argparse style."""
+    sys.stderr.write(f"{PROG}: error: {' '.join(message.split())}\n")
+    raise SystemExit(USAGE_ERROR)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog=PROG,
+        description="Retrieve the chunks of a text file that answer a question, "
+        "with a trained Q-embedder.",
+    )
+    parser.add_argument("file", type=Path, metavar="FILE", help="a UTF-8 text file")
+    parser.add_argument("--question", required=True, help="the question to answer")
+    parser.add_argument(
+        "--checkpoint",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help=f"a checkpoint folder (default: the newest under {CHECKPOINT_ROOT})",
+    )
+    parser.add_argument(
+        "--max-steps", type=int, default=4, help="chunks to retrieve (default 4)"
+    )
+    parser.add_argument(
+        "--threshold",
+        type=float,
+        default=None,
+        help="stop at the first pick whose Q value is under this (learned stop)",
+    )
+    return parser
+
+
+if __name__ == "__main__":
+    sys.exit(main())

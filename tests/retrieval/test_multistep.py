@@ -1,0 +1,197 @@
+"""Multi-step Q inference: precomputed, re-rotated embeddings score as from scratch."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from qrag_pipeline.errors import QragInputError
+from qrag_pipeline.models.q_network import QNetwork
+from qrag_pipeline.retrieval.embeddings import embed_episodes
+from qrag_pipeline.retrieval.multistep import (
+    Trace,
+    available_q,
+    retrieve,
+    retrieve_batch,
+    timed_retrieve_batch,
+)
+from qrag_pipeline.rl.inference import greedy_rollout
+from tests.retrieval.conftest import moves, small_episodes
+
+STEP_SIZE = 20.0
+BASE = 10000.0
+
+
+def _positions_by_hand(n_chunks: int, retrieved: list[int]) -> list[float]:
+    """METHOD.md's relative mapping: interval j between retrieved chunks spans
+    [j*S, j*S + 0.9*S], evenly spaced (retrieved chunks get nan: they are masked)."""
+    bounds = sorted(retrieved)
+    positions = []
+    for chunk in range(n_chunks):
+        if chunk in bounds:
+            positions.append(math.nan)
+            continue
+        j = sum(b < chunk for b in bounds)
+        first = bounds[j - 1] + 1 if j else 0
+        last = bounds[j] - 1 if j < len(bounds) else n_chunks - 1
+        spacing = 0.9 * STEP_SIZE / (last - first) if last > first else 0.0
+        positions.append(j * STEP_SIZE + (chunk - first) * spacing)
+    return positions
+
+
+def _rotate_by_hand(vector: np.ndarray, position: float) -> np.ndarray:
+    """Rotary rotation, each twin half on its own: pair i turns by p * base^(-2i/d)."""
+    out = vector.astype(np.float64).copy()
+    half = len(vector) // 2
+    for start in (0, half):
+        for i in range(half // 2):
+            angle = position * BASE ** (-2 * i / half)
+            x, y = vector[start + 2 * i], vector[start + 2 * i + 1]
+            out[start + 2 * i] = x * math.cos(angle) - y * math.sin(angle)
+            out[start + 2 * i + 1] = x * math.sin(angle) + y * math.cos(angle)
+    return out
+
+
+@torch.no_grad()
+def _scores_from_scratch(
+    network: QNetwork, question: str, chunks: list[str], retrieved: list[int]
+) -> np.ndarray:
+    """Q of every available chunk with nothing precomputed: the state text joined by
+    hand, each text encoded alone, positions and rotation by hand."""
+    network.eval()
+    state_text = " [SEP] ".join([question] + [chunks[i] for i in sorted(retrieved)])
+    state = network.state_encoder([state_text])[0].double().numpy()
+    positions = _positions_by_hand(len(chunks), retrieved)
+    scores = np.full(len(chunks), -np.inf)
+    for i, chunk in enumerate(chunks):
+        if i not in retrieved:
+            action = network.action_encoder([chunk])[0].numpy()
+            scores[i] = state @ _rotate_by_hand(action, positions[i])
+    return scores
+
+
+def test_precomputed_rotated_scores_equal_scores_from_scratch_at_every_step(
+    make_tiny_network,
+) -> None:
+    network = make_tiny_network(seed=3, scale=1.0)
+    chunks = moves(9, 0) + ["The football is in the garden.", "Bill is tired."]
+    question = "Where is the football?"
+    precomputed = network.action_encoder.encode(chunks)
+    trace = retrieve(network, question, chunks, precomputed, max_steps=5)
+    for step in range(5):
+        taken = trace.retrieved[:step]
+        expected = _scores_from_scratch(network, question, chunks, taken)
+        state = network.state_encoder.encode(
+            [network.state_text(question, chunks, taken)]
+        )[0]
+        scores = available_q(network, state, precomputed, taken).double().numpy()
+        np.testing.assert_allclose(scores, expected, rtol=0, atol=1e-5)
+        assert trace.retrieved[step] == int(np.argmax(expected))
+        assert trace.q_values[step] == pytest.approx(expected.max(), abs=1e-5)
+
+
+def test_a_trace_holds_distinct_picks_their_q_values_and_all_steps_without_a_stop(
+    make_tiny_network,
+) -> None:
+    network = make_tiny_network(seed=3)
+    chunks = moves(12, 0)
+    trace = retrieve(
+        network, "Where is Mary?", chunks, network.action_encoder.encode(chunks), 4
+    )
+    assert isinstance(trace, Trace)
+    assert len(trace.retrieved) == len(set(trace.retrieved)) == len(trace.q_values) == 4
+    assert all(isinstance(i, int) for i in trace.retrieved)
+    assert all(isinstance(q, float) for q in trace.q_values)
+    assert trace.stop_step == 4 and trace.kept == trace.retrieved
+    two = ["Mary went to the garden.", "John slept."]
+    short = retrieve(
+        network, "Where is Mary?", two, network.action_encoder.encode(two), 4
+    )
+    assert sorted(short.retrieved) == [0, 1] and short.stop_step == 2
+
+
+def test_the_learned_stop_keeps_the_steps_before_the_first_q_under_the_threshold(
+    make_tiny_network,
+) -> None:
+    network = make_tiny_network(seed=3)
+    chunks = moves(12, 0)
+    vectors = network.action_encoder.encode(chunks)
+    free = retrieve(network, "Where is Mary?", chunks, vectors, 6)
+    threshold = float(np.median(free.q_values))
+    stopped = retrieve(
+        network, "Where is Mary?", chunks, vectors, 6, stop_threshold=threshold
+    )
+    assert stopped.retrieved == free.retrieved and stopped.q_values == free.q_values
+    assert all(q >= threshold for q in free.q_values[: stopped.stop_step])
+    assert free.q_values[stopped.stop_step] < threshold
+    assert stopped.kept == free.retrieved[: stopped.stop_step]
+    never = retrieve(network, "Where is Mary?", chunks, vectors, 6, stop_threshold=-1e9)
+    at_once = retrieve(
+        network, "Where is Mary?", chunks, vectors, 6, stop_threshold=1e9
+    )
+    assert never.stop_step == 6 and at_once.stop_step == 0 and at_once.kept == []
+
+
+def test_retrieve_batch_equals_retrieve_one_episode_at_a_time(
+    make_tiny_network,
+) -> None:
+    network = make_tiny_network(seed=3)
+    episodes = small_episodes()
+    embeddings = embed_episodes(
+        network.action_encoder, episodes, dtype="float32", progress=False
+    )
+    tensors = [embeddings.of(e.id) for e in episodes]
+    batched = retrieve_batch(network, episodes, embeddings, 4, stop_threshold=0.0)
+    from_list = retrieve_batch(network, episodes, tensors, 4, stop_threshold=0.0)
+    for e, vectors, trace, listed in zip(
+        episodes, tensors, batched, from_list, strict=True
+    ):
+        alone = retrieve(network, e.question, e.chunks, vectors, 4, stop_threshold=0.0)
+        assert trace.retrieved == listed.retrieved == alone.retrieved
+        assert trace.stop_step == alone.stop_step
+        np.testing.assert_allclose(trace.q_values, alone.q_values, atol=1e-5)
+
+
+def test_timed_retrieval_splits_encoding_from_steps(make_tiny_network) -> None:
+    network = make_tiny_network(seed=3)
+    episodes = small_episodes()
+    traces, timing = timed_retrieve_batch(network, episodes, 4)
+    assert [t.retrieved for t in traces] == [
+        t.retrieved
+        for t in retrieve_batch(
+            network,
+            episodes,
+            embed_episodes(network.action_encoder, episodes, progress=False),
+            4,
+        )
+    ]
+    assert timing.questions == 3 and timing.encode_s > 0 and timing.steps_s > 0
+    assert timing.steps_s_per_question == pytest.approx(timing.steps_s / 3)
+
+
+def test_embeddings_that_do_not_fit_the_chunks_are_refused(make_tiny_network) -> None:
+    network = make_tiny_network(seed=3)
+    episodes = small_episodes()
+    with pytest.raises(QragInputError, match="has 12 chunks but its embeddings"):
+        retrieve(network, "Where?", episodes[0].chunks, torch.zeros(11, 32), 2)
+    with pytest.raises(QragInputError, match="2 embedding tensors for 3 episodes"):
+        retrieve_batch(network, episodes, [torch.zeros(12, 32), torch.zeros(15, 32)], 2)
+
+
+def test_greedy_rollout_is_unchanged_on_a_fixed_tiny_case(make_tiny_network) -> None:
+    """Expected lists recorded with the implementation before `retrieval` existed."""
+    network = make_tiny_network(seed=3)
+    episodes = small_episodes()
+    assert greedy_rollout(network, episodes, max_steps=4) == [
+        [0, 4, 3, 1],
+        [0, 14, 13, 1],
+        [0, 1],
+    ]
+    assert greedy_rollout(network, episodes, 3, chunk_budget=3) == [
+        [0, 4, 3],
+        [0, 14, 13],
+        [0, 1],
+    ]

@@ -1,0 +1,175 @@
+"""Retrieval over your own documents: the three-line API and the qrag-retrieve CLI."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from qrag_pipeline.api import QRetriever, latest_checkpoint_dir
+from qrag_pipeline.checkpoints import Checkpoint, load_checkpoint, save_checkpoint
+from qrag_pipeline.errors import QragInputError
+from qrag_pipeline.retrieval.multistep import retrieve
+from qrag_pipeline.retrieve_cli import main
+from qrag_pipeline.sources.sentences import split_sentences
+
+STORY = (
+    "The sun rose over the quiet hills. John picked up the football. Mary went to the "
+    "garden. The old miller counted his sacks of flour.\n\nJohn travelled to the "
+    "kitchen. Rain fell on the roofs of the town. Sandra journeyed to the office."
+)
+QUESTION = "Where is the football?"
+
+
+@pytest.fixture(scope="module")
+def checkpoint_dir(make_tiny_network, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny network saved as train_q versions it: <root>/<timestamp>/<root name>."""
+    root = tmp_path_factory.mktemp("models") / "q_embedder_checkpoint"
+    directory = root / "2026-01-02T03.04.05.678Z" / root.name
+    save_checkpoint(Checkpoint.from_network(make_tiny_network(seed=3)), directory)
+    return directory
+
+
+def test_three_lines_retrieve_from_a_text_in_document_order_with_q_values(
+    checkpoint_dir: Path,
+) -> None:
+    retriever = QRetriever.from_checkpoint(checkpoint_dir)
+    hits = retriever.retrieve(STORY, QUESTION, max_steps=3)
+    chunks = split_sentences(STORY)
+    assert [hit.index for hit in hits] == sorted(hit.index for hit in hits)
+    assert sorted(hit.step for hit in hits) == [1, 2, 3]
+    assert all(hit.text == chunks[hit.index] for hit in hits)
+    network = retriever.network
+    trace = retrieve(
+        network, QUESTION, chunks, network.action_encoder.encode(chunks), 3
+    )
+    by_step = sorted(hits, key=lambda hit: hit.step)
+    assert [hit.index for hit in by_step] == trace.retrieved
+    assert [hit.q_value for hit in by_step] == pytest.approx(trace.q_values, abs=1e-6)
+
+
+def test_a_list_of_chunks_is_used_as_given_and_the_threshold_cuts_the_steps(
+    checkpoint_dir: Path,
+) -> None:
+    retriever = QRetriever(load_checkpoint(checkpoint_dir).build_network())
+    chunks = split_sentences(STORY)
+    from_list = retriever.retrieve(chunks, QUESTION, max_steps=4)
+    assert from_list == retriever.retrieve(STORY, QUESTION, max_steps=4)
+    assert len(from_list) == 4
+    first_q = min(from_list, key=lambda hit: hit.step).q_value
+    kept = retriever.retrieve(chunks, QUESTION, max_steps=4, stop_threshold=first_q)
+    assert sorted(hit.step for hit in kept) == list(range(1, len(kept) + 1)) and kept
+    assert all(hit.q_value >= first_q for hit in kept)
+    assert retriever.retrieve(chunks, QUESTION, max_steps=4, stop_threshold=1e9) == []
+
+
+@pytest.mark.parametrize("document", ["", "  \n\n ", [], ["", " "]])
+def test_an_empty_document_is_refused(checkpoint_dir: Path, document) -> None:
+    with pytest.raises(QragInputError, match="the document is empty"):
+        QRetriever.from_checkpoint(checkpoint_dir).retrieve(document, QUESTION)
+
+
+def test_an_empty_question_is_refused(checkpoint_dir: Path) -> None:
+    with pytest.raises(QragInputError, match="the question is empty"):
+        QRetriever.from_checkpoint(checkpoint_dir).retrieve(STORY, "  ")
+
+
+def test_latest_checkpoint_dir_takes_the_newest_complete_version(
+    checkpoint_dir: Path, tmp_path: Path
+) -> None:
+    root = checkpoint_dir.parent.parent
+    assert latest_checkpoint_dir(root) == checkpoint_dir
+    (root / "2099-01-01T00.00.00.000Z" / root.name).mkdir(parents=True)  # incomplete
+    assert latest_checkpoint_dir(root) == checkpoint_dir
+    with pytest.raises(QragInputError, match="no checkpoint under"):
+        latest_checkpoint_dir(tmp_path / "q_embedder_checkpoint")
+
+
+def test_cli_prints_the_hits_in_document_order_and_exits_0(
+    checkpoint_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    story = tmp_path / "story.txt"
+    story.write_text(STORY)
+    argv = [
+        "--checkpoint",
+        str(checkpoint_dir),
+        "--question",
+        QUESTION,
+        "--max-steps",
+        "3",
+    ]
+    assert main([*argv, str(story)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    hits = QRetriever.from_checkpoint(checkpoint_dir).retrieve(
+        STORY, QUESTION, max_steps=3
+    )
+    assert lines == [
+        f"[{h.index}] step {h.step} Q={h.q_value:.4f}  {h.text}" for h in hits
+    ]
+
+
+def _error_line(capsys: pytest.CaptureFixture[str], argv: list[str]) -> str:
+    with pytest.raises(SystemExit) as exit_info:
+        main(argv)
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("qrag-retrieve: error: ")
+    return err
+
+
+def test_cli_bad_inputs_end_on_one_error_line_and_status_2(
+    checkpoint_dir: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    story = tmp_path / "story.txt"
+    story.write_text(STORY)
+    empty = tmp_path / "empty.txt"
+    empty.write_text("\n \n")
+    checkpoint = ["--checkpoint", str(checkpoint_dir), "--question", QUESTION]
+    assert "cannot read" in _error_line(
+        capsys, [*checkpoint, str(tmp_path / "missing.txt")]
+    )
+    assert "the document is empty" in _error_line(capsys, [*checkpoint, str(empty)])
+    missing = [
+        "--checkpoint",
+        str(tmp_path / "nowhere"),
+        "--question",
+        QUESTION,
+        str(story),
+    ]
+    assert "is not a Q-embedder checkpoint" in _error_line(capsys, missing)
+    monkeypatch.chdir(tmp_path)
+    assert "no checkpoint under" in _error_line(
+        capsys, ["--question", QUESTION, str(story)]
+    )
+
+
+def test_the_installed_command_fails_without_a_traceback(tmp_path: Path) -> None:
+    command = Path(sys.executable).parent / "qrag-retrieve"
+    if not command.is_file():
+        pytest.skip("qrag-retrieve is not installed (pip install -e .)")
+    story = tmp_path / "story.txt"
+    story.write_text(STORY)
+    result = subprocess.run(
+        [
+            str(command),
+            "--question",
+            QUESTION,
+            "--checkpoint",
+            str(tmp_path),
+            str(story),
+        ],
+        capture_output=True,
+        check=False,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 2 and result.stdout == ""
+    assert (
+        result.stderr.startswith("qrag-retrieve: error: ")
+        and "Traceback" not in result.stderr
+    )
