@@ -12,6 +12,7 @@ from qrag_pipeline.api import QRetriever, latest_checkpoint_dir
 from qrag_pipeline.checkpoints import Checkpoint, load_checkpoint, save_checkpoint
 from qrag_pipeline.errors import QragInputError
 from qrag_pipeline.retrieval.multistep import retrieve
+from qrag_pipeline.retrieval.trace import learned_stop
 from qrag_pipeline.retrieve_cli import main
 from qrag_pipeline.sources.sentences import split_sentences
 
@@ -62,6 +63,12 @@ def test_a_list_of_chunks_is_used_as_given_and_the_threshold_cuts_the_steps(
     kept = retriever.retrieve(chunks, QUESTION, max_steps=4, stop_threshold=first_q)
     assert sorted(hit.step for hit in kept) == list(range(1, len(kept) + 1)) and kept
     assert all(hit.q_value >= first_q for hit in kept)
+    network = retriever.network
+    trace = retrieve(
+        network, QUESTION, chunks, network.action_encoder.encode(chunks), 4
+    )
+    by_step = sorted(kept, key=lambda hit: hit.step)
+    assert [hit.index for hit in by_step] == learned_stop(trace, first_q)
     assert retriever.retrieve(chunks, QUESTION, max_steps=4, stop_threshold=1e9) == []
 
 

@@ -21,6 +21,7 @@ from qrag_pipeline.checkpoints import CONFIG_FILE, load_checkpoint
 from qrag_pipeline.errors import QragInputError
 from qrag_pipeline.models.q_network import QNetwork
 from qrag_pipeline.retrieval.multistep import retrieve
+from qrag_pipeline.retrieval.trace import learned_stop
 from qrag_pipeline.sources.sentences import split_sentences
 
 CHECKPOINT_ROOT = "data/06_models/q_embedder_checkpoint"
@@ -64,8 +65,8 @@ class QRetriever:
     ) -> list[Hit]:
         """Up to `max_steps` chunks of `document` for `question`, in document order.
 
-        With `stop_threshold`, retrieval keeps only the steps before the first pick
-        whose Q value falls under it (the learned stop).
+        With `stop_threshold`, only the steps before the first pick whose Q value
+        falls under it are kept (`learned_stop`, the rule evaluation scores).
         """
         chunks = _chunks(document)
         if not question.strip():
@@ -76,19 +77,17 @@ class QRetriever:
             chunks, progress=len(chunks) > PROGRESS_ABOVE_CHUNKS
         )
         trace = retrieve(
-            self.network,
-            question,
-            chunks,
-            embeddings,
-            max_steps,
-            stop_threshold,
-            self.chunk_budget,
+            self.network, question, chunks, embeddings, max_steps, self.chunk_budget
+        )
+        kept = (
+            trace.retrieved
+            if stop_threshold is None
+            else learned_stop(trace, stop_threshold)
         )
         hits = [
             Hit(index, chunks[index], q_value, step)
             for step, (index, q_value) in enumerate(
-                zip(trace.kept, trace.q_values[: trace.stop_step], strict=True),
-                start=1,
+                zip(kept, trace.q_values[: len(kept)], strict=True), start=1
             )
         ]
         return sorted(hits, key=lambda hit: hit.index)

@@ -1,13 +1,18 @@
-"""Project hooks: a failed run leaves no partial artifact behind.
+"""Project hooks: a run needs its inputs saved, and a failed run leaves nothing behind.
 
-Kedro saves each node's outputs as soon as the node ends, so a run that fails at its
-third node would otherwise keep the first two nodes' versioned files as if they were
-a complete run. This hook remembers every file the run saved and removes them when
-the pipeline raises.
+- Kedro finds a missing input only when the node that reads it starts, and reports it
+  as a `DatasetError` deep in a traceback ("Did not find any versions for ..."), which
+  does not say that another pipeline has to run first. `RequireSavedInputsHook` checks
+  every input before the first node and names the pipeline that makes it.
+- Kedro saves each node's outputs as soon as the node ends, so a run that fails at its
+  third node would otherwise keep the first two nodes' versioned files as if they were
+  a complete run. `RemovePartialArtifactsHook` remembers every file the run saved and
+  removes them when the pipeline raises.
 """
 
 from __future__ import annotations
 
+import importlib
 import logging
 import shutil
 from pathlib import Path
@@ -15,8 +20,62 @@ from typing import Any
 
 from kedro.framework.hooks import hook_impl
 from kedro.io import AbstractVersionedDataset
+from kedro.pipeline import Pipeline
+
+from qrag_pipeline.errors import QragInputError
+from qrag_pipeline.pipeline_registry import STAGES
 
 LOGGER = logging.getLogger(__name__)
+PIPELINES_PACKAGE = "qrag_pipeline.pipelines"
+
+
+class RequireSavedInputsHook:
+    """Fail before the first node when an input of the run was never saved."""
+
+    @hook_impl
+    def before_pipeline_run(
+        self, run_params: dict[str, Any], pipeline: Pipeline, catalog: Any
+    ) -> None:
+        missing = sorted(name for name in pipeline.inputs() if not catalog.exists(name))
+        if missing:
+            running = run_params.get("pipeline_names") or []
+            raise QragInputError(missing_inputs_message(missing, running))
+
+
+def missing_inputs_message(missing: list[str], running: list[str]) -> str:
+    """Which inputs are missing, the stage that makes each, and the commands to run."""
+    outputs = {stage: pipeline.outputs() for stage, pipeline in _stages().items()}
+    makers = {
+        name: next((stage for stage in outputs if name in outputs[stage]), None)
+        for name in missing
+    }
+    named = ", ".join(
+        f"{name} (made by {makers[name] or 'no pipeline'})" for name in missing
+    )
+    stages = [stage for stage in STAGES if stage in makers.values()]
+    if not stages:
+        return (
+            f"no saved version of {named}. Fix: add it to conf/base/catalog.yml, or "
+            "give an existing version with --load-versions."
+        )
+    together = ",".join([*stages, *running])
+    return (
+        f"no saved version of {named} yet. Fix: run {' and '.join(stages)} first "
+        f"(kedro run --pipelines {','.join(stages)}), or in the same run "
+        f"(kedro run --pipelines {together})."
+    )
+
+
+def _stages() -> dict[str, Pipeline]:
+    """Every stage of the project, in `STAGES` order.
+
+    Built from each stage's own module: Kedro 1.7's pipeline discovery (`pipelines`,
+    `find_pipelines`) holds only the pipelines the run asked for.
+    """
+    return {
+        stage: importlib.import_module(f"{PIPELINES_PACKAGE}.{stage}").create_pipeline()
+        for stage in STAGES
+    }
 
 
 class RemovePartialArtifactsHook:

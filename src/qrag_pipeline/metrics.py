@@ -2,7 +2,9 @@
 
 Every function's docstring says which metric it computes, because a number in a report
 must say which metric it is: fact EM@T is lenient on one-fact tasks while fact F1 with
-the learned stop is not, and the published figures mix both.
+the learned stop is not, and the published figures mix both. The stop rules that
+choose which retrieved chunks are scored live with the trace they cut
+(`qrag_pipeline.retrieval.trace`).
 
 Conventions where BENCHMARKS.md is silent:
 - An episode whose supporting chunks are unknown (empty `support`, as in the Hugging
@@ -24,8 +26,6 @@ from dataclasses import asdict, dataclass
 from numbers import Real
 
 import numpy as np
-
-from qrag_pipeline.errors import QragInputError
 
 
 @dataclass(frozen=True)
@@ -73,70 +73,6 @@ def _harmonic_mean(precision: float, recall: float) -> float:
     """F1; 0 when both are 0 (nothing right), where the formula would divide by 0."""
     total = precision + recall
     return 2 * precision * recall / total if total else 0.0
-
-
-@dataclass(frozen=True)
-class Trace:
-    """One multi-step retrieval: chunk indices in retrieval order, each step's Q value.
-
-    `q_values[t]` is the best (argmax) Q value at step t, the value of the chunk taken;
-    the stop rules below cut this trace after the fact.
-    """
-
-    indices: Sequence[int]
-    q_values: Sequence[float]
-
-    def __post_init__(self) -> None:
-        if len(self.indices) != len(self.q_values):
-            raise QragInputError(
-                f"retrieval trace has {len(self.indices)} indices but "
-                f"{len(self.q_values)} Q values. Fix: record one Q value per step."
-            )
-
-
-def fixed_steps(trace: Trace, steps: int) -> list[int]:
-    """Stop rule "T fixed steps": the first `steps` chunks retrieved (all if fewer).
-
-    This is the retrieval behind fact EM@T.
-    """
-    if steps < 0:
-        raise QragInputError(
-            f"the number of fixed steps must be 0 or more, got {steps}. "
-            "Fix: set T (e.g. eval.fixed_steps) to a non-negative integer."
-        )
-    return list(trace.indices[:steps])
-
-
-def learned_stop(trace: Trace, threshold: float) -> list[int]:
-    """Stop rule "learned stop": retrieve while the best Q value is >= `threshold`.
-
-    As in the reference, a step is taken only while its Q value reaches the threshold,
-    and the first step under it ends the retrieval (later steps are not looked at).
-    No chunk is guaranteed: if the very first Q value is under the threshold, the
-    result is empty, and `fact_scores` scores it 0.
-    """
-    kept: list[int] = []
-    for index, q_value in zip(trace.indices, trace.q_values, strict=True):
-        if q_value < threshold:
-            break
-        kept.append(index)
-    return kept
-
-
-def oracle_stop(trace: Trace, support: Sequence[int]) -> list[int]:
-    """Stop rule "oracle stop": stop right after the last supporting chunk is found.
-
-    This is how the reference computes its ablation fact F1. If the trace never finds
-    all supporting chunks, or the support is unknown (empty), the whole trace is kept.
-    """
-    missing = set(support)
-    if not missing:
-        return list(trace.indices)
-    for step, index in enumerate(trace.indices, start=1):
-        missing.discard(index)
-        if not missing:
-            return list(trace.indices[:step])
-    return list(trace.indices)
 
 
 _PUNCTUATION = frozenset(string.punctuation)

@@ -11,6 +11,7 @@ import torch
 from qrag_pipeline.errors import QragInputError
 from qrag_pipeline.models.encoder import DEFAULT_ENCODER, TextEncoder
 from qrag_pipeline.retrieval.baselines import dense_top_k, multistep_dense, tfidf_top_k
+from qrag_pipeline.retrieval.trace import Trace
 from tests.retrieval.conftest import episode
 
 # "Where is the football?" needs chunk 1 (John has it) and then chunk 4 (John's move).
@@ -34,14 +35,14 @@ def pretrained() -> TextEncoder:
 
 def test_tfidf_ranks_the_lexically_matching_chunk_first() -> None:
     document = episode("e", "Who picked up the football?", TWO_HOPS)
-    assert tfidf_top_k(document, 1) == [1]
+    assert tfidf_top_k(document, 1).retrieved == [1]
     ranked = tfidf_top_k(document, 100)
-    assert sorted(ranked) == list(range(len(TWO_HOPS))) and ranked[0] == 1
+    assert sorted(ranked.retrieved) == list(range(len(TWO_HOPS)))
+    assert ranked.retrieved[0] == 1
+    assert ranked.q_values == sorted(ranked.q_values, reverse=True)
     unrelated = episode("u", "Zebra?", ["Alpha beta.", "Gamma delta.", "Epsilon."])
-    assert tfidf_top_k(unrelated, 2) == [
-        0,
-        1,
-    ]  # no match at all: ties keep document order
+    # no match at all: every cosine is 0 and ties keep document order
+    assert tfidf_top_k(unrelated, 2) == Trace([0, 1], [0.0, 0.0])
     with pytest.raises(QragInputError, match="at least 1 chunk"):
         tfidf_top_k(document, 0)
 
@@ -52,12 +53,15 @@ def test_dense_top_k_through_faiss_equals_a_numpy_argsort() -> None:
     question = generator.standard_normal(48).astype(np.float32)
     expected = np.argsort(-(chunks @ question))
     for k in (1, 7, 500):
-        assert dense_top_k(question, chunks, k) == expected[:k].tolist()
+        found = dense_top_k(question, chunks, k)
+        assert found.retrieved == expected[:k].tolist()
+        scores = (chunks @ question)[expected[:k]]
+        np.testing.assert_allclose(found.q_values, scores, rtol=1e-5, atol=1e-5)
     assert (
-        dense_top_k(torch.from_numpy(question), torch.from_numpy(chunks), 10)
+        dense_top_k(torch.from_numpy(question), torch.from_numpy(chunks), 10).retrieved
         == expected[:10].tolist()
     )
-    assert len(dense_top_k(question, chunks[:3], 10)) == 3
+    assert len(dense_top_k(question, chunks[:3], 10).retrieved) == 3
 
 
 def test_multistep_dense_queries_with_what_it_found_and_follows_the_second_hop(
@@ -74,9 +78,10 @@ def test_multistep_dense_queries_with_what_it_found_and_follows_the_second_hop(
         return original(texts, *args, **kwargs)
 
     monkeypatch.setattr(pretrained, "encode", recording)
-    found = multistep_dense(pretrained, QUESTION, TWO_HOPS, chunk_embeddings, 3)
+    trace = multistep_dense(pretrained, QUESTION, TWO_HOPS, chunk_embeddings, 3)
+    found = trace.retrieved
     assert len(queries) == 3 and queries[0] == QUESTION
     assert TWO_HOPS[found[0]] in queries[1] and queries[1].startswith(QUESTION)
     assert found[:2] == [1, 4] and len(set(found)) == 3
-    single_step = dense_top_k(original([QUESTION])[0], chunk_embeddings, 3)
+    single_step = dense_top_k(original([QUESTION])[0], chunk_embeddings, 3).retrieved
     assert single_step[0] == 1 and 4 not in single_step

@@ -110,6 +110,7 @@ def test_save_and_load_round_trip_in_npy_and_json(make_tiny, tmp_path: Path) -> 
     ]
     loaded = load_embeddings(tmp_path / "emb")
     assert loaded.texts == embeddings.texts and loaded.encode_s == embeddings.encode_s
+    assert loaded.encoder == embeddings.encoder == make_tiny(seed=1).encoder_config()
     assert loaded.vectors.dtype == np.float16
     np.testing.assert_array_equal(loaded.vectors, embeddings.vectors)
     assert list(loaded.rows) == list(embeddings.rows)

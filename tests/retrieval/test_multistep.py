@@ -12,12 +12,12 @@ from qrag_pipeline.errors import QragInputError
 from qrag_pipeline.models.q_network import QNetwork
 from qrag_pipeline.retrieval.embeddings import embed_episodes
 from qrag_pipeline.retrieval.multistep import (
-    Trace,
     available_q,
     retrieve,
     retrieve_batch,
     timed_retrieve_batch,
 )
+from qrag_pipeline.retrieval.trace import Trace, learned_stop
 from qrag_pipeline.rl.inference import greedy_rollout
 from tests.retrieval.conftest import moves, small_episodes
 
@@ -93,7 +93,7 @@ def test_precomputed_rotated_scores_equal_scores_from_scratch_at_every_step(
         assert trace.q_values[step] == pytest.approx(expected.max(), abs=1e-5)
 
 
-def test_a_trace_holds_distinct_picks_their_q_values_and_all_steps_without_a_stop(
+def test_a_trace_holds_distinct_picks_their_q_values_and_all_steps(
     make_tiny_network,
 ) -> None:
     network = make_tiny_network(seed=3)
@@ -105,12 +105,12 @@ def test_a_trace_holds_distinct_picks_their_q_values_and_all_steps_without_a_sto
     assert len(trace.retrieved) == len(set(trace.retrieved)) == len(trace.q_values) == 4
     assert all(isinstance(i, int) for i in trace.retrieved)
     assert all(isinstance(q, float) for q in trace.q_values)
-    assert trace.stop_step == 4 and trace.kept == trace.retrieved
+    assert learned_stop(trace, -math.inf) == trace.retrieved
     two = ["Mary went to the garden.", "John slept."]
     short = retrieve(
         network, "Where is Mary?", two, network.action_encoder.encode(two), 4
     )
-    assert sorted(short.retrieved) == [0, 1] and short.stop_step == 2
+    assert sorted(short.retrieved) == [0, 1] and len(short.q_values) == 2
 
 
 def test_the_learned_stop_keeps_the_steps_before_the_first_q_under_the_threshold(
@@ -121,18 +121,12 @@ def test_the_learned_stop_keeps_the_steps_before_the_first_q_under_the_threshold
     vectors = network.action_encoder.encode(chunks)
     free = retrieve(network, "Where is Mary?", chunks, vectors, 6)
     threshold = float(np.median(free.q_values))
-    stopped = retrieve(
-        network, "Where is Mary?", chunks, vectors, 6, stop_threshold=threshold
-    )
-    assert stopped.retrieved == free.retrieved and stopped.q_values == free.q_values
-    assert all(q >= threshold for q in free.q_values[: stopped.stop_step])
-    assert free.q_values[stopped.stop_step] < threshold
-    assert stopped.kept == free.retrieved[: stopped.stop_step]
-    never = retrieve(network, "Where is Mary?", chunks, vectors, 6, stop_threshold=-1e9)
-    at_once = retrieve(
-        network, "Where is Mary?", chunks, vectors, 6, stop_threshold=1e9
-    )
-    assert never.stop_step == 6 and at_once.stop_step == 0 and at_once.kept == []
+    kept = learned_stop(free, threshold)
+    assert all(q >= threshold for q in free.q_values[: len(kept)])
+    assert free.q_values[len(kept)] < threshold
+    assert kept == free.retrieved[: len(kept)]
+    assert learned_stop(free, -1e9) == free.retrieved
+    assert learned_stop(free, 1e9) == []
 
 
 def test_retrieve_batch_equals_retrieve_one_episode_at_a_time(
@@ -144,14 +138,14 @@ def test_retrieve_batch_equals_retrieve_one_episode_at_a_time(
         network.action_encoder, episodes, dtype="float32", progress=False
     )
     tensors = [embeddings.of(e.id) for e in episodes]
-    batched = retrieve_batch(network, episodes, embeddings, 4, stop_threshold=0.0)
-    from_list = retrieve_batch(network, episodes, tensors, 4, stop_threshold=0.0)
+    batched = retrieve_batch(network, episodes, embeddings, 4)
+    from_list = retrieve_batch(network, episodes, tensors, 4)
     for e, vectors, trace, listed in zip(
         episodes, tensors, batched, from_list, strict=True
     ):
-        alone = retrieve(network, e.question, e.chunks, vectors, 4, stop_threshold=0.0)
+        alone = retrieve(network, e.question, e.chunks, vectors, 4)
         assert trace.retrieved == listed.retrieved == alone.retrieved
-        assert trace.stop_step == alone.stop_step
+        assert learned_stop(trace, 0.0) == learned_stop(alone, 0.0)
         np.testing.assert_allclose(trace.q_values, alone.q_values, atol=1e-5)
 
 

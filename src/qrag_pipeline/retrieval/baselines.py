@@ -8,6 +8,9 @@
   pretrained encoder. It is Q-RAG's own inference with the pretrained encoder as both
   the state and the action encoder and no positional rotation, so the only difference
   from the trained model is the training.
+
+Each returns a `Trace` like Q-RAG's, its scores in place of Q values, so the same stop
+rules and metrics apply to every method.
 """
 
 from __future__ import annotations
@@ -25,10 +28,12 @@ from qrag_pipeline.models.encoder import TextEncoder
 from qrag_pipeline.models.q_network import QNetwork
 from qrag_pipeline.retrieval.embeddings import dense_index
 from qrag_pipeline.retrieval.multistep import retrieve
+from qrag_pipeline.retrieval.trace import Trace
 
 
-def tfidf_top_k(episode: Episode, k: int) -> list[int]:
-    """The `k` chunks with the highest TF-IDF cosine to the question, best first.
+def tfidf_top_k(episode: Episode, k: int) -> Trace:
+    """The `k` chunks with the highest TF-IDF cosine to the question, best first,
+    with their cosines.
 
     The vectoriser is fitted on the episode's own chunks, so inverse document
     frequencies are those of this document (a word frequent in the book text weighs
@@ -43,23 +48,27 @@ def tfidf_top_k(episode: Episode, k: int) -> list[int]:
         scores = np.zeros(len(episode.chunks))
     else:
         scores = (chunks @ vectorizer.transform([episode.question]).T).toarray()[:, 0]
-    return np.argsort(-scores, kind="stable")[:k].tolist()
+    best = np.argsort(-scores, kind="stable")[:k]
+    return Trace(best.tolist(), scores[best].tolist())
 
 
 def dense_top_k(
     question_embedding: Tensor | np.ndarray,
     chunk_embeddings: Tensor | np.ndarray,
     k: int,
-) -> list[int]:
-    """The `k` chunks with the highest inner product with the question, best first.
+) -> Trace:
+    """The `k` chunks with the highest inner product with the question, best first,
+    with their inner products.
 
     Both embeddings come from the same pretrained encoder; the search is exact
     (faiss IndexFlatIP over this episode's vectors).
     """
     _check_k(k)
     index = dense_index(chunk_embeddings)
-    _, found = index.search(_query_array(question_embedding), min(k, index.ntotal))
-    return found[0].tolist()
+    scores, found = index.search(
+        _query_array(question_embedding), min(k, index.ntotal)
+    )
+    return Trace(found[0].tolist(), scores[0].tolist())
 
 
 def multistep_dense(
@@ -69,18 +78,18 @@ def multistep_dense(
     chunk_embeddings: Tensor,
     steps: int,
     chunk_budget: int = 64,
-) -> list[int]:
-    """`steps` chunks in retrieval order, each the top-1 among those not yet taken.
+) -> Trace:
+    """`steps` chunks in retrieval order, each the top-1 among those not yet taken,
+    with the untrained network's Q value of each pick.
 
     The query of a step is the question and the chunks retrieved so far, in document
     order, joined and truncated as Q-RAG's state text; `chunk_embeddings` are
     `encoder.encode(chunks)`.
     """
     untrained = QNetwork(encoder, encoder, position_mode="none")
-    trace = retrieve(
+    return retrieve(
         untrained, question, chunks, chunk_embeddings, steps, chunk_budget=chunk_budget
     )
-    return trace.retrieved
 
 
 def _query_array(question_embedding: Tensor | np.ndarray) -> np.ndarray:

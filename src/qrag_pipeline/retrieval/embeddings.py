@@ -6,8 +6,9 @@ book text share most of their sentences (200 episodes at 32k tokens hold 240,000
 chunks but about 65,000 distinct ones). So a set is embedded as one table of distinct
 texts plus, per episode, the rows of its chunks in document order. Vectors are kept in
 float16 by default (half the memory and disk; Q values move by about 1e-3 relative).
-On disk: numpy `.npy` files read with allow_pickle=False and one JSON file, so loading
-never executes code.
+A set also records which encoder made it, so that a query can be embedded by the same
+one. On disk: numpy `.npy` files read with allow_pickle=False and one JSON file, so
+loading never executes code.
 """
 
 from __future__ import annotations
@@ -16,8 +17,9 @@ import json
 import time
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import faiss
 import numpy as np
@@ -31,9 +33,9 @@ from qrag_pipeline.models.encoder import TextEncoder
 VECTORS_FILE = "vectors.npy"
 ROWS_FILE = "rows.npy"
 INDEX_FILE = "embeddings.json"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 DTYPES = ("float16", "float32")
-INDEX_KEYS = frozenset({"texts", "episode_ids", "lengths", "encode_s"})
+INDEX_KEYS = frozenset({"texts", "episode_ids", "lengths", "encode_s", "encoder"})
 
 
 @dataclass
@@ -42,13 +44,17 @@ class EpisodeEmbeddings:
 
     `encode_s` is the wall time of the encoding that produced `vectors` (all episodes
     together), so that an evaluation reading saved embeddings can still report the
-    encoding share of its seconds per question.
+    encoding share of its seconds per question. `encoder` is that encoder's
+    `TextEncoder.encoder_config()`: for a pretrained encoder,
+    `TextEncoder.from_pretrained(**encoder)` rebuilds it to embed queries alike (for a
+    trained one it names the base model, not the trained weights).
     """
 
     texts: list[str]
     vectors: np.ndarray
     rows: dict[str, np.ndarray]
     encode_s: float = 0.0
+    encoder: dict[str, Any] = field(default_factory=dict)
 
     def of(self, episode_id: str) -> Tensor:
         """The chunk embeddings [N_i, D] of one episode, float32, in chunk order."""
@@ -94,6 +100,7 @@ def embed_episodes(
         vectors=table.cpu().numpy().astype(dtype, copy=False),
         rows={episode.id: row for episode, row in zip(episodes, rows, strict=True)},
         encode_s=time.perf_counter() - start,
+        encoder=encoder.encoder_config(),
     )
 
 
@@ -128,6 +135,7 @@ def save_embeddings(embeddings: EpisodeEmbeddings, directory: str | Path) -> Pat
         "episode_ids": ids,
         "lengths": [len(row) for row in rows],
         "encode_s": embeddings.encode_s,
+        "encoder": embeddings.encoder,
     }
     (directory / INDEX_FILE).write_text(json.dumps(index))
     return directory
@@ -153,6 +161,7 @@ def load_embeddings(directory: str | Path) -> EpisodeEmbeddings:
             )
         },
         encode_s=float(index["encode_s"]),
+        encoder=dict(index["encoder"]),
     )
 
 

@@ -6,8 +6,8 @@ chunk embeddings by the positions the retrieved set implies, masks the retrieved
 chunks and takes the argmax. A step is O(N*D) in time and memory (no [N, N] tensor),
 which is what lets one process 400,000-chunk documents on a CPU.
 
-Every pick's Q value is kept, so one run gives the fixed-T result, the learned stop
-(the first step whose Q falls under a threshold) and the oracle stop alike.
+Every pick's Q value is kept in the `Trace`, so one run gives the fixed-T result, the
+learned stop and the oracle stop alike (`qrag_pipeline.retrieval.trace`).
 """
 
 from __future__ import annotations
@@ -24,26 +24,7 @@ from qrag_pipeline.episodes import Episode
 from qrag_pipeline.errors import QragInputError
 from qrag_pipeline.models.q_network import QNetwork
 from qrag_pipeline.retrieval.embeddings import EpisodeEmbeddings, embed_episodes
-
-
-@dataclass(frozen=True)
-class Trace:
-    """What one question's retrieval did, step by step.
-
-    `q_values[t]` is the Q (sum of the twin estimates) of the chunk picked at step t,
-    when it was picked; `stop_step` is how many steps the learned stop keeps: the
-    index of the first step whose Q is under the threshold, or all of them when there
-    is no threshold or none is under it.
-    """
-
-    retrieved: list[int]
-    q_values: list[float]
-    stop_step: int
-
-    @property
-    def kept(self) -> list[int]:
-        """The chunks retrieved before the learned stop, in retrieval order."""
-        return self.retrieved[: self.stop_step]
+from qrag_pipeline.retrieval.trace import Trace
 
 
 @dataclass(frozen=True)
@@ -109,7 +90,6 @@ def retrieve(
     chunks: Sequence[str],
     chunk_embeddings: Tensor,
     max_steps: int,
-    stop_threshold: float | None = None,
     chunk_budget: int = 64,
 ) -> Trace:
     """Greedy retrieval of up to `max_steps` chunks of one document.
@@ -120,7 +100,7 @@ def retrieve(
     _check_count(chunks, chunk_embeddings.shape, "the document")
     search = _Search(question, chunks, _constant(chunk_embeddings))
     _run(network, [search], max_steps, chunk_budget)
-    return _trace(search, stop_threshold)
+    return _trace(search)
 
 
 def retrieve_batch(
@@ -128,7 +108,6 @@ def retrieve_batch(
     episodes: Sequence[Episode],
     embeddings: EpisodeEmbeddings | Sequence[Tensor],
     max_steps: int,
-    stop_threshold: float | None = None,
     chunk_budget: int = 64,
 ) -> list[Trace]:
     """`retrieve` for every episode, with the states of all episodes still running
@@ -143,14 +122,13 @@ def retrieve_batch(
         )
     ]
     _run(network, searches, max_steps, chunk_budget)
-    return [_trace(search, stop_threshold) for search in searches]
+    return [_trace(search) for search in searches]
 
 
 def timed_retrieve_batch(
     network: QNetwork,
     episodes: Sequence[Episode],
     max_steps: int,
-    stop_threshold: float | None = None,
     chunk_budget: int = 64,
     embeddings: EpisodeEmbeddings | None = None,
 ) -> tuple[list[Trace], Timing]:
@@ -166,9 +144,7 @@ def timed_retrieve_batch(
             network.action_encoder, episodes, dtype="float32", progress=False
         )
     start = time.perf_counter()
-    traces = retrieve_batch(
-        network, episodes, embeddings, max_steps, stop_threshold, chunk_budget
-    )
+    traces = retrieve_batch(network, episodes, embeddings, max_steps, chunk_budget)
     steps_s = time.perf_counter() - start
     return traces, Timing(embeddings.encode_s, steps_s, len(episodes))
 
@@ -195,20 +171,8 @@ def _run(
             search.q_values.append(float(q[best]))
 
 
-def _trace(search: _Search, stop_threshold: float | None) -> Trace:
-    return Trace(
-        list(search.retrieved),
-        list(search.q_values),
-        _stop_step(search.q_values, stop_threshold),
-    )
-
-
-def _stop_step(q_values: Sequence[float], stop_threshold: float | None) -> int:
-    """Index of the first Q under the threshold; all steps when there is none."""
-    if stop_threshold is None:
-        return len(q_values)
-    under = (step for step, q in enumerate(q_values) if q < stop_threshold)
-    return next(under, len(q_values))
+def _trace(search: _Search) -> Trace:
+    return Trace(list(search.retrieved), list(search.q_values))
 
 
 def _fetchers(

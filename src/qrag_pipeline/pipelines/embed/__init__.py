@@ -1,4 +1,4 @@
-"""embed: evaluation episodes + an encoder -> chunk embeddings and faiss indexes."""
+"""embed: evaluation episodes + an encoder -> chunk embeddings per episode set."""
 
 from .pipeline import create_pipeline
 

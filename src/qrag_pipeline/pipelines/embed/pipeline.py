@@ -1,8 +1,28 @@
-"""The embed pipeline. Registered now so that `__default__` chains all five stages in
-their final order; its nodes arrive with the issue that builds this stage."""
+"""embed: evaluation episodes + an encoder -> chunk embeddings per episode set."""
 
-from kedro.pipeline import Pipeline
+from kedro.pipeline import Node, Pipeline
+
+from .nodes import embed_chunks_with_pretrained_encoder, embed_chunks_with_q_embedder
 
 
 def create_pipeline(**kwargs) -> Pipeline:
-    return Pipeline([])
+    return Pipeline(
+        [
+            Node(
+                embed_chunks_with_pretrained_encoder,
+                inputs=["babilong_eval_episodes", "params:embed"],
+                outputs="pretrained_chunk_embeddings",
+                name="embed_chunks_with_pretrained_encoder",
+            ),
+            Node(
+                embed_chunks_with_q_embedder,
+                inputs=[
+                    "babilong_eval_episodes",
+                    "q_embedder_checkpoint",
+                    "params:embed",
+                ],
+                outputs="q_chunk_embeddings",
+                name="embed_chunks_with_q_embedder",
+            ),
+        ]
+    )

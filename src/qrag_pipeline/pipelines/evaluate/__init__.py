@@ -1,4 +1,4 @@
-"""evaluate: episodes + embeddings + checkpoint -> retrieval traces, metrics, baselines."""
+"""evaluate: episodes + embeddings + checkpoint -> retrieval traces and metrics."""
 
 from .pipeline import create_pipeline
 

@@ -1,8 +1,45 @@
-"""The evaluate pipeline. Registered now so that `__default__` chains all five stages in
-their final order; its nodes arrive with the issue that builds this stage."""
+"""evaluate: episodes + embeddings + checkpoint -> retrieval traces and metrics, for
+Q-RAG and the untrained baselines alike."""
 
-from kedro.pipeline import Pipeline
+from kedro.pipeline import Node, Pipeline
+
+from .nodes import retrieve_with_baselines, retrieve_with_q_embedder, score_retrieval
 
 
 def create_pipeline(**kwargs) -> Pipeline:
-    return Pipeline([])
+    return Pipeline(
+        [
+            Node(
+                retrieve_with_q_embedder,
+                inputs=[
+                    "babilong_eval_episodes",
+                    "q_chunk_embeddings",
+                    "q_embedder_checkpoint",
+                    "params:evaluate",
+                ],
+                outputs="q_retrieval_traces",
+                name="retrieve_with_q_embedder",
+            ),
+            Node(
+                retrieve_with_baselines,
+                inputs=[
+                    "babilong_eval_episodes",
+                    "pretrained_chunk_embeddings",
+                    "params:evaluate",
+                ],
+                outputs="baseline_traces",
+                name="retrieve_with_baselines",
+            ),
+            Node(
+                score_retrieval,
+                inputs=[
+                    "babilong_eval_episodes",
+                    "q_retrieval_traces",
+                    "baseline_traces",
+                    "params:evaluate",
+                ],
+                outputs="retrieval_metrics",
+                name="score_retrieval",
+            ),
+        ]
+    )

@@ -1,0 +1,339 @@
+"""Evaluation of Q-RAG and the untrained baselines on one episode set: traced, timed,
+scored with the metrics of BENCHMARKS.md.
+
+Retrieval and scoring are two steps with a table between them, so that a metric or a
+reader can change without retrieving again:
+
+- the traces table (`TRACE_COLUMNS`): one row per episode and method, the chunks in
+  retrieval order with the score of each pick, and the question's cost split into its
+  share of the chunk encoding (the set's encoding time over its questions) and its own
+  step time;
+- the metrics table: one row per benchmark, task, length bucket and method, the mean
+  of every per-question metric, each column named after its metric and stop rule.
+
+Every method retrieves the same T chunks (`max_steps`) of the same episodes, so the
+methods differ only in how they pick.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import pandas as pd
+import torch
+from tqdm.auto import tqdm
+
+from qrag_pipeline.episodes import Episode
+from qrag_pipeline.errors import QragInputError
+from qrag_pipeline.metrics import (
+    FactScores,
+    aggregate,
+    babi_answer_correct,
+    fact_scores,
+)
+from qrag_pipeline.models.encoder import TextEncoder
+from qrag_pipeline.models.q_network import QNetwork
+from qrag_pipeline.readers.llm_reader import LLMReader
+from qrag_pipeline.readers.rule_reader import RuleReader
+from qrag_pipeline.retrieval.baselines import dense_top_k, multistep_dense, tfidf_top_k
+from qrag_pipeline.retrieval.embeddings import EpisodeEmbeddings
+from qrag_pipeline.retrieval.multistep import retrieve
+from qrag_pipeline.retrieval.trace import Trace, fixed_steps, learned_stop, oracle_stop
+from qrag_pipeline.sources.babi_files import BABI_TASKS
+
+Q_RAG = "q_rag"
+METHODS = (Q_RAG, "tfidf", "dense", "multistep_dense")
+"""Every method evaluated, in the order the metrics table lists them."""
+
+TRACE_COLUMNS = (
+    "episode_id",
+    "benchmark",
+    "task",
+    "length_bucket",
+    "method",
+    "retrieved",
+    "q_values",
+    "encode_s",
+    "steps_s",
+)
+GROUP_COLUMNS = ("benchmark", "task", "length_bucket", "method")
+NO_SCORES = FactScores(math.nan, math.nan, math.nan, math.nan)
+
+RetrieveOne = Callable[[Episode], Trace]
+
+
+def timed_traces(
+    retrieve_one: RetrieveOne,
+    episodes: Sequence[Episode],
+    progress: bool = False,
+    method: str = "",
+) -> tuple[list[Trace], list[float]]:
+    """Each episode's trace and the wall seconds of its own retrieval.
+
+    One question at a time, so that each time is that question's own: a batch
+    (`retrieve_batch`) is faster for a whole set but has no per-question cost.
+    """
+    traces: list[Trace] = []
+    seconds: list[float] = []
+    for episode in tqdm(episodes, desc=method, unit="question", disable=not progress):
+        start = time.perf_counter()
+        traces.append(retrieve_one(episode))
+        seconds.append(time.perf_counter() - start)
+    return traces, seconds
+
+
+def trace_rows(
+    episodes: Sequence[Episode],
+    method: str,
+    traces: Sequence[Trace],
+    encode_s: float,
+    steps_s: Sequence[float],
+) -> pd.DataFrame:
+    """The traces table rows of one method, in episode order.
+
+    `encode_s` is the encoding time of the whole set, shared equally by its questions;
+    `steps_s` holds each question's own step time.
+    """
+    share = encode_s / max(len(episodes), 1)
+    rows = [
+        {
+            "episode_id": episode.id,
+            "benchmark": episode.benchmark,
+            "task": episode.task,
+            "length_bucket": episode.length_bucket,
+            "method": method,
+            "retrieved": list(trace.retrieved),
+            "q_values": list(trace.q_values),
+            "encode_s": share,
+            "steps_s": seconds,
+        }
+        for episode, trace, seconds in zip(episodes, traces, steps_s, strict=True)
+    ]
+    return pd.DataFrame(rows, columns=list(TRACE_COLUMNS))
+
+
+def q_rag_traces(
+    network: QNetwork,
+    episodes: Sequence[Episode],
+    embeddings: EpisodeEmbeddings,
+    max_steps: int,
+    chunk_budget: int = 64,
+    progress: bool = False,
+) -> pd.DataFrame:
+    """Q-RAG's traces: `max_steps` greedy steps over chunk embeddings made by the
+    network's own action encoder (`embed_episodes(network.action_encoder, ...)`)."""
+
+    def one(episode: Episode) -> Trace:
+        vectors = embeddings.of(episode.id)
+        return retrieve(
+            network, episode.question, episode.chunks, vectors, max_steps, chunk_budget
+        )
+
+    traces, steps_s = timed_traces(one, episodes, progress, Q_RAG)
+    return trace_rows(episodes, Q_RAG, traces, embeddings.encode_s, steps_s)
+
+
+def baseline_traces(
+    encoder: TextEncoder,
+    episodes: Sequence[Episode],
+    embeddings: EpisodeEmbeddings,
+    max_steps: int,
+    chunk_budget: int = 64,
+    progress: bool = False,
+) -> pd.DataFrame:
+    """The three untrained baselines' traces, `max_steps` chunks each.
+
+    `embeddings` are the chunks embedded by `encoder` (see `pretrained_encoder`). The
+    dense methods share their encoding time; TF-IDF has no separate encoding pass (its
+    vectoriser is fitted on each document), so all of its time counts as steps.
+    """
+    methods: dict[str, tuple[RetrieveOne, float]] = {
+        "tfidf": (lambda e: tfidf_top_k(e, max_steps), 0.0),
+        "dense": (
+            lambda e: dense_top_k(
+                encoder.encode([e.question])[0], embeddings.of(e.id), max_steps
+            ),
+            embeddings.encode_s,
+        ),
+        "multistep_dense": (
+            lambda e: multistep_dense(
+                encoder,
+                e.question,
+                e.chunks,
+                embeddings.of(e.id),
+                max_steps,
+                chunk_budget,
+            ),
+            embeddings.encode_s,
+        ),
+    }
+    tables = []
+    for method, (retrieve_one, encode_s) in methods.items():
+        traces, steps_s = timed_traces(retrieve_one, episodes, progress, method)
+        tables.append(trace_rows(episodes, method, traces, encode_s, steps_s))
+    return pd.concat(tables, ignore_index=True)
+
+
+def pretrained_encoder(
+    embeddings: EpisodeEmbeddings, device: torch.device | str = "cpu"
+) -> TextEncoder:
+    """The pretrained encoder that made `embeddings`, from their record of it, so that
+    questions are embedded exactly as the chunks were."""
+    if not embeddings.encoder.get("name_or_path"):
+        raise QragInputError(
+            "these embeddings do not record a pretrained encoder, so questions "
+            "cannot be embedded like their chunks. Fix: embed with "
+            "TextEncoder.from_pretrained (the embed pipeline's "
+            "pretrained_chunk_embeddings)."
+        )
+    return TextEncoder.from_pretrained(**embeddings.encoder).to(device)
+
+
+def score_traces(
+    episodes: Sequence[Episode],
+    traces: pd.DataFrame,
+    max_steps: int,
+    stop_threshold: float,
+    llm_reader: LLMReader | None = None,
+) -> pd.DataFrame:
+    """The metrics table: per benchmark, task, length bucket and method, the number of
+    episodes and the mean of every metric `question_scores` computes (NaNs skipped),
+    with the seconds per question of chunk encoding and of the steps.
+
+    With `llm_reader`, a column of that reader's answer accuracy after the T steps is
+    added; without one there is no such column at all.
+    """
+    table = _checked_traces(traces)
+    row_episodes = _episodes_of(table, episodes)
+    row_traces = [_trace(row) for row in table.itertuples()]
+    rows = [
+        {
+            **question_scores(episode, method, trace, max_steps, stop_threshold),
+            "seconds_per_question_encode": float(encode_s),
+            "seconds_per_question_steps": float(steps_s),
+        }
+        for episode, method, trace, encode_s, steps_s in zip(
+            row_episodes,
+            table["method"],
+            row_traces,
+            table["encode_s"],
+            table["steps_s"],
+            strict=True,
+        )
+    ]
+    if llm_reader is not None:
+        column = f"answer_accuracy_llm_reader@T={max_steps}"
+        items = [
+            (episode.question, episode.chunks, fixed_steps(trace, max_steps))
+            for episode, trace in zip(row_episodes, row_traces, strict=True)
+        ]
+        answers = llm_reader.answer_batch(items)
+        for row, episode, answer in zip(rows, row_episodes, answers, strict=True):
+            row[column] = answer_correct(episode, answer)
+    groups: dict[tuple[str, ...], list[dict[str, float]]] = {}
+    for episode, method, row in zip(row_episodes, table["method"], rows, strict=True):
+        key = (episode.benchmark, episode.task, episode.length_bucket, str(method))
+        groups.setdefault(key, []).append(row)
+    return pd.DataFrame(
+        [_group_row(key, groups[key]) for key in _in_report_order(groups, episodes)]
+    )
+
+
+def question_scores(
+    episode: Episode, method: str, trace: Trace, max_steps: int, stop_threshold: float
+) -> dict[str, float]:
+    """One question's metrics, each named after its metric and stop rule.
+
+    Fact scores after T = `max_steps` fixed steps; with the learned stop and the
+    number of steps it keeps (Q-RAG only: a baseline's scores are no Q values, so a
+    Q threshold means nothing for it and its columns are NaN); with the oracle stop;
+    and the rule reader's answer accuracy from the chunks of the T steps.
+    """
+    fixed = fixed_steps(trace, max_steps)
+    scores = fact_scores(episode.support, fixed).as_row(f"T={max_steps}")
+    if method == Q_RAG:
+        learned = learned_stop(trace, stop_threshold)
+        scores |= fact_scores(episode.support, learned).as_row("learned")
+        scores["steps@learned"] = float(len(learned))
+    else:
+        scores |= NO_SCORES.as_row("learned")
+        scores["steps@learned"] = math.nan
+    oracle = oracle_stop(trace, episode.support)
+    scores |= fact_scores(episode.support, oracle).as_row("oracle")
+    scores[f"answer_accuracy_rule_reader@T={max_steps}"] = rule_reader_correct(
+        episode, fixed
+    )
+    return scores
+
+
+def rule_reader_correct(episode: Episode, retrieved: Sequence[int]) -> float:
+    """1.0 if the rule reader of the episode's bAbI task, reading only `retrieved`,
+    gives the gold answer, else 0.0; NaN for a task that is not bAbI's."""
+    if episode.task not in BABI_TASKS:
+        return math.nan
+    reader = RuleReader(episode.task)
+    return answer_correct(
+        episode, reader.answer(episode.question, episode.chunks, retrieved)
+    )
+
+
+def answer_correct(episode: Episode, prediction: str) -> float:
+    """bAbI answer accuracy (exact match of the one word) of one prediction; NaN for a
+    task that is not bAbI's, whose answer metric comes with its own builder."""
+    if episode.task not in BABI_TASKS:
+        return math.nan
+    return float(babi_answer_correct(prediction, episode.answer))
+
+
+def _trace(row: Any) -> Trace:
+    """A traces-table row's trace (lists in memory, numpy arrays from Parquet)."""
+    return Trace([int(i) for i in row.retrieved], [float(q) for q in row.q_values])
+
+
+def _checked_traces(traces: pd.DataFrame) -> pd.DataFrame:
+    missing = [column for column in TRACE_COLUMNS if column not in traces.columns]
+    if missing:
+        raise QragInputError(
+            f"the traces table lacks columns {missing}. Fix: build it with "
+            "q_rag_traces / baseline_traces (the evaluate pipeline)."
+        )
+    return traces
+
+
+def _episodes_of(table: pd.DataFrame, episodes: Sequence[Episode]) -> list[Episode]:
+    """The episode of every traces-table row; traces of unknown episodes fail."""
+    by_id = {episode.id: episode for episode in episodes}
+    unknown = sorted(set(table["episode_id"]) - by_id.keys())
+    if unknown:
+        raise QragInputError(
+            f"traces of episodes {unknown[:5]} that the episode set lacks. Fix: score "
+            "traces with the episodes they were retrieved from (the same version of "
+            "babilong_eval_episodes)."
+        )
+    return [by_id[episode_id] for episode_id in table["episode_id"]]
+
+
+def _group_row(key: tuple[str, ...], rows: list[dict[str, float]]) -> dict[str, Any]:
+    means = {name: summary.mean for name, summary in aggregate(rows).items()}
+    group = dict(zip(GROUP_COLUMNS, key, strict=True))
+    return {**group, "n_episodes": len(rows), **means}
+
+
+def _in_report_order(
+    groups: dict[tuple[str, ...], list[dict[str, float]]], episodes: Sequence[Episode]
+) -> list[tuple[str, ...]]:
+    """Groups in the episode set's order of benchmark, task and length bucket (so
+    1k comes before 4k, which sorting the names would not give), then in `METHODS`
+    order (other methods last)."""
+    buckets = dict.fromkeys((e.benchmark, e.task, e.length_bucket) for e in episodes)
+    bucket_rank = {bucket: rank for rank, bucket in enumerate(buckets)}
+
+    def rank(key: tuple[str, ...]) -> tuple[int, int]:
+        method = key[-1]
+        method_rank = METHODS.index(method) if method in METHODS else len(METHODS)
+        return bucket_rank[key[:-1]], method_rank
+
+    return sorted(groups, key=rank)

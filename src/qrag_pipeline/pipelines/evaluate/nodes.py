@@ -1,0 +1,77 @@
+"""evaluate nodes: thin calls into `qrag_pipeline.evaluation`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+
+from qrag_pipeline import evaluation
+from qrag_pipeline.checkpoints import Checkpoint
+from qrag_pipeline.episodes import episodes_from_frame
+from qrag_pipeline.readers.llm_reader import LLMReader
+from qrag_pipeline.retrieval.embeddings import EpisodeEmbeddings
+from qrag_pipeline.training import resolve_device
+
+
+def retrieve_with_q_embedder(
+    babilong_eval_episodes: pd.DataFrame,
+    q_chunk_embeddings: EpisodeEmbeddings,
+    q_embedder_checkpoint: Checkpoint,
+    evaluate: dict[str, Any],
+) -> pd.DataFrame:
+    """Q-RAG's traces: T greedy steps per question, every pick's Q value kept so
+    that scoring can apply any stop rule afterwards."""
+    network = q_embedder_checkpoint.build_network(resolve_device(evaluate["device"]))
+    return evaluation.q_rag_traces(
+        network,
+        episodes_from_frame(babilong_eval_episodes),
+        q_chunk_embeddings,
+        evaluate["max_steps"],
+        evaluate["chunk_budget"],
+        evaluate["progress"],
+    )
+
+
+def retrieve_with_baselines(
+    babilong_eval_episodes: pd.DataFrame,
+    pretrained_chunk_embeddings: EpisodeEmbeddings,
+    evaluate: dict[str, Any],
+) -> pd.DataFrame:
+    """TF-IDF, dense and multi-step dense traces with the same T as Q-RAG, questions
+    embedded by the encoder that embedded the chunks."""
+    encoder = evaluation.pretrained_encoder(
+        pretrained_chunk_embeddings, resolve_device(evaluate["device"])
+    )
+    return evaluation.baseline_traces(
+        encoder,
+        episodes_from_frame(babilong_eval_episodes),
+        pretrained_chunk_embeddings,
+        evaluate["max_steps"],
+        evaluate["chunk_budget"],
+        evaluate["progress"],
+    )
+
+
+def score_retrieval(
+    babilong_eval_episodes: pd.DataFrame,
+    q_retrieval_traces: pd.DataFrame,
+    baseline_traces: pd.DataFrame,
+    evaluate: dict[str, Any],
+) -> pd.DataFrame:
+    """The metrics table of all methods; an LLM reader's answer accuracy is added
+    only when `evaluate.llm_reader` names a model."""
+    llm_reader = (
+        LLMReader.from_pretrained(
+            evaluate["llm_reader"], device=str(resolve_device(evaluate["device"]))
+        )
+        if evaluate["llm_reader"]
+        else None
+    )
+    return evaluation.score_traces(
+        episodes_from_frame(babilong_eval_episodes),
+        pd.concat([q_retrieval_traces, baseline_traces], ignore_index=True),
+        evaluate["max_steps"],
+        evaluate["stop_threshold"],
+        llm_reader,
+    )

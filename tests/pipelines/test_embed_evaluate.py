@@ -1,0 +1,140 @@
+"""embed and evaluate through Kedro, after data_prep and train_q (tiny environment)."""
+
+from __future__ import annotations
+
+import math
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from kedro.io import Version
+
+from qrag_pipeline.datasets.embeddings_dataset import EpisodeEmbeddingsDataset
+from qrag_pipeline.episodes import episodes_from_frame
+from qrag_pipeline.errors import QragInputError
+from qrag_pipeline.evaluation import METHODS, TRACE_COLUMNS
+from qrag_pipeline.metrics import babi_answer_correct
+from qrag_pipeline.readers.babi_rules import answer_babi_question
+
+T = 4  # evaluate.max_steps
+
+
+def _latest(root: Path, folder: str, name: str) -> Path:
+    return sorted((root / "data" / folder / name).glob(f"*/{name}"))[-1]
+
+
+def test_embed_and_evaluate_write_versioned_embeddings_traces_and_metrics(
+    project_copy: Path, run_pipeline
+) -> None:
+    run_pipeline("data_prep")
+    with pytest.raises(
+        QragInputError,
+        match=r"q_embedder_checkpoint \(made by train_q\) yet\. Fix: run train_q ",
+    ):
+        run_pipeline("embed")
+    run_pipeline("train_q")
+    run_pipeline("embed")
+    run_pipeline("evaluate")
+
+    episodes = episodes_from_frame(
+        pd.read_parquet(
+            _latest(project_copy, "05_model_input", "babilong_eval_episodes.parquet")
+        )
+    )
+    by_id = {episode.id: episode for episode in episodes}
+    chunks = [chunk for episode in episodes for chunk in episode.chunks]
+
+    for name in ("pretrained_chunk_embeddings", "q_chunk_embeddings"):
+        (folder,) = (project_copy / "data/04_feature" / name).glob(f"*/{name}")
+        dataset = EpisodeEmbeddingsDataset(
+            str(project_copy / "data/04_feature" / name), Version(None, None)
+        )
+        embeddings = dataset.load()
+        files = sorted(p.name for p in folder.iterdir())
+        assert files == ["embeddings.json", "rows.npy", "vectors.npy"]
+        # every chunk text encoded once: as many vectors as distinct texts
+        assert len(embeddings.texts) == len(set(embeddings.texts)) == len(set(chunks))
+        assert len(set(chunks)) < len(chunks)  # the episodes do share sentences
+        assert embeddings.vectors.shape == (len(set(chunks)), 384)
+        assert embeddings.vectors.dtype == np.float16
+        for episode in episodes:
+            rows = embeddings.rows[episode.id]
+            assert [embeddings.texts[row] for row in rows] == episode.chunks
+
+    outputs = "07_model_output"
+    q_traces = pd.read_parquet(
+        _latest(project_copy, outputs, "q_retrieval_traces.parquet")
+    )
+    baselines = pd.read_parquet(
+        _latest(project_copy, outputs, "baseline_traces.parquet")
+    )
+    assert list(q_traces.columns) == list(baselines.columns) == list(TRACE_COLUMNS)
+    assert set(q_traces.method) == {"q_rag"}
+    assert set(baselines.method) == set(METHODS[1:])
+    traces = pd.concat([q_traces, baselines], ignore_index=True)
+    assert sorted(zip(traces.episode_id, traces.method)) == sorted(
+        (episode.id, method) for episode in episodes for method in METHODS
+    )
+    for row in traces.itertuples():
+        episode = by_id[row.episode_id]
+        bucket = (episode.benchmark, episode.task, episode.length_bucket)
+        assert (row.benchmark, row.task, row.length_bucket) == bucket
+        assert len(row.retrieved) == len(set(row.retrieved)) == len(row.q_values) == T
+        assert all(0 <= i < len(episode.chunks) for i in row.retrieved)
+        assert row.encode_s >= 0 and row.steps_s > 0
+    assert (traces[traces.method == "tfidf"].encode_s == 0).all()
+
+    metrics = pd.read_csv(
+        _latest(project_copy, "08_reporting", "retrieval_metrics.csv")
+    )
+    # tiny: qa1 and qa2 at 1k, 4 questions each; one row per task, length and method
+    assert metrics[["task", "length_bucket", "method"]].values.tolist() == [
+        [task, "1k", method] for task in ("qa1", "qa2") for method in METHODS
+    ]
+    assert (metrics.n_episodes == 4).all()
+    rates = metrics[[c for c in metrics.columns if c.startswith(("fact_", "answer_"))]]
+    values = rates.to_numpy().ravel()
+    values = values[~np.isnan(values)]  # NaN: the baselines' learned stop
+    assert len(values) > 0 and ((values >= 0) & (values <= 1)).all()
+    learned = [c for c in metrics.columns if c.endswith("@learned")]
+    is_q_rag = metrics.method == "q_rag"
+    assert metrics.loc[is_q_rag, learned].notna().all().all()
+    assert metrics.loc[~is_q_rag, learned].isna().all().all()
+    assert not any("llm" in column for column in metrics.columns)  # llm_reader: null
+
+    # the rule reader's accuracy of one row, by hand from the traces: the first T
+    # chunks in document order, answered by the bAbI rules
+    row = metrics[(metrics.task == "qa2") & (metrics.method == "multistep_dense")]
+    chosen = traces[(traces.task == "qa2") & (traces.method == "multistep_dense")]
+    correct = []
+    for trace in chosen.itertuples():
+        episode = by_id[trace.episode_id]
+        sentences = [episode.chunks[i] for i in sorted(trace.retrieved[:T])]
+        answer = answer_babi_question("qa2", sentences, episode.question).answer or ""
+        correct.append(babi_answer_correct(answer, episode.answer))
+    column = f"answer_accuracy_rule_reader@T={T}"
+    assert row[column].item() == pytest.approx(sum(correct) / len(correct))
+    assert not math.isnan(row[f"fact_f1@T={T}"].item())
+
+
+def test_kedro_run_embed_before_its_inputs_exist_names_the_pipelines_to_run(
+    project_copy: Path,
+) -> None:
+    env = {**os.environ, "KEDRO_DISABLE_TELEMETRY": "true", "HF_HUB_OFFLINE": "1"}
+    kedro = [sys.executable, "-m", "kedro", "run", "--env", "tiny"]
+    done = subprocess.run(
+        [*kedro, "--pipelines", "embed"], env=env, capture_output=True, text=True
+    )
+    assert done.returncode == 1
+    assert (
+        "Error: no saved version of babilong_eval_episodes (made by data_prep), "
+        "q_embedder_checkpoint (made by train_q) yet. Fix: run data_prep and train_q "
+        "first (kedro run --pipelines data_prep,train_q), or in the same run "
+        "(kedro run --pipelines data_prep,train_q,embed)."
+    ) in done.stderr
+    assert "Traceback" not in done.stderr
+    assert not [p for p in (project_copy / "data").rglob("*") if p.is_file()]
