@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import copy
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +40,15 @@ def shared_data() -> Path:
             "(set QRAG_SHARED_DATA to their folder to run it)"
         )
     return SHARED_DATA
+
+
+@pytest.fixture
+def one_torch_thread() -> Iterator[None]:
+    """One torch thread: tiny matrices gain nothing from two, and results are reproducible."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
 
 
 # A tiny randomly initialised BERT that reads text with the default tokenizer: encoder,

@@ -5,10 +5,7 @@ The tiny Q-networks (`make_tiny_network`, `make_tiny`) are in tests/conftest.py.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
-import torch
 
 from qrag_pipeline.episodes import Episode
 
@@ -17,12 +14,8 @@ PLACES = ["garden", "kitchen", "office", "hallway", "bathroom"]
 
 
 @pytest.fixture(autouse=True)
-def one_thread() -> Iterator[None]:
-    """One thread: tiny matrices gain nothing from two, and results are reproducible."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+def one_thread(one_torch_thread: None) -> None:
+    """Every test here runs on one torch thread (see tests/conftest.py)."""
 
 
 def moves(n: int, shift: int) -> list[str]:

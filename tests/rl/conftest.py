@@ -5,21 +5,14 @@ The tiny Q-networks (`make_tiny_network`, `default_tokenizer`) are in tests/conf
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
-import torch
 
 from qrag_pipeline.sources.prose_generator import generate_prose
 
 
 @pytest.fixture(autouse=True)
-def one_thread() -> Iterator[None]:
-    """One thread: tiny matrices gain nothing from two, and results are reproducible."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+def one_thread(one_torch_thread: None) -> None:
+    """Every test here runs on one torch thread (see tests/conftest.py)."""
 
 
 @pytest.fixture(scope="session")

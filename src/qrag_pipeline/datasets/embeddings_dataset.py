@@ -15,38 +15,12 @@ memory copy, where a file would double the disk and could drift from the vectors
 
 from __future__ import annotations
 
-from pathlib import Path, PurePosixPath
-from typing import Any
-
-from kedro.io import AbstractVersionedDataset, Version
-from kedro.io.core import VersionNotFoundError
-
-from qrag_pipeline.retrieval.embeddings import (
-    EpisodeEmbeddings,
-    load_embeddings,
-    save_embeddings,
-)
+from qrag_pipeline.datasets.folder_dataset import VersionedFolderDataset
+from qrag_pipeline.retrieval.embeddings import EpisodeEmbeddings, load_embeddings, save_embeddings
 
 
-class EpisodeEmbeddingsDataset(
-    AbstractVersionedDataset[EpisodeEmbeddings, EpisodeEmbeddings]
-):
+class EpisodeEmbeddingsDataset(VersionedFolderDataset[EpisodeEmbeddings]):
     """Saves and loads `EpisodeEmbeddings` as a folder of `.npy` and JSON files."""
 
-    def __init__(self, filepath: str, version: Version | None = None) -> None:
-        super().__init__(filepath=PurePosixPath(filepath), version=version)
-
-    def load(self) -> EpisodeEmbeddings:
-        return load_embeddings(Path(str(self._get_load_path())))
-
-    def save(self, data: EpisodeEmbeddings) -> None:
-        save_embeddings(data, Path(str(self._get_save_path())))
-
-    def _exists(self) -> bool:
-        try:
-            return Path(str(self._get_load_path())).exists()
-        except VersionNotFoundError:
-            return False
-
-    def _describe(self) -> dict[str, Any]:
-        return {"filepath": str(self._filepath), "version": self._version}
+    read = staticmethod(load_embeddings)
+    write = staticmethod(save_embeddings)
