@@ -32,6 +32,7 @@ from safetensors.torch import load_file, save_file
 from torch import Tensor
 
 from qrag_pipeline.errors import QragInputError
+from qrag_pipeline.json_files import read_json_object
 from qrag_pipeline.models.encoder import TextEncoder
 from qrag_pipeline.models.q_network import QNetwork
 
@@ -168,16 +169,9 @@ def _write_json(path: Path, value: dict[str, Any]) -> None:
 
 
 def _read_json(path: Path) -> dict[str, Any]:
-    try:
-        value = json.loads(path.read_text())
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise QragInputError(
-            f"cannot read checkpoint file {str(path)!r}: {error}. Fix: the checkpoint is "
-            "incomplete or damaged; use another one or retrain."
-        ) from error
-    if not isinstance(value, dict):
-        raise QragInputError(f"checkpoint file {str(path)!r} is not a JSON object. Fix: use another checkpoint.")
-    return value
+    return read_json_object(
+        path, "checkpoint file", "the checkpoint is incomplete or damaged; use another one or retrain."
+    )
 
 
 def _read_tensors(path: Path) -> dict[str, Tensor]:

@@ -28,6 +28,7 @@ from torch import Tensor
 
 from qrag_pipeline.episodes import Episode
 from qrag_pipeline.errors import QragInputError
+from qrag_pipeline.json_files import read_json_object
 from qrag_pipeline.models.encoder import TextEncoder
 
 VECTORS_FILE = "vectors.npy"
@@ -212,16 +213,13 @@ def _check_unique_ids(episodes: Sequence[Episode]) -> None:
 
 
 def _read_index(path: Path) -> dict:
-    try:
-        index = json.loads(path.read_text())
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise QragInputError(
-            f"cannot read embeddings index {str(path)!r}: {error}. Fix: point at a "
-            "folder written by save_embeddings (the embed pipeline), or re-embed."
-        ) from error
+    index = read_json_object(
+        path,
+        "embeddings index",
+        "point at a folder written by save_embeddings (the embed pipeline), or re-embed.",
+    )
     if (
-        not isinstance(index, dict)
-        or index.get("format_version") != FORMAT_VERSION
+        index.get("format_version") != FORMAT_VERSION
         or not INDEX_KEYS <= index.keys()
     ):
         raise QragInputError(
