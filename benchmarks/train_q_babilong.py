@@ -30,7 +30,8 @@ from qrag_pipeline.rl.inference import fact_em_rate, greedy_rollout
 from qrag_pipeline.rl.learner import QLearningConfig
 from qrag_pipeline.sources.books import load_books
 from qrag_pipeline.sources.story_sources import load_story_samples
-from qrag_pipeline.training import babilong_training_data, train_q_embedder
+from qrag_pipeline.training import train_q_embedder
+from qrag_pipeline.training_data import babilong_training_data
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -19,7 +19,7 @@ from qrag_pipeline.metrics import (
     all_or_nothing,
     babi_answer_correct,
     fact_scores,
-    squad_em,
+    squad_exact_match,
     squad_f1,
     squad_normalize,
     values_recall,
@@ -112,12 +112,21 @@ def test_squad_normalize(text: str, normal: str) -> None:
         # common 1 (new): P = 1/2, R = 1/3, F1 = 2*(1/6)/(5/6) = 0.4
         ("new jersey", "new york city", 0.0, 0.4),
         ("yes", "no", 0.0, 0.0),
+        ("Yes.", "yes", 1.0, 1.0),
+        # yes/no/noanswer are labels (official HotpotQA rule): no partial credit.
+        # Plain token F1 would give P = 1/3, R = 1, F1 = 2*(1/3)/(4/3) = 0.5 here.
+        ("yes it is", "yes", 0.0, 0.0),
+        ("no", "no way", 0.0, 0.0),  # plain F1 would be 2*1*(1/2)/(3/2) = 2/3
+        ("noanswer", "no answer", 0.0, 0.0),  # plain F1 0 too: "noanswer" != "no"
+        # a span gold against a span prediction keeps partial credit even when a
+        # token is "yes": common 1 (yes), P = 1/2, R = 1/2, F1 = 1/2
+        ("yes sir", "yes minister", 0.0, 0.5),
         ("the", "a", 1.0, 1.0),  # both normalise to nothing
         ("the", "Paris", 0.0, 0.0),
     ],
 )
-def test_squad_em_and_f1(prediction: str, gold: str, em: float, f1: float) -> None:
-    assert squad_em(prediction, gold) == em
+def test_squad_exact_match_and_f1(prediction: str, gold: str, em: float, f1: float) -> None:
+    assert squad_exact_match(prediction, gold) == em
     assert squad_f1(prediction, gold) == pytest.approx(f1)
 
 

@@ -13,12 +13,12 @@ from qrag_pipeline.sources.babi_generator import generate_babi_samples
 from qrag_pipeline.sources.prose_generator import generate_prose
 from qrag_pipeline.training import (
     CURVE_COLUMNS,
-    babilong_training_data,
     latest_checkpoint,
     learning_config,
     resolve_device,
     train_q_embedder,
 )
+from qrag_pipeline.training_data import babilong_training_data
 
 LEARNING = QLearningConfig(
     total_updates=6, warmup_updates=1, learning_start=0, learning_rate=3e-3, num_envs=2,

@@ -58,6 +58,8 @@ class Checkpoint:
     tokenizer: Any
     training_tensors: dict[str, Tensor] = field(default_factory=dict)
     training_state: dict[str, Any] = field(default_factory=dict)
+    source: str = "a checkpoint"
+    """Where it was read from, for error messages."""
 
     @classmethod
     def from_network(
@@ -77,21 +79,36 @@ class Checkpoint:
         )
 
     def build_network(self, device: torch.device | str = "cpu") -> QNetwork:
-        """The Q-network with these weights, built from the checkpoint alone."""
-        encoders = [self._build_encoder() for _ in range(2)]
-        network = QNetwork(
-            *encoders,
-            position_mode=self.config["position_mode"],
-            step_size=self.config["step_size"],
-            rotary_base=self.config["rotary_base"],
-        )
+        """The Q-network with these weights, built from the checkpoint alone.
+
+        Nothing here runs code from the checkpoint: the encoder is built from its
+        architecture config with the library's own classes (an edited config that
+        names a model type of its own is refused, not imported).
+        """
+        try:
+            encoders = [self._build_encoder() for _ in range(2)]
+            network = QNetwork(
+                *encoders,
+                position_mode=self.config["position_mode"],
+                step_size=self.config["step_size"],
+                rotary_base=self.config["rotary_base"],
+            )
+        except QragInputError:
+            raise
+        except (KeyError, TypeError, ValueError) as error:
+            raise QragInputError(
+                f"the config of {self.source} does not describe a Q-network "
+                f"({type(error).__name__}: {str(error)[:300]}). Fix: its config.json or "
+                "encoder/config.json is damaged or was edited; use another checkpoint or "
+                "retrain."
+            ) from error
         try:
             network.load_state_dict(self.weights, strict=True)
         except RuntimeError as error:
             raise QragInputError(
-                f"checkpoint weights do not fit the network its config describes: "
-                f"{str(error)[:300]}. Fix: the checkpoint is damaged or mixed from two "
-                "runs; use another one."
+                f"the weights of {self.source} do not fit the network its config "
+                f"describes: {str(error)[:300]}. Fix: the checkpoint is damaged or mixed "
+                "from two runs; use another one."
             ) from error
         return network.to(device)
 
@@ -157,6 +174,7 @@ def load_checkpoint(directory: str | Path) -> Checkpoint:
         tokenizer=_read_tokenizer(directory / ENCODER_DIR),
         training_tensors=_read_tensors(directory / TRAINING_TENSORS_FILE) if has_training_state else {},
         training_state=_read_json(directory / TRAINING_JSON_FILE) if has_training_state else {},
+        source=f"checkpoint {str(directory)!r}",
     )
 
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import pandas as pd
@@ -28,11 +28,19 @@ from tqdm.auto import tqdm
 
 from qrag_pipeline.episodes import Episode
 from qrag_pipeline.errors import QragInputError
+from qrag_pipeline.builders.ruler import (
+    NIAH_TASKS,
+    niah_all_found,
+    niah_values_found,
+    niah_values_in,
+)
 from qrag_pipeline.metrics import (
     FactScores,
     aggregate,
     babi_answer_correct,
     fact_scores,
+    squad_exact_match,
+    squad_f1,
 )
 from qrag_pipeline.models.encoder import TextEncoder
 from qrag_pipeline.models.q_network import QNetwork
@@ -45,6 +53,7 @@ from qrag_pipeline.retrieval.trace import Trace, fixed_steps, learned_stop, orac
 from qrag_pipeline.sources.babi_files import BABI_TASKS
 
 Q_RAG = "q_rag"
+HOTPOTQA = "hotpotqa"
 METHODS = (Q_RAG, "tfidf", "dense", "multistep_dense")
 """Every method evaluated, in the order the metrics table lists them."""
 
@@ -198,41 +207,45 @@ def score_traces(
     max_steps: int,
     stop_threshold: float,
     llm_reader: LLMReader | None = None,
+    steps_by_benchmark: Mapping[str, int] | None = None,
 ) -> pd.DataFrame:
     """The metrics table: per benchmark, task, length bucket and method, the number of
     episodes and the mean of every metric `question_scores` computes (NaNs skipped),
     with the seconds per question of chunk encoding and of the steps.
 
-    With `llm_reader`, a column of that reader's answer accuracy after the T steps is
-    added; without one there is no such column at all.
+    Each benchmark is scored at its T: `steps_by_benchmark[benchmark]`, else
+    `max_steps` (the traces must hold that many picks). With `llm_reader`, columns of
+    that reader's answer scores after the T steps are added; without one there are
+    no such columns at all.
     """
     table = _checked_traces(traces)
     row_episodes = _episodes_of(table, episodes)
     row_traces = [_trace(row) for row in table.itertuples()]
+    steps = [(steps_by_benchmark or {}).get(e.benchmark, max_steps) for e in row_episodes]
     rows = [
         {
-            **question_scores(episode, method, trace, max_steps, stop_threshold),
+            **question_scores(episode, method, trace, t, stop_threshold),
             "seconds_per_question_encode": float(encode_s),
             "seconds_per_question_steps": float(steps_s),
         }
-        for episode, method, trace, encode_s, steps_s in zip(
+        for episode, method, trace, t, encode_s, steps_s in zip(
             row_episodes,
             table["method"],
             row_traces,
+            steps,
             table["encode_s"],
             table["steps_s"],
             strict=True,
         )
     ]
     if llm_reader is not None:
-        column = f"answer_accuracy_llm_reader@T={max_steps}"
         items = [
-            (episode.question, episode.chunks, fixed_steps(trace, max_steps))
-            for episode, trace in zip(row_episodes, row_traces, strict=True)
+            (episode.question, episode.chunks, fixed_steps(trace, t))
+            for episode, trace, t in zip(row_episodes, row_traces, steps, strict=True)
         ]
         answers = llm_reader.answer_batch(items)
-        for row, episode, answer in zip(rows, row_episodes, answers, strict=True):
-            row[column] = answer_correct(episode, answer)
+        for row, episode, answer, t in zip(rows, row_episodes, answers, steps, strict=True):
+            row |= answer_scores(episode, answer, f"llm_reader@T={t}")
     groups: dict[tuple[str, ...], list[dict[str, float]]] = {}
     for episode, method, row in zip(row_episodes, table["method"], rows, strict=True):
         key = (episode.benchmark, episode.task, episode.length_bucket, str(method))
@@ -263,26 +276,43 @@ def question_scores(
         scores["steps@learned"] = math.nan
     oracle = oracle_stop(trace, episode.support)
     scores |= fact_scores(episode.support, oracle).as_row("oracle")
-    scores[f"answer_accuracy_rule_reader@T={max_steps}"] = rule_reader_correct(
-        episode, fixed
-    )
-    return scores
+    return scores | retrieval_answer_scores(episode, fixed, f"T={max_steps}")
 
 
-def rule_reader_correct(episode: Episode, retrieved: Sequence[int]) -> float:
-    """1.0 if the rule reader of the episode's bAbI task, reading only `retrieved`,
-    gives the gold answer, else 0.0; NaN for a task that is not bAbI's."""
-    if episode.task not in BABI_TASKS:
-        return math.nan
-    reader = RuleReader(episode.task)
-    return answer_correct(
-        episode, reader.answer(episode.question, episode.chunks, retrieved)
-    )
+def retrieval_answer_scores(
+    episode: Episode, retrieved: Sequence[int], stop: str
+) -> dict[str, float]:
+    """What the retrieved chunks alone answer, by the benchmark's own rule: the bAbI
+    rule reader's accuracy, RULER's fraction of the gold values in the retrieved text
+    (and all-or-nothing); nothing for HotpotQA, whose answer needs an LLM reader."""
+    if episode.task in BABI_TASKS:
+        answer = RuleReader(episode.task).answer(episode.question, episode.chunks, retrieved)
+        return {f"answer_accuracy_rule_reader@{stop}": answer_correct(episode, answer)}
+    if episode.task in NIAH_TASKS:
+        return {
+            f"niah_values@{stop}": niah_values_found(episode, retrieved),
+            f"niah_all@{stop}": niah_all_found(episode, retrieved),
+        }
+    return {}
+
+
+def answer_scores(episode: Episode, prediction: str, reader: str) -> dict[str, float]:
+    """One reader's answer, scored by the benchmark's answer metric (BENCHMARKS.md):
+    bAbI exact match of the one word; HotpotQA SQuAD-style EM and F1; RULER the
+    fraction of the gold values the answer contains."""
+    if episode.task in NIAH_TASKS:
+        return {f"answer_values_{reader}": niah_values_in(episode, prediction)}
+    if episode.benchmark == HOTPOTQA:
+        return {
+            f"answer_em_{reader}": squad_exact_match(prediction, episode.answer),
+            f"answer_f1_{reader}": squad_f1(prediction, episode.answer),
+        }
+    return {f"answer_accuracy_{reader}": answer_correct(episode, prediction)}
 
 
 def answer_correct(episode: Episode, prediction: str) -> float:
     """bAbI answer accuracy (exact match of the one word) of one prediction; NaN for a
-    task that is not bAbI's, whose answer metric comes with its own builder."""
+    task that is not bAbI's (see `answer_scores` for the others)."""
     if episode.task not in BABI_TASKS:
         return math.nan
     return float(babi_answer_correct(prediction, episode.answer))
@@ -311,7 +341,7 @@ def _episodes_of(table: pd.DataFrame, episodes: Sequence[Episode]) -> list[Episo
         raise QragInputError(
             f"traces of episodes {unknown[:5]} that the episode set lacks. Fix: score "
             "traces with the episodes they were retrieved from (the same version of "
-            "babilong_eval_episodes)."
+            "eval_episodes)."
         )
     return [by_id[episode_id] for episode_id in table["episode_id"]]
 

@@ -1,5 +1,9 @@
-"""Project hooks: a run needs its inputs saved, and a failed run leaves nothing behind.
+"""Project hooks: a run needs sound parameters and saved inputs, and a failed run leaves
+nothing behind.
 
+- `CheckParametersHook` checks the type and sign of every parameter the run reads
+  (`qrag_pipeline.parameters.RULES`) before any node runs, so a string where a count
+  belongs is named at once instead of failing as a `TypeError` hours into a run.
 - Kedro finds a missing input only when the node that reads it starts, and reports it
   as a `DatasetError` deep in a traceback ("Did not find any versions for ..."), which
   does not say that another pipeline has to run first. `RequireSavedInputsHook` checks
@@ -23,10 +27,21 @@ from kedro.io import AbstractVersionedDataset
 from kedro.pipeline import Pipeline
 
 from qrag_pipeline.errors import QragInputError
+from qrag_pipeline.parameters import check_parameters
 from qrag_pipeline.pipeline_registry import STAGES
 
 LOGGER = logging.getLogger(__name__)
 PIPELINES_PACKAGE = "qrag_pipeline.pipelines"
+
+
+class CheckParametersHook:
+    """Fail before the first node when a parameter the run reads is of the wrong type or
+    sign (checked before the inputs: a parameter is the cheaper thing to fix)."""
+
+    @hook_impl(tryfirst=True)
+    def before_pipeline_run(self, pipeline: Pipeline, catalog: Any) -> None:
+        names = sorted(name for name in pipeline.inputs() if name.startswith("params:"))
+        check_parameters({name.removeprefix("params:"): catalog.load(name) for name in names})
 
 
 class RequireSavedInputsHook:
@@ -37,9 +52,35 @@ class RequireSavedInputsHook:
         self, run_params: dict[str, Any], pipeline: Pipeline, catalog: Any
     ) -> None:
         missing = sorted(name for name in pipeline.inputs() if not catalog.exists(name))
+        pinned = run_params.get("load_versions") or {}
+        if any(name in pinned for name in missing):
+            raise QragInputError(missing_versions_message(missing, pinned, catalog))
         if missing:
             running = run_params.get("pipeline_names") or []
             raise QragInputError(missing_inputs_message(missing, running))
+
+
+def missing_versions_message(missing: list[str], pinned: dict[str, str], catalog: Any) -> str:
+    """Which version that --load-versions pins was never saved, and which ones were."""
+    named = "; ".join(
+        f"{name} has no version {pinned[name]!r} (saved: {_saved_versions(catalog, name)[-5:]})"
+        for name in missing
+        if name in pinned
+    )
+    return (
+        f"--load-versions names versions that do not exist: {named}. Fix: pin one of the "
+        "saved versions (newest last), or leave the dataset out of --load-versions to "
+        "load its latest version."
+    )
+
+
+def _saved_versions(catalog: Any, name: str) -> list[str]:
+    """The saved versions (timestamps, oldest first) of a local versioned dataset."""
+    filepath = getattr(catalog.get(name), "_filepath", None)
+    folder = Path(str(filepath)) if filepath is not None else None
+    if folder is None or not folder.is_dir():
+        return []
+    return sorted(v.name for v in folder.iterdir() if (v / folder.name).exists())
 
 
 def missing_inputs_message(missing: list[str], running: list[str]) -> str:

@@ -97,7 +97,7 @@ def _babi_form(text: str) -> str:
 
 
 def squad_normalize(text: str) -> str:
-    """SQuAD-style answer normalisation, the input of `squad_em` and `squad_f1`.
+    """SQuAD-style answer normalisation, the input of `squad_exact_match` and `squad_f1`.
 
     Lower case, delete ASCII punctuation (without a space: "don't" becomes "dont"),
     drop the articles a/an/the as whole words, and collapse whitespace.
@@ -106,19 +106,28 @@ def squad_normalize(text: str) -> str:
     return " ".join(_ARTICLES.sub(" ", without_punctuation).split())
 
 
-def squad_em(prediction: str, gold: str) -> float:
+def squad_exact_match(prediction: str, gold: str) -> float:
     """HotpotQA answer EM (SQuAD style): 1.0 if the normalised answers are equal."""
     return float(squad_normalize(prediction) == squad_normalize(gold))
+
+
+# Answers that are labels, not spans: the official HotpotQA script gives F1 0 to any
+# mismatch involving one, so "yes it is" earns no partial credit against "yes".
+_LABEL_ANSWERS = frozenset({"yes", "no", "noanswer"})
 
 
 def squad_f1(prediction: str, gold: str) -> float:
     """HotpotQA answer F1 (SQuAD style): token-overlap F1 of the normalised answers.
 
-    Tokens are counted with multiplicity. If either side normalises to nothing (an
-    answer that is only an article, say), F1 is 1.0 when both do and 0.0 otherwise.
+    Tokens are counted with multiplicity. As in the official HotpotQA evaluation, F1 is
+    0.0 when either normalised side is yes, no or noanswer and the two differ. If
+    either side normalises to nothing (an answer that is only an article, say), F1 is
+    1.0 when both do and 0.0 otherwise.
     """
-    predicted_tokens = squad_normalize(prediction).split()
-    gold_tokens = squad_normalize(gold).split()
+    predicted, expected = squad_normalize(prediction), squad_normalize(gold)
+    if predicted != expected and {predicted, expected} & _LABEL_ANSWERS:
+        return 0.0
+    predicted_tokens, gold_tokens = predicted.split(), expected.split()
     if not predicted_tokens or not gold_tokens:
         return float(predicted_tokens == gold_tokens)
     common = sum((Counter(predicted_tokens) & Counter(gold_tokens)).values())

@@ -4,12 +4,16 @@ whole top-level group."""
 
 import warnings
 
-from qrag_pipeline.hooks import RemovePartialArtifactsHook, RequireSavedInputsHook
+from qrag_pipeline.hooks import (
+    CheckParametersHook,
+    RemovePartialArtifactsHook,
+    RequireSavedInputsHook,
+)
 
 # Kedro 1.7 calls an OmegaConf API that OmegaConf deprecated; the warning is theirs.
 warnings.filterwarnings("ignore", message="register_new_resolver", category=UserWarning)
 
-HOOKS = (RequireSavedInputsHook(), RemovePartialArtifactsHook())
+HOOKS = (CheckParametersHook(), RequireSavedInputsHook(), RemovePartialArtifactsHook())
 
 CONFIG_LOADER_ARGS = {
     "base_env": "base",

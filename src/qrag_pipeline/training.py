@@ -25,14 +25,12 @@ import pandas as pd
 import torch
 from tqdm.auto import tqdm
 
-from qrag_pipeline.builders.babilong import build_babilong_episodes
 from qrag_pipeline.checkpoints import Checkpoint, load_checkpoint, save_checkpoint
 from qrag_pipeline.episodes import Episode
-from qrag_pipeline.errors import QragInputError
+from qrag_pipeline.errors import QragInputError, TrainingDivergedError
 from qrag_pipeline.models.q_network import QNetwork
-from qrag_pipeline.rl.environment import EpisodeSampler, babilong_sampler
+from qrag_pipeline.rl.environment import EpisodeSampler
 from qrag_pipeline.rl.learner import QLearner, QLearningConfig, train
-from qrag_pipeline.sources.babi_files import BabiSample
 
 LOGGER = logging.getLogger(__name__)
 CHECKPOINT_PREFIX = "update-"
@@ -79,36 +77,6 @@ def resolve_device(name: str) -> torch.device:
         raise QragInputError(f"unknown device {name!r}. Fix: use auto, cpu or cuda.") from error
 
 
-def babilong_training_data(
-    samples: Sequence[BabiSample],
-    documents: Mapping[str, Sequence[str]],
-    tasks: Sequence[str],
-    train_sentences: int,
-    validation_questions: int,
-    seed: int,
-) -> tuple[EpisodeSampler, list[Episode]]:
-    """The training episode sampler and held-out validation episodes, from one pool.
-
-    The last `validation_questions` questions of each task are held out, so the
-    validation curve is measured on questions the learner never trains on (with
-    training distractors: the test books stay untouched for evaluate).
-    """
-    by_task = {task: [s for s in samples if s.task == task] for task in tasks}
-    empty = [task for task, found in by_task.items() if len(found) <= validation_questions]
-    if empty:
-        raise QragInputError(
-            f"the training pool has too few questions for tasks {empty} (needs more than "
-            f"validation_questions={validation_questions}). Fix: add these tasks to "
-            "data_prep.babilong.tasks, or lower train_q.validation_questions."
-        )
-    train = [s for found in by_task.values() for s in found[:-validation_questions]]
-    held = {task: found[-validation_questions:] for task, found in by_task.items()}
-    validation = build_babilong_episodes(
-        held, documents, ["train"], validation_questions, seed, {"train": train_sentences}
-    )
-    return babilong_sampler(train, documents, train_sentences), validation
-
-
 def run_fingerprint(*parts: Any) -> str:
     """A short stable hash of JSON-able `parts` (parameters, data digests)."""
     text = json.dumps(parts, sort_keys=True, default=str)
@@ -137,12 +105,20 @@ def train_q_embedder(
     `make_network` builds the starting network (e.g. `QNetwork.from_pretrained`); it is
     not called when resuming. With `run_dir=None` nothing is written or resumed.
     """
+    for name, value in (("checkpoint_every", checkpoint_every), ("keep_checkpoints", keep_checkpoints)):
+        if not (isinstance(value, int) and not isinstance(value, bool) and value >= 1):
+            raise QragInputError(
+                f"train_q.{name}={value!r} must be a whole number of at least 1. Fix: set "
+                f"train_q.{name} in the train_q parameters."
+            )
+    if run_dir is not None:
+        _remove_unfinished_saves(run_dir)
     resume_from = latest_checkpoint(run_dir) if run_dir is not None else None
     if resume_from is None:
         learner = QLearner(make_network(), sampler, learning, device)
         history: list[dict[str, float]] = []
     else:
-        saved = load_checkpoint(resume_from)
+        saved = _load_resumable(resume_from)
         learner = QLearner(saved.build_network(), sampler, learning, device)
         learner.load_state_dict(saved.training_tensors, saved.training_state["learner"])
         history = list(saved.training_state["history"])
@@ -160,6 +136,15 @@ def train_q_embedder(
 
     try:
         train(learner, held_out, after_update)
+    except TrainingDivergedError as error:
+        last = latest_checkpoint(run_dir) if run_dir is not None else None
+        kept = (
+            f" The last good checkpoint of this run stays in {str(last)!r} (a rerun "
+            "with other parameters starts a new run)."
+            if last is not None
+            else " No checkpoint had been saved yet."
+        )
+        raise TrainingDivergedError(f"{error}{kept}", error.update) from error
     finally:
         bar.close()
     return TrainingResult(
@@ -193,6 +178,38 @@ def training_curves(history: Sequence[Mapping[str, float]], interval: int) -> pd
             }
         )
     return pd.DataFrame(rows, columns=list(CURVE_COLUMNS))
+
+
+def _load_resumable(path: Path) -> Checkpoint:
+    """The run's latest checkpoint; a damaged one names the way out of it."""
+    try:
+        saved = load_checkpoint(path)
+    except QragInputError as error:
+        problem = str(error).split(" Fix:", 1)[0].rstrip(".")
+        raise QragInputError(
+            f"cannot resume training from {str(path)!r}: {problem}. Fix: delete that "
+            "folder to resume from the run's checkpoint before it (or the whole run "
+            f"folder {str(path.parent)!r} to start over), then run the same command."
+        ) from error
+    if "learner" not in saved.training_state or "history" not in saved.training_state:
+        raise QragInputError(
+            f"cannot resume training from {str(path)!r}: it holds no training state "
+            "(an inference-only checkpoint). Fix: delete that folder to resume from the "
+            "checkpoint before it, or start over without it."
+        )
+    return saved
+
+
+def _remove_unfinished_saves(run_dir: Path) -> None:
+    """Delete the staging folders of checkpoints whose save a crash interrupted.
+
+    `save_checkpoint` writes under a hidden temporary name and renames when complete,
+    so a killed run can leave only such hidden folders, never a half-written
+    checkpoint; `latest_checkpoint` ignores them, and this reclaims their space.
+    """
+    for unfinished in sorted(run_dir.glob(f".{CHECKPOINT_PREFIX}*")) if run_dir.is_dir() else []:
+        LOGGER.info("removing %s, the remains of an interrupted checkpoint save", unfinished)
+        shutil.rmtree(unfinished, ignore_errors=True)
 
 
 def _save_training_state(learner: QLearner, history: list[dict[str, float]], run_dir: Path, keep: int) -> None:

@@ -80,3 +80,51 @@ def test_data_prep_on_the_official_files_and_real_books(project_copy: Path, run_
     (train_path,) = _versions(project_copy, "babi_train_stories.parquet")
     counts = pd.read_parquet(train_path).task.value_counts().to_dict()
     assert counts == {"qa2": 10000, "qa3": 1000}
+
+
+def test_data_prep_collects_every_enabled_benchmark(project_copy: Path, run_pipeline) -> None:
+    run_pipeline("data_prep")
+    (babilong_path,) = _versions(project_copy, "babilong_eval_episodes.parquet")
+    (ruler_path,) = _versions(project_copy, "ruler_eval_episodes.parquet")
+    (all_path,) = _versions(project_copy, "eval_episodes.parquet")
+    babilong = episodes_from_frame(pd.read_parquet(babilong_path))
+    ruler = episodes_from_frame(pd.read_parquet(ruler_path))
+    # tiny: two NIAH tasks at 1k, 2 episodes each, the essay haystack from test prose
+    assert sorted({(e.benchmark, e.task) for e in ruler}) == [
+        ("ruler", "niah_multivalue"), ("ruler", "niah_single_1")]
+    assert len(ruler) == 4 and all(len(e.chunks) == 50 for e in ruler)
+    assert episodes_from_frame(pd.read_parquet(all_path)) == babilong + ruler
+    # hotpotqa is not enabled in tiny: its tables exist and are empty
+    for name in ("hotpotqa_train_episodes", "hotpotqa_eval_episodes"):
+        (path,) = _versions(project_copy, f"{name}.parquet")
+        assert pd.read_parquet(path).empty
+
+
+def test_no_enabled_benchmark_is_a_clear_error(project_copy: Path, run_pipeline) -> None:
+    with pytest.raises(QragInputError, match="enables none of babilong, ruler, hotpotqa"):
+        run_pipeline("data_prep", params={"data_prep": {"benchmarks": []}})
+    with pytest.raises(QragInputError, match=r"unknown benchmarks \['bablong'\]"):
+        run_pipeline("data_prep", params={"data_prep": {"benchmarks": ["bablong"]}})
+    assert not [p for p in (project_copy / "data").rglob("*") if p.is_file()]
+
+
+@pytest.mark.shared_data
+def test_data_prep_builds_hotpotqa_from_the_real_dev_sample(
+    project_copy: Path, run_pipeline, shared_data: Path
+) -> None:
+    run_pipeline("data_prep", params={"data_prep": {
+        "benchmarks": ["hotpotqa"],
+        "hotpotqa": {"path": str(shared_data / "hotpotqa" / "hotpot_dev_distractor_v1.sample.json.gz"),
+                     "train_questions": 1500, "long_context_lengths": {"4k": 4000}},
+    }})
+    (train_path,) = _versions(project_copy, "hotpotqa_train_episodes.parquet")
+    (eval_path,) = _versions(project_copy, "eval_episodes.parquet")
+    train = episodes_from_frame(pd.read_parquet(train_path))
+    held_out = episodes_from_frame(pd.read_parquet(eval_path))
+    assert len(train) == 1500
+    # the 80 other questions, in the distractor setting and at about 4k tokens
+    assert sorted({e.length_bucket for e in held_out}) == ["4k", "distractor"]
+    assert len(held_out) == 160
+    assert all(e.benchmark == "hotpotqa" and len(e.support) == 2 for e in held_out)
+    assert {e.question for e in train}.isdisjoint({e.question for e in held_out})
+    assert all(e.n_tokens >= 4000 for e in held_out if e.length_bucket == "4k")

@@ -42,7 +42,7 @@ def test_embed_and_evaluate_write_versioned_embeddings_traces_and_metrics(
 
     episodes = episodes_from_frame(
         pd.read_parquet(
-            _latest(project_copy, "05_model_input", "babilong_eval_episodes.parquet")
+            _latest(project_copy, "05_model_input", "eval_episodes.parquet")
         )
     )
     by_id = {episode.id: episode for episode in episodes}
@@ -91,11 +91,21 @@ def test_embed_and_evaluate_write_versioned_embeddings_traces_and_metrics(
     metrics = pd.read_csv(
         _latest(project_copy, "08_reporting", "retrieval_metrics.csv")
     )
-    # tiny: qa1 and qa2 at 1k, 4 questions each; one row per task, length and method
-    assert metrics[["task", "length_bucket", "method"]].values.tolist() == [
-        [task, "1k", method] for task in ("qa1", "qa2") for method in METHODS
+    # tiny: qa1 and qa2 at 1k, 4 questions each, and two NIAH tasks at 1k, 2 each;
+    # one row per benchmark, task, length and method
+    assert metrics[["benchmark", "task", "length_bucket", "method"]].values.tolist() == [
+        [benchmark, task, "1k", method]
+        for benchmark, task in (("babilong", "qa1"), ("babilong", "qa2"),
+                                ("ruler", "niah_single_1"), ("ruler", "niah_multivalue"))
+        for method in METHODS
     ]
-    assert (metrics.n_episodes == 4).all()
+    assert metrics.n_episodes.tolist() == [4] * 8 + [2] * 8
+    # each benchmark has its own answer metric: the rule reader for bAbI, the
+    # fraction of gold values for NIAH
+    is_ruler = metrics.benchmark == "ruler"
+    assert metrics.loc[is_ruler, f"answer_accuracy_rule_reader@T={T}"].isna().all()
+    assert metrics.loc[~is_ruler, f"niah_values@T={T}"].isna().all()
+    assert metrics.loc[is_ruler, f"niah_values@T={T}"].between(0, 1).all()
     rates = metrics[[c for c in metrics.columns if c.startswith(("fact_", "answer_"))]]
     values = rates.to_numpy().ravel()
     values = values[~np.isnan(values)]  # NaN: the baselines' learned stop
@@ -131,7 +141,7 @@ def test_kedro_run_embed_before_its_inputs_exist_names_the_pipelines_to_run(
     )
     assert done.returncode == 1
     assert (
-        "Error: no saved version of babilong_eval_episodes (made by data_prep), "
+        "Error: no saved version of eval_episodes (made by data_prep), "
         "q_embedder_checkpoint (made by train_q) yet. Fix: run data_prep and train_q "
         "first (kedro run --pipelines data_prep,train_q), or in the same run "
         "(kedro run --pipelines data_prep,train_q,embed)."

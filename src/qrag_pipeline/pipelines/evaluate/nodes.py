@@ -15,7 +15,7 @@ from qrag_pipeline.training import resolve_device
 
 
 def retrieve_with_q_embedder(
-    babilong_eval_episodes: pd.DataFrame,
+    eval_episodes: pd.DataFrame,
     q_chunk_embeddings: EpisodeEmbeddings,
     q_embedder_checkpoint: Checkpoint,
     evaluate: dict[str, Any],
@@ -25,16 +25,16 @@ def retrieve_with_q_embedder(
     network = q_embedder_checkpoint.build_network(resolve_device(evaluate["device"]))
     return evaluation.q_rag_traces(
         network,
-        episodes_from_frame(babilong_eval_episodes),
+        episodes_from_frame(eval_episodes),
         q_chunk_embeddings,
-        evaluate["max_steps"],
+        retrieval_steps(evaluate),
         evaluate["chunk_budget"],
         evaluate["progress"],
     )
 
 
 def retrieve_with_baselines(
-    babilong_eval_episodes: pd.DataFrame,
+    eval_episodes: pd.DataFrame,
     pretrained_chunk_embeddings: EpisodeEmbeddings,
     evaluate: dict[str, Any],
 ) -> pd.DataFrame:
@@ -45,16 +45,16 @@ def retrieve_with_baselines(
     )
     return evaluation.baseline_traces(
         encoder,
-        episodes_from_frame(babilong_eval_episodes),
+        episodes_from_frame(eval_episodes),
         pretrained_chunk_embeddings,
-        evaluate["max_steps"],
+        retrieval_steps(evaluate),
         evaluate["chunk_budget"],
         evaluate["progress"],
     )
 
 
 def score_retrieval(
-    babilong_eval_episodes: pd.DataFrame,
+    eval_episodes: pd.DataFrame,
     q_retrieval_traces: pd.DataFrame,
     baseline_traces: pd.DataFrame,
     evaluate: dict[str, Any],
@@ -69,9 +69,15 @@ def score_retrieval(
         else None
     )
     return evaluation.score_traces(
-        episodes_from_frame(babilong_eval_episodes),
+        episodes_from_frame(eval_episodes),
         pd.concat([q_retrieval_traces, baseline_traces], ignore_index=True),
         evaluate["max_steps"],
         evaluate["stop_threshold"],
         llm_reader,
+        evaluate["steps_by_benchmark"],
     )
+
+
+def retrieval_steps(evaluate: dict[str, Any]) -> int:
+    """Steps every method retrieves: the largest T any benchmark is scored at."""
+    return max([evaluate["max_steps"], *evaluate["steps_by_benchmark"].values()])

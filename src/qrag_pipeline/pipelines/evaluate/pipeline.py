@@ -12,7 +12,7 @@ def create_pipeline(**kwargs) -> Pipeline:
             Node(
                 retrieve_with_q_embedder,
                 inputs=[
-                    "babilong_eval_episodes",
+                    "eval_episodes",
                     "q_chunk_embeddings",
                     "q_embedder_checkpoint",
                     "params:evaluate",
@@ -23,7 +23,7 @@ def create_pipeline(**kwargs) -> Pipeline:
             Node(
                 retrieve_with_baselines,
                 inputs=[
-                    "babilong_eval_episodes",
+                    "eval_episodes",
                     "pretrained_chunk_embeddings",
                     "params:evaluate",
                 ],
@@ -33,7 +33,7 @@ def create_pipeline(**kwargs) -> Pipeline:
             Node(
                 score_retrieval,
                 inputs=[
-                    "babilong_eval_episodes",
+                    "eval_episodes",
                     "q_retrieval_traces",
                     "baseline_traces",
                     "params:evaluate",

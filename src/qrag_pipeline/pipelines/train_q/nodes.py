@@ -8,30 +8,36 @@ from typing import Any
 import pandas as pd
 
 from qrag_pipeline.checkpoints import Checkpoint
+from qrag_pipeline.episodes import episodes_from_frame
 from qrag_pipeline.models.q_network import QNetwork
 from qrag_pipeline.pools import documents_from_frame, samples_from_frame
 from qrag_pipeline.training import (
-    babilong_training_data,
     learning_config,
     resolve_device,
     run_fingerprint,
     train_q_embedder,
 )
+from qrag_pipeline.training_data import training_data
 
 
 def train_q_embedder_node(
-    train_stories: pd.DataFrame, train_distractors: pd.DataFrame, train_q: dict[str, Any]
+    train_stories: pd.DataFrame,
+    train_distractors: pd.DataFrame,
+    hotpotqa_train_episodes: pd.DataFrame,
+    train_q: dict[str, Any],
 ) -> tuple[Checkpoint, pd.DataFrame]:
-    """Train the Q-embedder on fresh BabiLong episodes; return its checkpoint and curve.
+    """Train the Q-embedder on fresh episodes of `train_q.tasks`; return its checkpoint
+    and curve.
 
     The run folder is named by a fingerprint of the parameters and the training pools,
     so rerunning the same command after a crash resumes from the last checkpoint.
     """
     learning = learning_config(train_q["learning"])
-    sampler, validation = babilong_training_data(
+    sampler, validation = training_data(
+        train_q["tasks"],
         samples_from_frame(train_stories),
         documents_from_frame(train_distractors),
-        train_q["tasks"],
+        episodes_from_frame(hotpotqa_train_episodes),
         train_q["train_sentences"],
         train_q["validation_questions"],
         learning.seed,
@@ -39,8 +45,7 @@ def train_q_embedder_node(
     fingerprint = run_fingerprint(
         train_q["model"], train_q["learning"], train_q["tasks"], train_q["train_sentences"],
         train_q["validation_questions"],
-        pd.util.hash_pandas_object(train_stories.astype(str)).sum(),
-        pd.util.hash_pandas_object(train_distractors).sum(),
+        *(_frame_hash(frame) for frame in (train_stories, train_distractors, hotpotqa_train_episodes)),
     )
     result = train_q_embedder(
         lambda: QNetwork.from_pretrained(**train_q["model"]),
@@ -53,3 +58,8 @@ def train_q_embedder_node(
         progress=train_q["progress"],
     )
     return result.checkpoint, result.curves
+
+
+def _frame_hash(frame: pd.DataFrame) -> int:
+    """A content hash of a training pool (list cells hashed through their text)."""
+    return int(pd.util.hash_pandas_object(frame.astype(str)).sum())

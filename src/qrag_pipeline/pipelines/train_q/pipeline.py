@@ -10,7 +10,12 @@ def create_pipeline(**kwargs) -> Pipeline:
         [
             Node(
                 train_q_embedder_node,
-                inputs=["babi_train_stories", "train_distractor_sentences", "params:train_q"],
+                inputs=[
+                    "babi_train_stories",
+                    "train_distractor_sentences",
+                    "hotpotqa_train_episodes",
+                    "params:train_q",
+                ],
                 outputs=["q_embedder_checkpoint", "training_curves"],
                 name="train_q_embedder",
             ),

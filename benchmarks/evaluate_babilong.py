@@ -1,0 +1,128 @@
+"""Benchmark: Q-RAG against three untrained baselines on held-out BabiLong, 1k to 1M tokens.
+
+Episodes come from the official bAbI *test* stories hidden in unseen *test* books. A
+Q-embedder checkpoint (given with --checkpoint, or trained here on the official
+*train* stories in *training* books, the train_q pipeline's recipe) retrieves T chunks
+per question; TF-IDF top-T, dense top-T with the pretrained encoder (faiss) and
+multi-step dense retrieval without training retrieve from the same episodes with the
+same T. The metrics table of the evaluate pipeline is printed and saved.
+
+Cost: each distinct chunk text is embedded once per encoder, then each question costs
+T state encodings and dot products. The ratio asked of inference at any length,
+(multi-step retrieval with T steps, total) / (one encoding pass over the same chunks),
+is measured directly on whole 1M-token documents: their chunks encoded from scratch,
+then the T steps, each timed.
+
+    .venv/bin/python benchmarks/evaluate_babilong.py                  # trains, ~45 min on 2 cores
+    .venv/bin/python benchmarks/evaluate_babilong.py --checkpoint DIR # a train_q checkpoint
+
+Needs the real data in ../shared/data (or --shared PATH).
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import torch
+from common import RESULTS, add_common_arguments, checkpoint_network, evaluate_methods, print_table, write_report
+
+from qrag_pipeline.builders.babilong import build_babilong_episodes
+from qrag_pipeline.episodes import Episode
+from qrag_pipeline.models.q_network import QNetwork
+from qrag_pipeline.retrieval.multistep import retrieve
+from qrag_pipeline.sources.books import load_books
+from qrag_pipeline.sources.story_sources import load_story_samples
+from qrag_pipeline.training_data import babilong_training_data
+
+DEFAULT_EPISODES = {"1k": 100, "32k": 100, "128k": 50, "1M": 10}
+HEADLINE = ("fact_em@T={T}", "fact_f1@T={T}", "fact_f1@learned", "fact_f1@oracle",
+            "answer_accuracy_rule_reader@T={T}", "seconds_per_question_encode", "seconds_per_question_steps")
+
+
+def main() -> None:
+    args = _arguments()
+    torch.manual_seed(args.seed)
+    stories = {"source": "babi_files", "babi_dirs": [str(args.shared / "babi" / "en-10k"), str(args.shared / "babi" / "en")]}
+    test_books = load_books(args.shared / "books" / "test")
+    test_samples = {task: load_story_samples(stories, task, "test", args.seed) for task in args.tasks}
+    episodes = [
+        episode
+        for length in args.lengths
+        for episode in build_babilong_episodes(test_samples, test_books, [length], args.episodes[length], args.seed)
+    ]
+    sampler, validation = None, []
+    if args.checkpoint is None:
+        train = [s for task in args.tasks for s in load_story_samples(stories, task, "train", args.seed)]
+        sampler, validation = babilong_training_data(
+            train, load_books(args.shared / "books" / "train"), args.tasks, args.train_sentences, 50, args.seed
+        )
+    network, note, train_seconds = checkpoint_network(
+        args, f"babilong_{'_'.join(args.tasks)}", sampler, validation, args.max_steps
+    )
+    metrics, facts = evaluate_methods(network, episodes, args.max_steps, args)
+    with torch.inference_mode():
+        cost = _cost_at(network, [e for e in episodes if e.length_bucket == args.cost_length], args)
+
+    out = args.out or RESULTS / "evaluate_babilong.json"
+    write_report({
+        "data": "official bAbI en-10k test stories in ../shared/data/books/test (unseen books); "
+        "training (when done here): en-10k train stories (qa3 from en/) in books/train",
+        "checkpoint": note, "train_seconds": train_seconds, "max_steps": args.max_steps,
+        "stop_threshold": args.stop_threshold,
+        "episodes_per_task": {length: args.episodes[length] for length in args.lengths},
+        **facts, "cost_at_length": {"length": args.cost_length, **cost},
+    }, metrics, out)
+    print_table(metrics, [name.format(T=args.max_steps) for name in HEADLINE])
+    if cost:
+        print(f"\nat {args.cost_length} ({cost['chunks_per_document']:.0f} chunks, {cost['documents']} documents): "
+              f"one encoding pass {cost['encode_pass_s']} s, T={args.max_steps} steps {cost['steps_s']} s, "
+              f"ratio total/encoding {cost['ratio_total_to_encode_pass']}")
+    print(f"checkpoint: {note}\nwritten to {out} and {out.with_suffix('.csv')}")
+
+
+def _cost_at(network: QNetwork, episodes: list[Episode], args: argparse.Namespace) -> dict[str, float]:
+    """Seconds of one encoding pass over a whole document's chunks and of the T steps
+    over them, measured from scratch on the first `--cost-episodes` documents."""
+    encode, steps, chunks = [], [], []
+    for episode in episodes[: args.cost_episodes]:
+        start = time.perf_counter()
+        vectors = network.action_encoder.encode(episode.chunks, progress=True)
+        encode.append(time.perf_counter() - start)
+        start = time.perf_counter()
+        retrieve(network, episode.question, episode.chunks, vectors, args.max_steps)
+        steps.append(time.perf_counter() - start)
+        chunks.append(len(episode.chunks))
+    if not encode:
+        return {}
+    mean_encode, mean_steps = sum(encode) / len(encode), sum(steps) / len(steps)
+    return {
+        "documents": len(encode),
+        "chunks_per_document": sum(chunks) / len(chunks),
+        "encode_pass_s": round(mean_encode, 2),
+        "steps_s": round(mean_steps, 3),
+        "ratio_total_to_encode_pass": round((mean_encode + mean_steps) / mean_encode, 4),
+    }
+
+
+def _arguments() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    add_common_arguments(parser, updates=80)
+    parser.add_argument("--tasks", nargs="+", default=["qa1", "qa2", "qa3"])
+    parser.add_argument("--lengths", nargs="+", default=list(DEFAULT_EPISODES))
+    parser.add_argument("--episodes", nargs="+", default=[f"{k}={v}" for k, v in DEFAULT_EPISODES.items()],
+                        help="questions per task and length, as LENGTH=N")
+    parser.add_argument("--train-sentences", type=int, default=50)
+    parser.add_argument("--max-steps", type=int, default=4, help="T: chunks retrieved per question")
+    parser.add_argument("--cost-length", default="1M")
+    parser.add_argument("--cost-episodes", type=int, default=2)
+    args = parser.parse_args()
+    args.episodes = {key: int(value) for key, value in (item.split("=", 1) for item in args.episodes)}
+    missing = [length for length in args.lengths if length not in args.episodes]
+    if missing:
+        parser.error(f"no --episodes count for lengths {missing}")
+    return args
+
+
+if __name__ == "__main__":
+    main()
