@@ -122,12 +122,13 @@ def _wait_until_served(url: str, timeout_s: float = 20.0) -> None:
 
 
 def _render(chromium: str, url: str, *flags: str, timeout_s: float = 300) -> str:
-    """Headless chromium on `url` with CHROMIUM_FLAGS and `flags`: its stdout (the
-    DOM with --dump-dom). Chromium runs in its own process group, all of which is
-    killed if it overruns (the timeout is a safety net: on an idle machine it takes a
-    few seconds)."""
+    """Headless chromium on `url` with CHROMIUM_FLAGS, a throw-away profile and
+    `flags`: its stdout (the DOM with --dump-dom). Chromium runs in its own process
+    group, all of which is killed if it overruns (the timeout is a safety net: on an
+    idle machine a run takes a few seconds)."""
+    profile = tempfile.mkdtemp(prefix="chromium-profile-")
     process = subprocess.Popen(
-        [chromium, *CHROMIUM_FLAGS, *flags, url],
+        [chromium, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", *flags, url],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -139,6 +140,8 @@ def _render(chromium: str, url: str, *flags: str, timeout_s: float = 300) -> str
         os.killpg(process.pid, signal.SIGKILL)
         process.communicate()
         raise
+    finally:
+        shutil.rmtree(profile, ignore_errors=True)
     assert process.returncode == 0, stderr[-3000:]
     return stdout
 
@@ -162,14 +165,11 @@ def test_kedro_viz_build_renders_every_pipeline(
     site = project_copy / "build"
     (site / "qrag_view.html").write_text(VIEW_PAGE, encoding="utf-8")
     screenshot = tmp_path / "kedro_viz.png"
-    with serving(site) as url, tempfile.TemporaryDirectory() as profile:
-        dom = _render(
-            chromium,
-            url + "qrag_view.html",
-            f"--user-data-dir={profile}",
-            f"--screenshot={screenshot}",
-            "--dump-dom",
-        )
+    with serving(site) as url:
+        # Two runs, each with a fresh profile: --screenshot and --dump-dom together
+        # sometimes never exit on a busy machine.
+        dom = _render(chromium, url + "qrag_view.html", "--dump-dom")
+        _render(chromium, url + "qrag_view.html", f"--screenshot={screenshot}")
 
     # The graph: one SVG label per node and dataset, every pipeline's nodes among them.
     labels = set(re.findall(r'class="pipeline-node__text"[^>]*>([^<]+)<', dom))
