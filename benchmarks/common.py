@@ -42,6 +42,24 @@ def add_common_arguments(parser: argparse.ArgumentParser, updates: int) -> None:
     parser.add_argument("--out", type=Path, default=None)
 
 
+def add_length_arguments(parser: argparse.ArgumentParser, episodes: Mapping[str, int]) -> None:
+    """--lengths and --episodes LENGTH=N, defaulting to `episodes` (questions per task)."""
+    parser.add_argument("--lengths", nargs="+", default=list(episodes))
+    parser.add_argument("--episodes", nargs="+", default=[f"{k}={v}" for k, v in episodes.items()],
+                        help="questions per task and length, as LENGTH=N")
+    parser.add_argument("--max-steps", type=int, default=4, help="T: chunks retrieved per question")
+
+
+def parse_arguments(parser: argparse.ArgumentParser) -> argparse.Namespace:
+    """The arguments, with --episodes as a mapping that covers every --lengths entry."""
+    args = parser.parse_args()
+    args.episodes = {key: int(value) for key, value in (item.split("=", 1) for item in args.episodes)}
+    missing = [length for length in args.lengths if length not in args.episodes]
+    if missing:
+        parser.error(f"no --episodes count for lengths {missing}")
+    return args
+
+
 def device() -> torch.device:
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 

@@ -25,7 +25,7 @@ import argparse
 import time
 
 import torch
-from common import RESULTS, add_common_arguments, checkpoint_network, evaluate_methods, print_table, write_report
+from common import RESULTS, add_common_arguments, add_length_arguments, parse_arguments, checkpoint_network, evaluate_methods, print_table, write_report
 
 from qrag_pipeline.builders.babilong import build_babilong_episodes
 from qrag_pipeline.episodes import Episode
@@ -109,19 +109,11 @@ def _arguments() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     add_common_arguments(parser, updates=80)
     parser.add_argument("--tasks", nargs="+", default=["qa1", "qa2", "qa3"])
-    parser.add_argument("--lengths", nargs="+", default=list(DEFAULT_EPISODES))
-    parser.add_argument("--episodes", nargs="+", default=[f"{k}={v}" for k, v in DEFAULT_EPISODES.items()],
-                        help="questions per task and length, as LENGTH=N")
+    add_length_arguments(parser, DEFAULT_EPISODES)
     parser.add_argument("--train-sentences", type=int, default=50)
-    parser.add_argument("--max-steps", type=int, default=4, help="T: chunks retrieved per question")
     parser.add_argument("--cost-length", default="1M")
     parser.add_argument("--cost-episodes", type=int, default=2)
-    args = parser.parse_args()
-    args.episodes = {key: int(value) for key, value in (item.split("=", 1) for item in args.episodes)}
-    missing = [length for length in args.lengths if length not in args.episodes]
-    if missing:
-        parser.error(f"no --episodes count for lengths {missing}")
-    return args
+    return parse_arguments(parser)
 
 
 if __name__ == "__main__":

@@ -17,7 +17,7 @@ import argparse
 
 import pandas as pd
 import torch
-from common import RESULTS, add_common_arguments, checkpoint_network, evaluate_methods, print_table, write_report
+from common import RESULTS, add_common_arguments, add_length_arguments, parse_arguments, checkpoint_network, evaluate_methods, print_table, write_report
 
 from qrag_pipeline.builders.ruler import NIAH_TASKS, build_niah_episodes
 from qrag_pipeline.sources.books import load_books
@@ -72,16 +72,8 @@ def _average_over_tasks(metrics: pd.DataFrame, max_steps: int) -> pd.DataFrame:
 def _arguments() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     add_common_arguments(parser, updates=15)
-    parser.add_argument("--lengths", nargs="+", default=list(DEFAULT_EPISODES))
-    parser.add_argument("--episodes", nargs="+", default=[f"{k}={v}" for k, v in DEFAULT_EPISODES.items()],
-                        help="questions per task and length, as LENGTH=N")
-    parser.add_argument("--max-steps", type=int, default=4, help="T: chunks retrieved per question")
-    args = parser.parse_args()
-    args.episodes = {key: int(value) for key, value in (item.split("=", 1) for item in args.episodes)}
-    missing = [length for length in args.lengths if length not in args.episodes]
-    if missing:
-        parser.error(f"no --episodes count for lengths {missing}")
-    return args
+    add_length_arguments(parser, DEFAULT_EPISODES)
+    return parse_arguments(parser)
 
 
 if __name__ == "__main__":
