@@ -382,17 +382,17 @@ class QLearner:
             q1, q2 = self.taken_q()
             loss = td_loss(q1, q2, returns.flatten().to(self.device))
             losses.append(loss.item())
-            self._check_finite("TD loss", losses[-1])
+            self._check_finite("the TD loss", losses[-1])
             (loss / config.grad_accumulation).backward()
         grad_norm = nn.utils.clip_grad_norm_(
             self.trainable_parameters, config.max_grad_norm
         )
-        self._check_finite("gradient norm", float(grad_norm))
+        self._check_finite("the gradient norm", float(grad_norm))
         for group in self.optimizer.param_groups:
             group["lr"] = learning_rate
         self.optimizer.step()
         self.optimizer.zero_grad(set_to_none=True)
-        self._check_finite("updated weight", _first_non_finite(*self.trainable_parameters))
+        self._check_finite("an updated weight", _first_non_finite(*self.trainable_parameters))
         polyak_update(self.target, self.network, config.tau)
         self.updates += 1
         seconds = time.perf_counter() - start
@@ -426,7 +426,7 @@ class QLearner:
             return
         self.optimizer.zero_grad(set_to_none=True)
         raise TrainingDivergedError(
-            f"training diverged: a {what} is {value} at update {self.updates + 1} "
+            f"training diverged: {what} is {value} at update {self.updates + 1} "
             "(the update stopped there and nothing of it was saved). Fix: lower "
             "train_q.learning.learning_rate (or max_grad_norm) and run again.",
             update=self.updates + 1,
@@ -496,7 +496,7 @@ class QLearner:
                     self.network, state_embeddings, self.online_chunks
                 )
             q, available = (q1 + q2).cpu(), available.cpu()
-            self._check_finite("Q value", _first_non_finite(q[available]))
+            self._check_finite("a Q value", _first_non_finite(q[available]))
             if explore:
                 actions = random_actions(available, self.generator)
             else:
@@ -645,6 +645,7 @@ def train(
 def _first_non_finite(*tensors: Tensor) -> float | None:
     """The first NaN or infinite element of `tensors`, or None when all are finite
     (one device synchronisation for all of them)."""
+    tensors = tuple(t.detach() for t in tensors)
     finite = torch.stack([torch.isfinite(t).all() for t in tensors]).all()
     if bool(finite):
         return None
