@@ -206,7 +206,7 @@ def _read_tensors(path: Path) -> dict[str, Tensor]:
 def _read_tokenizer(directory: Path) -> Any:
     try:
         return transformers.AutoTokenizer.from_pretrained(str(directory), trust_remote_code=False)
-    except Exception as error:  # noqa: BLE001 - the tokenizers library raises bare Exception, KeyError...
+    except Exception as error:  # noqa: BLE001 - tokenizers raises bare Exception, KeyError...
         raise QragInputError(
             f"cannot read the tokenizer in {str(directory)!r}: {error}. Fix: the "
             "checkpoint is incomplete or damaged; use another one or retrain."

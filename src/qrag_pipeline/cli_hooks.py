@@ -54,7 +54,8 @@ def readable_message(error: BaseException) -> str | None:
         return str(cause)
     if isinstance(error, MissingConfigException) and _NO_CONFIG_FOLDER in str(error):
         folder = Path(str(error).split(_NO_CONFIG_FOLDER, 1)[1].strip())
-        known = sorted(p.name for p in folder.parent.iterdir() if p.is_dir()) if folder.parent.is_dir() else []
+        parent = folder.parent
+        known = sorted(p.name for p in parent.iterdir() if p.is_dir()) if parent.is_dir() else []
         return (
             f"configuration environment {folder.name!r} does not exist (no folder "
             f"{str(folder)!r}). Fix: use one of {known} (kedro run --env NAME, or the "

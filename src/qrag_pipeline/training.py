@@ -105,7 +105,8 @@ def train_q_embedder(
     `make_network` builds the starting network (e.g. `QNetwork.from_pretrained`); it is
     not called when resuming. With `run_dir=None` nothing is written or resumed.
     """
-    for name, value in (("checkpoint_every", checkpoint_every), ("keep_checkpoints", keep_checkpoints)):
+    counts = {"checkpoint_every": checkpoint_every, "keep_checkpoints": keep_checkpoints}
+    for name, value in counts.items():
         if not (isinstance(value, int) and not isinstance(value, bool) and value >= 1):
             raise QragInputError(
                 f"train_q.{name}={value!r} must be a whole number of at least 1. Fix: set "
@@ -207,7 +208,9 @@ def _remove_unfinished_saves(run_dir: Path) -> None:
     so a killed run can leave only such hidden folders, never a half-written
     checkpoint; `latest_checkpoint` ignores them, and this reclaims their space.
     """
-    for unfinished in sorted(run_dir.glob(f".{CHECKPOINT_PREFIX}*")) if run_dir.is_dir() else []:
+    if not run_dir.is_dir():
+        return
+    for unfinished in sorted(run_dir.glob(f".{CHECKPOINT_PREFIX}*")):
         LOGGER.info("removing %s, the remains of an interrupted checkpoint save", unfinished)
         shutil.rmtree(unfinished, ignore_errors=True)
 

@@ -146,9 +146,9 @@ NO_RUN_FOLDER = {"train_q": {"resume": False}}
 
 
 @pytest.fixture(scope="session", autouse=True)
-def _remove_run_folders(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
-    """Delete the session's train_q run folders at its end (pytest keeps the last
-    three sessions' temporary folders, and each checkpoint is 0.5 GB)."""
+def _remove_models(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Delete the session's models at its end: pytest keeps the last three sessions'
+    temporary folders, a tiny model is 0.1 GB and a training checkpoint 0.5 GB."""
     yield
-    for runs in tmp_path_factory.getbasetemp().rglob("train_q_runs"):
-        shutil.rmtree(runs, ignore_errors=True)
+    for models in tmp_path_factory.getbasetemp().glob("**/data/06_models"):
+        shutil.rmtree(models, ignore_errors=True)

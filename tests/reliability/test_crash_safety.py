@@ -14,9 +14,11 @@
 - Tables are written atomically (qrag_pipeline.datasets.atomic_files, temporary file
   in the same folder + rename): during a save the target does not exist yet, a save
   that fails midway leaves neither the target nor a temporary file, and the previous
-  version still loads; every table of the catalog uses these classes. Checkpoint
-  folders are atomic by the same staging + rename (tests/test_checkpoints.py covers a
-  failed save; the kill above covers a crash).
+  version still loads; every table of the catalog uses these classes.
+- Folder artifacts (chunk embeddings, checkpoints: VersionedFolderDataset) are written
+  under a hidden staging name and renamed: a save that fails after its first file
+  leaves no version folder, and the previous version loads. (A checkpoint's own
+  staging is covered by tests/test_checkpoints.py and by the kill above.)
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ import subprocess
 import time
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 import torch
@@ -37,7 +40,9 @@ from kedro.io import DatasetError, Version
 
 from qrag_pipeline.checkpoints import load_checkpoint
 from qrag_pipeline.datasets.atomic_files import CSVDataset, ParquetDataset, TextDataset
+from qrag_pipeline.datasets.embeddings_dataset import EpisodeEmbeddingsDataset
 from qrag_pipeline.errors import QragInputError
+from qrag_pipeline.retrieval.embeddings import EpisodeEmbeddings
 from qrag_pipeline.rl.learner import QLearningConfig
 from qrag_pipeline.sources.babi_generator import generate_babi_samples
 from qrag_pipeline.sources.prose_generator import generate_prose
@@ -204,3 +209,34 @@ def test_every_table_in_the_catalog_is_written_atomically() -> None:
               if entry["type"].endswith(("ParquetDataset", "CSVDataset"))}
     assert tables and all(
         kind.startswith("qrag_pipeline.datasets.atomic_files.") for kind in tables.values()), tables
+
+
+def test_a_folder_artifact_save_that_fails_midway_leaves_no_version(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Chunk embeddings (and checkpoints) are folders: staged beside the target, renamed."""
+    embeddings = EpisodeEmbeddings(
+        vectors=np.ones((2, 3), dtype=np.float16), texts=["a.", "b."], rows={"e1": np.array([0, 1])},
+        encode_s=0.0, encoder={},
+    )
+    path = tmp_path / "q_chunk_embeddings"
+    EpisodeEmbeddingsDataset(str(path), Version(None, "2026-01-01T00.00.00.000Z")).save(embeddings)
+    save = np.save
+    calls = []
+
+    def disk_full_on_second_file(file, array, **kwargs):
+        calls.append(Path(file))
+        if len(calls) == 2:
+            raise OSError("No space left on device")
+        save(file, array, **kwargs)
+
+    monkeypatch.setattr(np, "save", disk_full_on_second_file)
+    with pytest.raises(DatasetError, match="No space left on device"):
+        EpisodeEmbeddingsDataset(str(path), Version(None, "2026-01-02T00.00.00.000Z")).save(embeddings)
+    monkeypatch.undo()
+
+    assert ".q_chunk_embeddings." in str(calls[0].parent.parent)  # written under a staging name
+    assert sorted(p.relative_to(path).as_posix() for p in path.rglob("*") if p.is_dir()) == [
+        "2026-01-01T00.00.00.000Z", "2026-01-01T00.00.00.000Z/q_chunk_embeddings"]
+    loaded = EpisodeEmbeddingsDataset(str(path), Version(None, None)).load()
+    assert loaded.texts == ["a.", "b."]

@@ -53,10 +53,12 @@ def atomic_open(path: str | Path, mode: str = "wb", **kwargs: Any) -> Iterator[I
     target = Path(path)
     created = not target.parent.exists()
     target.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    handle, temporary = tempfile.mkstemp(
+        prefix=f".{target.name}.", suffix=".tmp", dir=target.parent
+    )
     os.close(handle)
     try:
-        with open(temporary, mode, **kwargs) as stream:  # noqa: PTH123 - mode and kwargs as fsspec's
+        with open(temporary, mode, **kwargs) as stream:  # noqa: PTH123 - fsspec's arguments
             yield stream
             stream.flush()
             os.fsync(stream.fileno())
