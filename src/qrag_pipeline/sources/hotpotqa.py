@@ -190,17 +190,7 @@ def _record(raw: Any, where: str) -> tuple[HotpotRecord, int]:
 
 def _context(raw: Any, where: str) -> list[tuple[str, list[str]]]:
     """(title, sentences) pairs from either layout, with unique titles."""
-    if isinstance(raw, Mapping):
-        pairs = _columns(raw, ("title", "sentences"), f"{where}, context")
-    else:
-        pairs = raw
-    try:
-        context = [(title, sentences) for title, sentences in pairs]
-    except (TypeError, ValueError) as error:
-        raise QragInputError(
-            f"{where}: context is not a list of [title, [sentences]]: {error}. "
-            f"Fix: {_FILE_FIX}."
-        ) from error
+    context = _pairs(raw, "context", ("title", "sentences"), "[title, [sentences]]", where)
     for title, sentences in context:
         if not (isinstance(title, str) and _is_text_list(sentences)):
             raise QragInputError(
@@ -218,17 +208,7 @@ def _context(raw: Any, where: str) -> list[tuple[str, list[str]]]:
 
 def _supporting_facts(raw: Any, where: str) -> list[tuple[str, int]]:
     """(title, sentence index) pairs from either layout."""
-    if isinstance(raw, Mapping):
-        pairs = _columns(raw, ("title", "sent_id"), f"{where}, supporting_facts")
-    else:
-        pairs = raw
-    try:
-        facts = [(title, sentence) for title, sentence in pairs]
-    except (TypeError, ValueError) as error:
-        raise QragInputError(
-            f"{where}: supporting_facts is not a list of [title, sent_id]: {error}. "
-            f"Fix: {_FILE_FIX}."
-        ) from error
+    facts = _pairs(raw, "supporting_facts", ("title", "sent_id"), "[title, sent_id]", where)
     bad = [fact for fact in facts if type(fact[1]) is not int]  # bool is no index
     if bad:
         raise QragInputError(
@@ -236,6 +216,20 @@ def _supporting_facts(raw: Any, where: str) -> list[tuple[str, int]]:
             f"number. Fix: {_FILE_FIX}."
         )
     return facts
+
+
+def _pairs(
+    raw: Any, field: str, columns: tuple[str, str], shape: str, where: str
+) -> list[tuple[Any, Any]]:
+    """A field's pairs from the official layout (a list of 2-item lists) or the Hugging
+    Face one (a dict of two equally long `columns`)."""
+    pairs = _columns(raw, columns, f"{where}, {field}") if isinstance(raw, Mapping) else raw
+    try:
+        return [(first, second) for first, second in pairs]
+    except (TypeError, ValueError) as error:
+        raise QragInputError(
+            f"{where}: {field} is not a list of {shape}: {error}. Fix: {_FILE_FIX}."
+        ) from error
 
 
 def _is_text_list(value: Any) -> bool:
