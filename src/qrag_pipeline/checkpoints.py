@@ -18,9 +18,6 @@ a crash never leaves a half-written checkpoint where a reader would find it.
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -35,6 +32,7 @@ from qrag_pipeline.errors import QragInputError
 from qrag_pipeline.json_files import read_json_object
 from qrag_pipeline.models.encoder import TextEncoder
 from qrag_pipeline.models.q_network import QNetwork
+from qrag_pipeline.staging import staged
 
 CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "model.safetensors"
@@ -133,9 +131,8 @@ def save_checkpoint(checkpoint: Checkpoint, directory: str | Path) -> Path:
             f"checkpoint folder {str(directory)!r} exists already; checkpoints are never "
             "overwritten. Fix: save under a new name (versioned datasets do this)."
         )
-    directory.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{directory.name}.", dir=directory.parent))
-    try:
+    with staged(directory) as staging:
+        staging.mkdir()
         _write_json(staging / CONFIG_FILE, {"format_version": FORMAT_VERSION, **checkpoint.config})
         save_file(checkpoint.weights, str(staging / WEIGHTS_FILE))
         encoder_dir = staging / ENCODER_DIR
@@ -145,10 +142,6 @@ def save_checkpoint(checkpoint: Checkpoint, directory: str | Path) -> Path:
         if checkpoint.training_tensors or checkpoint.training_state:
             save_file(checkpoint.training_tensors, str(staging / TRAINING_TENSORS_FILE))
             _write_json(staging / TRAINING_JSON_FILE, checkpoint.training_state)
-        os.replace(staging, directory)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
     return directory
 
 

@@ -235,7 +235,7 @@ def test_a_folder_artifact_save_that_fails_midway_leaves_no_version(
         EpisodeEmbeddingsDataset(str(path), Version(None, "2026-01-02T00.00.00.000Z")).save(embeddings)
     monkeypatch.undo()
 
-    assert ".q_chunk_embeddings." in str(calls[0].parent.parent)  # written under a staging name
+    assert ".q_chunk_embeddings." in str(calls[0].parent)  # written under a staging name
     assert sorted(p.relative_to(path).as_posix() for p in path.rglob("*") if p.is_dir()) == [
         "2026-01-01T00.00.00.000Z", "2026-01-01T00.00.00.000Z/q_chunk_embeddings"]
     loaded = EpisodeEmbeddingsDataset(str(path), Version(None, None)).load()

@@ -4,9 +4,9 @@ kedro-datasets opens the target path and writes into it, so a run killed during 
 (SIGKILL, out of memory, power loss) leaves a truncated Parquet or CSV file at the
 versioned path, and the next run loads it as the latest version: a pyarrow error at
 best, a silently shorter table at worst. No hook can help, since a killed process
-runs none. These subclasses write to a hidden temporary file in the same folder,
-flush it to disk and rename it onto the target, which a reader sees whole or not at
-all; a failed save removes its temporary file. Remote filesystems (s3://, gs://) keep
+runs none. These subclasses write through `qrag_pipeline.staging.staged` (a hidden
+temporary file beside the target, flushed to disk, then renamed onto it), which a
+reader sees whole or not at all; a failed save removes its temporary file. Remote filesystems (s3://, gs://) keep
 the library's behaviour: their object stores publish an upload only when it ends.
 
 Use them in the catalog as `qrag_pipeline.datasets.atomic_files.ParquetDataset` (and
@@ -16,7 +16,6 @@ Use them in the catalog as `qrag_pipeline.datasets.atomic_files.ParquetDataset` 
 from __future__ import annotations
 
 import os
-import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -25,6 +24,8 @@ from typing import IO, Any
 from kedro_datasets.pandas import CSVDataset as _CSVDataset
 from kedro_datasets.pandas import ParquetDataset as _ParquetDataset
 from kedro_datasets.text import TextDataset as _TextDataset
+
+from qrag_pipeline.staging import staged
 
 _WRITE_MODES = ("w", "x")
 
@@ -48,26 +49,12 @@ class AtomicLocalFileSystem:
 
 @contextmanager
 def atomic_open(path: str | Path, mode: str = "wb", **kwargs: Any) -> Iterator[IO[Any]]:
-    """A file to write that appears at `path` only when the block ends without error
-    (a failed write also removes the folder it created: a version's empty folder)."""
-    target = Path(path)
-    created = not target.parent.exists()
-    target.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(
-        prefix=f".{target.name}.", suffix=".tmp", dir=target.parent
-    )
-    os.close(handle)
-    try:
-        with open(temporary, mode, **kwargs) as stream:  # noqa: PTH123 - fsspec's arguments
-            yield stream
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.replace(temporary, target)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        if created and not any(target.parent.iterdir()):
-            target.parent.rmdir()
-        raise
+    """A file to write that appears at `path`, flushed to disk, only when the block
+    ends without error (`staging.staged`)."""
+    with staged(path) as temporary, open(temporary, mode, **kwargs) as stream:  # noqa: PTH123
+        yield stream
+        stream.flush()
+        os.fsync(stream.fileno())
 
 
 class _AtomicWrites:

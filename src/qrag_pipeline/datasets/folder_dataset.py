@@ -2,15 +2,12 @@
 
 Checkpoints and chunk embeddings are folders of safetensors, `.npy` and JSON files whose
 format lives in one core module each; this base class gives them Kedro's versioning
-(`<filepath>/<timestamp>/<name>/` per save) without repeating the adapter, and
-makes every save atomic (staging folder + rename).
+(`<filepath>/<timestamp>/<name>/` per save) without repeating the adapter. The
+core writers are atomic themselves, so a save needs nothing more here.
 """
 
 from __future__ import annotations
 
-import os
-import shutil
-import tempfile
 from collections.abc import Callable
 from pathlib import Path, PurePosixPath
 from typing import Any, ClassVar, Generic, TypeVar
@@ -34,21 +31,9 @@ class VersionedFolderDataset(AbstractVersionedDataset[Artifact, Artifact], Gener
         return type(self).read(Path(str(self._get_load_path())))
 
     def save(self, data: Artifact) -> None:
-        """Write into a hidden staging folder beside the target, then rename it: a run
-        killed during the save leaves no half-written version for a later load."""
-        target = Path(str(self._get_save_path()))
-        created = not target.parent.exists()
-        target.parent.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
-        try:
-            type(self).write(data, staging / target.name)
-            os.replace(staging / target.name, target)
-        except BaseException:
-            shutil.rmtree(staging, ignore_errors=True)
-            if created and not any(target.parent.iterdir()):
-                target.parent.rmdir()  # the version's folder, empty: no version at all
-            raise
-        staging.rmdir()
+        """The core's writer saves atomically (`qrag_pipeline.staging`), so a run killed
+        during the save leaves no half-written version for a later load."""
+        type(self).write(data, Path(str(self._get_save_path())))
 
     def _exists(self) -> bool:
         try:

@@ -30,6 +30,7 @@ from qrag_pipeline.episodes import Episode
 from qrag_pipeline.errors import QragInputError
 from qrag_pipeline.json_files import read_json_object
 from qrag_pipeline.models.encoder import TextEncoder
+from qrag_pipeline.staging import staged
 
 VECTORS_FILE = "vectors.npy"
 ROWS_FILE = "rows.npy"
@@ -119,17 +120,10 @@ def encode_chunk_lists(
 
 
 def save_embeddings(embeddings: EpisodeEmbeddings, directory: str | Path) -> Path:
-    """Write `embeddings` to `directory` as two `.npy` files and one JSON file."""
-    directory = Path(directory)
-    directory.mkdir(parents=True, exist_ok=True)
+    """Write `embeddings` to `directory` as two `.npy` files and one JSON file, all
+    at once (`qrag_pipeline.staging`)."""
     ids = list(embeddings.rows)
     rows = [embeddings.rows[episode_id] for episode_id in ids]
-    np.save(directory / VECTORS_FILE, embeddings.vectors, allow_pickle=False)
-    np.save(
-        directory / ROWS_FILE,
-        np.concatenate(rows) if rows else np.zeros(0, dtype=np.int64),
-        allow_pickle=False,
-    )
     index = {
         "format_version": FORMAT_VERSION,
         "texts": embeddings.texts,
@@ -138,8 +132,16 @@ def save_embeddings(embeddings: EpisodeEmbeddings, directory: str | Path) -> Pat
         "encode_s": embeddings.encode_s,
         "encoder": embeddings.encoder,
     }
-    (directory / INDEX_FILE).write_text(json.dumps(index))
-    return directory
+    with staged(directory) as staging:
+        staging.mkdir()
+        np.save(staging / VECTORS_FILE, embeddings.vectors, allow_pickle=False)
+        np.save(
+            staging / ROWS_FILE,
+            np.concatenate(rows) if rows else np.zeros(0, dtype=np.int64),
+            allow_pickle=False,
+        )
+        (staging / INDEX_FILE).write_text(json.dumps(index))
+    return Path(directory)
 
 
 def load_embeddings(directory: str | Path) -> EpisodeEmbeddings:
