@@ -15,13 +15,15 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import sys
 import time
 from dataclasses import asdict
 from pathlib import Path
 
 import torch
+
+from common import ROOT, machine
+from common import device as compute_device
 
 from qrag_pipeline.builders.babilong import DEFAULT_LENGTH_BUCKETS, build_babilong_episodes
 from qrag_pipeline.episodes import Episode
@@ -33,13 +35,12 @@ from qrag_pipeline.sources.story_sources import load_story_samples
 from qrag_pipeline.training import train_q_embedder
 from qrag_pipeline.training_data import babilong_training_data
 
-ROOT = Path(__file__).resolve().parents[1]
 
 
 def main() -> None:
     args = _arguments()
     torch.manual_seed(args.seed)
-    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    device = compute_device()
     stories = {"source": "babi_files", "babi_dirs": [str(args.shared / "babi" / "en-10k"), str(args.shared / "babi" / "en")]}
     train_samples = load_story_samples(stories, args.task, "train", args.seed)
     test_samples = load_story_samples(stories, args.task, "test", args.seed)
@@ -71,8 +72,7 @@ def main() -> None:
     trained = _score(result.network, held_out, args.max_steps)
 
     report = {
-        "machine": f"{platform.node()} {platform.processor() or platform.machine()}, "
-        f"{torch.get_num_threads()} torch threads, device {device}",
+        "machine": machine(),
         "command": " ".join([Path(sys.executable).name, *sys.argv]),
         "data": "official bAbI en-10k train/test stories (qa3 train from en/); training "
         "books ../shared/data/books/train, held-out episodes from books/test",

@@ -87,3 +87,10 @@ def test_bad_training_parameters_are_named() -> None:
     samples = generate_babi_samples("qa1", 2, seed=0)
     with pytest.raises(QragInputError, match=r"too few questions for tasks \['qa2'\]"):
         babilong_training_data(samples, generate_prose(1, 20, seed=0), ["qa1", "qa2"], 12, 4, 0)
+
+
+def test_held_out_stories_longer_than_the_training_documents_name_the_setting() -> None:
+    samples = generate_babi_samples("qa2", 40, seed=1)
+    assert min(len(s.facts) for s in samples) > 1  # a qa2 story has two facts at least
+    with pytest.raises(QragInputError, match=r"train_q.train_sentences=1 sentences\. Fix: raise"):
+        babilong_training_data(samples, generate_prose(1, 20, seed=0), ["qa2"], 1, 4, 0)

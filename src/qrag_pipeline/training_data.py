@@ -88,6 +88,14 @@ def babilong_training_data(
         )
     train = [s for found in by_task.values() for s in found[:-validation_questions]]
     held = {task: found[-validation_questions:] for task, found in by_task.items()}
+    unfit = [t for t, found in held.items() if all(len(s.facts) > train_sentences for s in found)]
+    if unfit:
+        raise QragInputError(
+            f"no held-out training question of tasks {unfit} has a story that fits in "
+            f"train_q.train_sentences={train_sentences} sentences. Fix: raise "
+            "train_q.train_sentences, or raise train_q.validation_questions so that "
+            "more stories are held out."
+        )
     validation = build_babilong_episodes(
         held, documents, [TRAINING_LENGTH], validation_questions, seed,
         {TRAINING_LENGTH: train_sentences},

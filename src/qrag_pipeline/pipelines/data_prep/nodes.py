@@ -12,7 +12,7 @@ from qrag_pipeline.builders.hotpotqa import (
     build_hotpotqa_long_episodes,
 )
 from qrag_pipeline.builders.ruler import build_niah_episodes
-from qrag_pipeline.episodes import episodes_from_frame, episodes_to_frame
+from qrag_pipeline.episodes import episodes_to_frame
 from qrag_pipeline.errors import QragInputError
 from qrag_pipeline.pools import (
     documents_from_frame,
@@ -131,13 +131,13 @@ def build_hotpotqa_episode_sets(
 def collect_eval_episodes(*episode_sets: pd.DataFrame) -> pd.DataFrame:
     """Every enabled benchmark's evaluation episodes in one table, the one that embed
     and evaluate read; an empty table (no benchmark enabled) is an error."""
-    episodes = [episode for frame in episode_sets for episode in episodes_from_frame(frame)]
-    if not episodes:
+    filled = [frame for frame in episode_sets if not frame.empty]
+    if not filled:
         raise QragInputError(
             "no evaluation episodes: data_prep.benchmarks enables none of babilong, "
             "ruler, hotpotqa. Fix: list at least one in data_prep.benchmarks."
         )
-    return episodes_to_frame(episodes)
+    return pd.concat(filled, ignore_index=True)
 
 
 def _hotpotqa_records(
