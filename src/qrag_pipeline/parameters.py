@@ -28,21 +28,25 @@ class Rule:
     requirement: str
 
 
+def is_whole(value: Any) -> bool:
+    """A whole number: an int, not a bool (YAML's true) and not a float (2.5 updates)."""
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
+def is_finite_number(value: Any) -> bool:
+    """A real number that is neither a bool, NaN nor infinite."""
+    return isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value)
+
+
 def whole(minimum: int) -> Rule:
-    """A whole number (not a bool, not a float) of at least `minimum`."""
-    return Rule(
-        lambda v: isinstance(v, numbers.Integral) and not isinstance(v, bool) and v >= minimum,
-        f"a whole number of at least {minimum}",
-    )
+    """A whole number of at least `minimum`."""
+    return Rule(lambda v: is_whole(v) and v >= minimum, f"a whole number of at least {minimum}")
 
 
 def number(above: float | None = None) -> Rule:
     """A finite number, greater than `above` when that is given."""
     return Rule(
-        lambda v: isinstance(v, numbers.Real)
-        and not isinstance(v, bool)
-        and math.isfinite(v)
-        and (above is None or v > above),
+        lambda v: is_finite_number(v) and (above is None or v > above),
         "a finite number" + ("" if above is None else f" greater than {above}"),
     )
 

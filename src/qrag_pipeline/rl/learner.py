@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import copy
 import math
-import numbers
 import time
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager
@@ -27,6 +26,7 @@ from torch.nn.utils.rnn import pad_sequence
 
 from qrag_pipeline.episodes import Episode
 from qrag_pipeline.errors import QragInputError, TrainingDivergedError
+from qrag_pipeline.parameters import is_finite_number, is_whole
 from qrag_pipeline.models.positions import chunk_positions
 from qrag_pipeline.models.q_network import TWIN_HEADS, QNetwork
 from qrag_pipeline.models.rotary import rotate
@@ -137,33 +137,21 @@ def _setting_problems(config: QLearningConfig) -> list[str]:
         for name, field in QLearningConfig.__dataclass_fields__.items()
         if field.type == "float"
     )
-    check((*_POSITIVE_COUNTS, *_NON_NEGATIVE_COUNTS, "seed"), _is_whole, "a whole number")
-    check(reals, _is_finite_real, "a finite number")
+    check((*_POSITIVE_COUNTS, *_NON_NEGATIVE_COUNTS, "seed"), is_whole, "a whole number")
+    check(reals, is_finite_number, "a finite number")
     check(("terminate_on_success",), lambda v: isinstance(v, bool), "true or false")
     check(("trainable",), lambda v: isinstance(v, str), f"one of {TRAINABLE_CHOICES}")
     check(
         ("adam_betas",),
         lambda v: isinstance(v, (tuple, list))
         and len(v) == 2
-        and all(_is_finite_real(b) and 0 <= b < 1 for b in v),
+        and all(is_finite_number(b) and 0 <= b < 1 for b in v),
         "two numbers in [0, 1)",
     )
     check(_POSITIVE_COUNTS + _POSITIVE_RATES, lambda v: v > 0, "positive")
     check((*_NON_NEGATIVE_COUNTS, "weight_decay"), lambda v: v >= 0, "0 or more")
     check(_UNIT_INTERVAL, lambda v: 0 <= v <= 1, "between 0 and 1")
     return list(problems.values())
-
-
-def _is_whole(value: Any) -> bool:
-    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
-
-
-def _is_finite_real(value: Any) -> bool:
-    return (
-        isinstance(value, numbers.Real)
-        and not isinstance(value, bool)
-        and math.isfinite(value)
-    )
 
 
 def lambda_returns(
