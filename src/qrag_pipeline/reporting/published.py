@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import pandas as pd
 
 from qrag_pipeline.reporting.metrics_table import checked_metrics, metric_column
+from qrag_pipeline.sources.babi_files import BABI_TASKS
 
 NOT_MEASURED = "not measured"
 OUR_METHOD = "q_rag"
@@ -32,7 +33,6 @@ HEADLINE_COLUMNS = (
     "our_rows",
 )
 RULER_LENGTHS = ("4k", "8k", "16k", "32k", "64k", "128k")
-BABI_TASKS = ("qa1", "qa2", "qa3", "qa4", "qa5")
 BABI_ANSWER_METRICS = ("answer_accuracy_llm_reader", "answer_accuracy_rule_reader")
 """An LLM reader's accuracy when the run had one (the reference read with Qwen3-4B),
 else the rule reader's; `our_column` says which it is."""
@@ -88,7 +88,7 @@ def _babi_answers(length: str, reference: float, armt: float) -> PublishedFigure
         reference,
         "fraction",
         f"ARMT {armt}",
-        OurFigure("babilong", BABI_ANSWER_METRICS, BABI_TASKS, (length,)),
+        OurFigure("babilong", BABI_ANSWER_METRICS, tuple(BABI_TASKS), (length,)),
     )
 
 
