@@ -37,6 +37,10 @@ from qrag_pipeline.reporting.metrics_table import (
 PANEL_COLUMNS = 4
 DODGE_WIDTH = 0.4
 """The width, in categories, over which a categorical panel spreads its series."""
+LOG_DODGE_DECADES = 0.1
+"""On a log axis the same spread, in decades (0.4 category widths -> about 10% of x)."""
+MARKERS = ("o", "s", "^", "D", "v", "P")
+"""One marker per method, so that series with equal values remain distinguishable."""
 LENGTH_LABEL = "context length (tokens, log scale)"
 SETTING_LABEL = "setting (no token length)"
 
@@ -84,7 +88,8 @@ def accuracy_figure(metrics: pd.DataFrame, dpi: int = 100) -> Figure:
             of_method = rows[rows["method"] == method]
             offset = _dodge(slot, len(colours))
             points = _points(of_method, column, axis, offset)
-            _draw(ax, points, axis, marker="o", color=colour, label=method)
+            marker = MARKERS[slot % len(MARKERS)]
+            _draw(ax, points, axis, marker=marker, color=colour, label=method)
         _set_length_axis(ax, axis)
         ax.set_ylabel(column)
         ax.set_ylim(-0.05, 1.05)
@@ -197,15 +202,18 @@ def _points(
     rows: pd.DataFrame, column: str, axis: LengthAxis, offset: float
 ) -> list[tuple[float, float]]:
     """(x, value) of the rows placed on the axis, in x order, missing values left out;
-    on a categorical axis x moves by `offset`, so methods with equal values stay
-    visible side by side."""
-    shift = 0.0 if axis.log else offset
+    x moves by `offset` (on a log axis by that fraction of a decade), so methods with
+    equal values stay visible side by side."""
     points = [
-        (axis.positions[bucket] + shift, float(value))
+        (_shifted(axis.positions[bucket], offset, axis.log), float(value))
         for bucket, value in zip(rows["length_bucket"], rows[column], strict=True)
         if bucket in axis.positions and not pd.isna(value)
     ]
     return sorted(points)
+
+
+def _shifted(x: float, offset: float, log: bool) -> float:
+    return x * 10 ** (offset * LOG_DODGE_DECADES) if log else x + offset
 
 
 def _dodge(slot: int, slots: int) -> float:
