@@ -5,29 +5,99 @@ retrieving from the same episodes, the metrics table, and the record of the run
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import platform
 import sys
 import time
-from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import torch
 
 from qrag_pipeline.checkpoints import load_checkpoint, save_checkpoint
 from qrag_pipeline.episodes import Episode
-from qrag_pipeline.evaluation import baseline_traces, q_rag_traces, score_traces
+from qrag_pipeline.evaluation import baseline_traces, q_chunk_embeddings, q_rag_traces, score_traces
 from qrag_pipeline.models.encoder import TextEncoder
 from qrag_pipeline.models.q_network import QNetwork
-from qrag_pipeline.retrieval.embeddings import embed_episodes
+from qrag_pipeline.retrieval.embeddings import (
+    EpisodeEmbeddings,
+    embed_episodes,
+    embed_texts,
+    load_embeddings,
+    save_embeddings,
+)
 from qrag_pipeline.rl.environment import EpisodeSampler
-from qrag_pipeline.rl.learner import QLearningConfig
-from qrag_pipeline.training import train_q_embedder
+from qrag_pipeline.training import learning_config, train_q_embedder
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
+CACHE = RESULTS / "cache"
+"""Embeddings of training pools, reused by every benchmark run on the same pools
+(git-ignored), as the pipeline's versioned training_pool_embeddings are."""
+
+
+def conf_parameters(env: str = "base") -> dict[str, Any]:
+    """The project's parameters of environment `env` (conf/base merged with it), as
+    `kedro run --env ENV` reads them: benchmarks start from the pipeline's defaults."""
+    from kedro.config import OmegaConfigLoader
+
+    from qrag_pipeline.settings import CONFIG_LOADER_ARGS
+
+    loader = OmegaConfigLoader(
+        conf_source=str(ROOT / "conf"),
+        base_env="base",
+        default_run_env=env,
+        merge_strategy=CONFIG_LOADER_ARGS["merge_strategy"],
+    )
+    return loader["parameters"]
+
+
+POOL_SEGMENT = 16384
+"""Pool texts are embedded and cached in segments of this many, so that pools sharing
+their first texts (the same books, other stories) share those segments' work."""
+
+
+def cached_pool_embeddings(encoder: TextEncoder, texts: Sequence[str]) -> tuple[EpisodeEmbeddings, bool]:
+    """The training pool `texts` embedded by `encoder`, each segment read from CACHE
+    when an earlier run embedded the same texts with the same encoder: (embeddings,
+    whether every segment was read from the cache)."""
+    texts = list(dict.fromkeys(texts))
+    parts = [
+        _cached("pool", [encoder.encoder_config(), texts[start:start + POOL_SEGMENT]],
+                lambda start=start: embed_texts(encoder, texts[start:start + POOL_SEGMENT]))
+        for start in range(0, len(texts), POOL_SEGMENT)
+    ]
+    embeddings = EpisodeEmbeddings(
+        texts=[text for part, _ in parts for text in part.texts],
+        vectors=np.concatenate([part.vectors for part, _ in parts]),
+        rows={},
+        encode_s=sum(part.encode_s for part, _ in parts),
+        encoder=encoder.encoder_config(),
+    )
+    return embeddings, all(cached for _, cached in parts)
+
+
+def cached_episode_embeddings(encoder: TextEncoder, episodes: Sequence[Episode]) -> EpisodeEmbeddings:
+    """`embed_episodes(encoder, episodes)`, read from CACHE when an earlier run embedded
+    the same episodes with the same encoder (its `encode_s` is that run's)."""
+    digest = hashlib.sha256(json.dumps(encoder.encoder_config()).encode())
+    for episode in episodes:
+        digest.update(json.dumps([episode.id, episode.chunks]).encode())
+    return _cached("episodes", digest.hexdigest(), lambda: embed_episodes(encoder, episodes))[0]
+
+
+def _cached(kind: str, key: Any, make: Callable[[], EpisodeEmbeddings]) -> tuple[EpisodeEmbeddings, bool]:
+    folder = CACHE / f"{kind}-{hashlib.sha256(json.dumps(key).encode()).hexdigest()[:16]}"
+    if folder.is_dir():
+        return load_embeddings(folder), True
+    embeddings = make()
+    save_embeddings(embeddings, folder)
+    return embeddings, False
 
 
 def add_common_arguments(parser: argparse.ArgumentParser, updates: int) -> None:
@@ -36,7 +106,8 @@ def add_common_arguments(parser: argparse.ArgumentParser, updates: int) -> None:
     parser.add_argument("--updates", type=int, default=updates, help="updates when training here")
     parser.add_argument("--lr", type=float, default=2e-4)
     parser.add_argument("--max-length", type=int, default=256)
-    parser.add_argument("--stop-threshold", type=float, default=0.5)
+    parser.add_argument("--stop-threshold", type=float, default=None,
+                        help="the learned stop's threshold (default: the checkpoint's own)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--shared", type=Path, default=ROOT.parent / "shared" / "data")
     parser.add_argument("--out", type=Path, default=None)
@@ -69,43 +140,63 @@ def machine() -> str:
             f"{torch.get_num_threads()} torch threads, device {device()}")
 
 
+@dataclass
+class Model:
+    """A checkpoint's network, where it came from, its training seconds (None when
+    loaded) and the learned stop's thresholds it chose on validation episodes."""
+
+    network: QNetwork
+    note: str
+    train_seconds: float | None
+    stop_thresholds: dict[str, float]
+
+
 def checkpoint_network(
     args: argparse.Namespace, name: str, sampler: EpisodeSampler | None,
-    validation: Sequence[Episode], max_steps: int,
-) -> tuple[QNetwork, str, float | None]:
-    """--checkpoint's network, or one trained here on `sampler` and saved under
-    benchmarks/results/checkpoints/ (git-ignored): the network, a note saying which,
-    and the training seconds."""
+    validation: Sequence[Episode], max_steps: int, pool_texts: Sequence[str] = (),
+) -> Model:
+    """--checkpoint's network, or one trained here on `sampler` with conf/base's model
+    and learner (--updates, --lr and `max_steps` over them), looking chunks up in the
+    embedded `pool_texts`, and saved under benchmarks/results/checkpoints/ (git-ignored)."""
     if args.checkpoint is not None:
-        return load_checkpoint(args.checkpoint).build_network(device()), str(args.checkpoint), None
-    learning = QLearningConfig(
-        learning_rate=args.lr, warmup_updates=10, total_updates=args.updates, learning_start=0,
-        max_steps=max_steps, eval_every=max(args.updates // 4, 1), seed=args.seed,
-    )
+        checkpoint = load_checkpoint(args.checkpoint)
+        return Model(checkpoint.build_network(device()), str(args.checkpoint), None, checkpoint.stop_thresholds)
+    train_q = conf_parameters()["train_q"]
+    model = {**train_q["model"], "max_length": args.max_length}
+    learning = learning_config({
+        **train_q["learning"], "learning_rate": args.lr, "total_updates": args.updates,
+        "max_steps": max_steps, "eval_every": max(args.updates // 4, 1), "seed": args.seed,
+    })
+    network = QNetwork.from_pretrained(**model)
+    pool = None
+    if network.frozen_action_encoder:
+        pool, _ = cached_pool_embeddings(network.action_encoder.to(device()), pool_texts)
     start = time.perf_counter()
     result = train_q_embedder(
-        lambda: QNetwork.from_pretrained(max_length=args.max_length), learning, sampler,
-        validation, run_dir=None, checkpoint_every=args.updates, device=device(),
+        lambda: network, learning, sampler, validation, run_dir=None,
+        checkpoint_every=args.updates, device=device(), pool_embeddings=pool,
     )
     seconds = round(time.perf_counter() - start, 1)
     saved = RESULTS / "checkpoints" / f"{name}_{args.updates}u_{time.strftime('%Y%m%dT%H%M%S')}"
     save_checkpoint(result.checkpoint, saved)
     note = (f"trained here: {args.updates} updates, lr {args.lr}, T={max_steps}, seed {args.seed}; "
             f"saved to {saved.relative_to(ROOT)}")
-    return result.network, note, seconds
+    return Model(result.network, note, seconds, result.checkpoint.stop_thresholds)
 
 
 def evaluate_methods(
-    network: QNetwork, episodes: Sequence[Episode], max_steps: int, args: argparse.Namespace,
+    model: Model, episodes: Sequence[Episode], max_steps: int, args: argparse.Namespace,
     steps_by_benchmark: Mapping[str, int] | None = None,
 ) -> tuple[pd.DataFrame, dict[str, Any]]:
-    """Q-RAG and the three baselines on `episodes`, each distinct chunk embedded once per
-    encoder: the metrics table and the embedding facts (distinct chunks, seconds)."""
-    network.eval()
+    """Q-RAG and the three baselines on `episodes`, each distinct chunk embedded once by
+    the pretrained encoder (and, for the paper's trained action encoder, once by it):
+    the metrics table and the embedding facts (distinct chunks, seconds). The learned
+    stop uses --stop-threshold, or the model's own thresholds when it is not given."""
+    network = model.network.eval()
     encoder = TextEncoder.from_pretrained(max_length=args.max_length).to(device())
     with torch.inference_mode():
-        q_embeddings = embed_episodes(network.action_encoder, episodes)
         dense_embeddings = embed_episodes(encoder, episodes)
+        q_embeddings = q_chunk_embeddings(network, episodes, dense_embeddings, progress=True)
         traces = pd.concat(
             [
                 q_rag_traces(network, episodes, q_embeddings, max_steps, progress=True),
@@ -113,11 +204,14 @@ def evaluate_methods(
             ],
             ignore_index=True,
         )
-    metrics = score_traces(episodes, traces, max_steps, args.stop_threshold, None, steps_by_benchmark)
+    threshold = model.stop_thresholds if args.stop_threshold is None else args.stop_threshold
+    metrics = score_traces(episodes, traces, max_steps, threshold, None, steps_by_benchmark)
     facts = {
-        "distinct_chunks_embedded": len(q_embeddings.texts),
+        "distinct_chunks_embedded": len(dense_embeddings.texts),
         "embed_seconds": {"q_rag": round(q_embeddings.encode_s, 1),
                           "pretrained": round(dense_embeddings.encode_s, 1)},
+        "q_rag_shares_the_pretrained_embeddings": q_embeddings is dense_embeddings,
+        "stop_threshold": threshold,
     }
     return metrics, facts
 

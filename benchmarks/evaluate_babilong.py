@@ -33,7 +33,7 @@ from qrag_pipeline.models.q_network import QNetwork
 from qrag_pipeline.retrieval.multistep import retrieve
 from qrag_pipeline.sources.books import load_books
 from qrag_pipeline.sources.story_sources import load_story_samples
-from qrag_pipeline.training_data import babilong_training_data
+from qrag_pipeline.training_data import babilong_training_data, training_pool_texts
 
 DEFAULT_EPISODES = {"1k": 100, "32k": 100, "128k": 50, "1M": 10}
 HEADLINE = ("fact_em@T={T}", "fact_f1@T={T}", "fact_f1@learned", "fact_f1@oracle",
@@ -51,16 +51,19 @@ def main() -> None:
         for length in args.lengths
         for episode in build_babilong_episodes(test_samples, test_books, [length], args.episodes[length], args.seed)
     ]
-    sampler, validation = None, []
+    sampler, validation, pool_texts = None, [], []
     if args.checkpoint is None:
         train = [s for task in args.tasks for s in load_story_samples(stories, task, "train", args.seed)]
+        train_books = load_books(args.shared / "books" / "train")
         sampler, validation = babilong_training_data(
-            train, load_books(args.shared / "books" / "train"), args.tasks, args.train_sentences, 50, args.seed
+            train, train_books, args.tasks, args.train_sentences, 50, args.seed
         )
-    network, note, train_seconds = checkpoint_network(
-        args, f"babilong_{'_'.join(args.tasks)}", sampler, validation, args.max_steps
+        pool_texts = training_pool_texts(train, train_books)
+    model = checkpoint_network(
+        args, f"babilong_{'_'.join(args.tasks)}", sampler, validation, args.max_steps, pool_texts
     )
-    metrics, facts = evaluate_methods(network, episodes, args.max_steps, args)
+    network, note, train_seconds = model.network, model.note, model.train_seconds
+    metrics, facts = evaluate_methods(model, episodes, args.max_steps, args)
     with torch.inference_mode():
         cost = _cost_at(network, [e for e in episodes if e.length_bucket == args.cost_length], args)
 

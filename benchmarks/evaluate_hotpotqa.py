@@ -21,7 +21,7 @@ from common import RESULTS, add_common_arguments, checkpoint_network, evaluate_m
 
 from qrag_pipeline.builders.hotpotqa import build_hotpotqa_episodes
 from qrag_pipeline.sources.hotpotqa import parse_hotpotqa_file, split_records
-from qrag_pipeline.training_data import hotpotqa_training_data
+from qrag_pipeline.training_data import hotpotqa_training_data, training_pool_texts
 
 SAMPLE = "hotpotqa/hotpot_dev_distractor_v1.sample.json.gz"
 T = 2
@@ -32,11 +32,14 @@ def main() -> None:
     torch.manual_seed(args.seed)
     train, held_out = split_records(parse_hotpotqa_file(args.shared / SAMPLE), args.train_questions)
     episodes = build_hotpotqa_episodes(held_out, args.chunking)
-    sampler, validation = None, []
+    sampler, validation, pool_texts = None, [], []
     if args.checkpoint is None:
-        sampler, validation = hotpotqa_training_data(build_hotpotqa_episodes(train, args.chunking), 50)
-    network, note, train_seconds = checkpoint_network(args, "hotpotqa", sampler, validation, T)
-    metrics, facts = evaluate_methods(network, episodes, T, args)
+        train_episodes = build_hotpotqa_episodes(train, args.chunking)
+        sampler, validation = hotpotqa_training_data(train_episodes, 50)
+        pool_texts = training_pool_texts([], {}, train_episodes)
+    model = checkpoint_network(args, "hotpotqa", sampler, validation, T, pool_texts)
+    note, train_seconds = model.note, model.train_seconds
+    metrics, facts = evaluate_methods(model, episodes, T, args)
 
     out = args.out or RESULTS / "evaluate_hotpotqa.json"
     write_report({

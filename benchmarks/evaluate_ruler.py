@@ -21,7 +21,7 @@ from common import RESULTS, add_common_arguments, add_length_arguments, parse_ar
 
 from qrag_pipeline.builders.ruler import NIAH_TASKS, build_niah_episodes
 from qrag_pipeline.sources.books import load_books
-from qrag_pipeline.training_data import niah_training_data
+from qrag_pipeline.training_data import niah_training_data, training_pool_texts
 
 DEFAULT_EPISODES = {"4k": 10, "32k": 3, "128k": 2, "1M": 1}
 TRAIN_SENTENCES = 160  # the 4k bucket
@@ -37,13 +37,14 @@ def main() -> None:
         for length in args.lengths
         for episode in build_niah_episodes(tasks, test_books, [length], args.episodes[length], args.seed)
     ]
-    sampler, validation = None, []
+    sampler, validation, pool_texts = None, [], []
     if args.checkpoint is None:
-        sampler, validation = niah_training_data(
-            tasks, load_books(args.shared / "books" / "train"), TRAIN_SENTENCES, 10, args.seed
-        )
-    network, note, train_seconds = checkpoint_network(args, "ruler_niah", sampler, validation, args.max_steps)
-    metrics, facts = evaluate_methods(network, episodes, args.max_steps, args)
+        train_books = load_books(args.shared / "books" / "train")
+        sampler, validation = niah_training_data(tasks, train_books, TRAIN_SENTENCES, 10, args.seed)
+        pool_texts = training_pool_texts([], train_books)
+    model = checkpoint_network(args, "ruler_niah", sampler, validation, args.max_steps, pool_texts)
+    note, train_seconds = model.note, model.train_seconds
+    metrics, facts = evaluate_methods(model, episodes, args.max_steps, args)
     average = _average_over_tasks(metrics, args.max_steps)
 
     out = args.out or RESULTS / "evaluate_ruler.json"

@@ -86,10 +86,11 @@ def make_tiny(default_tokenizer: transformers.PreTrainedTokenizerBase) -> TinyFa
 
 @pytest.fixture(scope="session")
 def make_tiny_network(make_tiny: TinyFactory) -> Callable[..., QNetwork]:
-    """A factory of tiny Q-networks whose two encoders start equal: make(seed, scale)."""
+    """A factory of tiny Q-networks whose two encoders start equal:
+    make(seed, scale, frozen_action_encoder=..., action_head=...)."""
 
-    def make(seed: int = 0, scale: float = 0.1) -> QNetwork:
+    def make(seed: int = 0, scale: float = 0.1, **action_side: Any) -> QNetwork:
         encoder = make_tiny(seed=seed, scale=scale, max_length=64)
-        return QNetwork(encoder, copy.deepcopy(encoder))
+        return QNetwork(encoder, copy.deepcopy(encoder), **action_side)
 
     return make

@@ -7,13 +7,18 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
 
 from qrag_pipeline.api import QRetriever, latest_checkpoint_dir
 from qrag_pipeline.checkpoints import Checkpoint, load_checkpoint, save_checkpoint
+from qrag_pipeline.episodes import Episode
 from qrag_pipeline.errors import QragInputError
+from qrag_pipeline.retrieval.chunk_table import ChunkTable
+from qrag_pipeline.retrieval.embeddings import embed_texts
 from qrag_pipeline.retrieval.multistep import retrieve
 from qrag_pipeline.retrieval.trace import learned_stop
 from qrag_pipeline.retrieve_cli import main
+from qrag_pipeline.rl.inference import greedy_rollout
 from qrag_pipeline.sources.sentences import split_sentences
 
 STORY = (
@@ -180,3 +185,60 @@ def test_the_installed_command_fails_without_a_traceback(tmp_path: Path) -> None
         result.stderr.startswith("qrag-retrieve: error: ")
         and "Traceback" not in result.stderr
     )
+
+
+def test_a_frozen_action_encoder_checkpoint_retrieves_as_it_did_in_training(
+    make_tiny_network, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The new kind of checkpoint (frozen action encoder, trained head): QRetriever and
+    the CLI pick what the training-time greedy policy picks from the same chunks
+    looked up in the pools' table."""
+    network = make_tiny_network(seed=4, frozen_action_encoder=True, action_head="linear")
+    with torch.no_grad():  # a head that training moved away from the identity
+        network.action_head.weight.add_(0.3 * torch.randn(network.action_head.weight.shape))
+    directory = tmp_path / "checkpoint"
+    save_checkpoint(Checkpoint.from_network(network), directory)
+    chunks = split_sentences(STORY)
+    table = ChunkTable.from_embeddings(
+        network.action_encoder, embed_texts(network.action_encoder, chunks, "float32", progress=False)
+    )
+    episode = Episode("e", "babilong", "qa2", "1k", QUESTION, "kitchen", chunks, [1, 4], 60)
+    (in_training,) = greedy_rollout(network, [episode], 3, chunk_embeddings=[table.lookup(chunks)])
+
+    retriever = QRetriever.from_checkpoint(directory)
+    assert retriever.network.frozen_action_encoder and retriever.network.action_head is not None
+    hits = sorted(retriever.retrieve(STORY, QUESTION, max_steps=3), key=lambda hit: hit.step)
+    assert [hit.index for hit in hits] == in_training
+
+    story = tmp_path / "story.txt"
+    story.write_text(STORY)
+    assert main(["--checkpoint", str(directory), "--max-steps", "3", "--question", QUESTION, str(story)]) == 0
+    printed = [int(line.split("]")[0][1:]) for line in capsys.readouterr().out.splitlines()]
+    assert printed == sorted(in_training)
+
+
+def test_the_checkpoints_learned_threshold_stops_retrieval_by_default(
+    make_tiny_network, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    network = make_tiny_network(seed=3)
+    chunks = split_sentences(STORY)
+    trace = retrieve(network, QUESTION, chunks, network.action_encoder.encode(chunks), 4)
+    between = (trace.q_values[0] + trace.q_values[1]) / 2  # keeps the first pick only
+    assert trace.q_values[1] < between < trace.q_values[0]
+    directory = tmp_path / "checkpoint"
+    save_checkpoint(Checkpoint.from_network(network, stop_thresholds={"all": between, "ruler": 9.0}), directory)
+
+    retriever = QRetriever.from_checkpoint(directory)
+    assert retriever.stop_threshold == between  # the one chosen on all benchmarks
+    (hit,) = retriever.retrieve(STORY, QUESTION, max_steps=4)
+    assert hit.index == trace.retrieved[0]
+    assert len(retriever.retrieve(STORY, QUESTION, max_steps=4, stop_threshold=None)) == 4
+    with pytest.raises(QragInputError, match=r"unknown stop threshold 'learnt'\. Fix:"):
+        retriever.retrieve(STORY, QUESTION, stop_threshold="learnt")
+
+    story = tmp_path / "story.txt"
+    story.write_text(STORY)
+    base = ["--checkpoint", str(directory), "--question", QUESTION, str(story)]
+    for extra, expected in (([], 1), (["--no-stop"], 4), (["--threshold=-1e9"], 4)):
+        assert main([*extra, *base]) == 0
+        assert len(capsys.readouterr().out.splitlines()) == expected, extra

@@ -33,7 +33,7 @@ PIPELINES = ("data_prep", "train_q", "embed", "evaluate", "report")
 NODES = {
     "data_prep": "build_babilong_eval_episodes",
     "train_q": "train_q_embedder",
-    "embed": "embed_chunks_with_q_embedder",
+    "embed": "embed_training_pools",
     "evaluate": "score_retrieval",
     "report": "write_html_report",
 }

@@ -1,5 +1,5 @@
 """notebooks/walkthrough.ipynb runs end to end (nbclient) on the tiny environment, in a
-scratch project where data_prep, train_q, embed and evaluate have run, and shows the
+scratch project where data_prep, embed, train_q and evaluate have run, and shows the
 question, each step's pick and the reader's answer."""
 
 from __future__ import annotations
@@ -52,7 +52,7 @@ def test_walkthrough_notebook_runs_on_the_tiny_environment(
     run_pipeline,  # noqa: F811
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    for pipeline in ("data_prep", "train_q", "embed", "evaluate"):
+    for pipeline in ("data_prep", "embed", "train_q", "evaluate"):
         run_pipeline(pipeline)
 
     # The notebook stays in the checkout; these point it at the scratch project.

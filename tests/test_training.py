@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
+from qrag_pipeline.locks import LOCK_FILE
+from qrag_pipeline.api import QRetriever
+from qrag_pipeline.checkpoints import load_checkpoint, save_checkpoint
 from qrag_pipeline.errors import QragInputError
+from qrag_pipeline.rl.inference import ALL_BENCHMARKS
 from qrag_pipeline.rl.learner import QLearner, QLearningConfig
 from qrag_pipeline.sources.babi_generator import generate_babi_samples
 from qrag_pipeline.sources.prose_generator import generate_prose
@@ -18,6 +24,7 @@ from qrag_pipeline.training import (
     resolve_device,
     train_q_embedder,
 )
+from qrag_pipeline.training_data import training_data as mixed_training_data
 from qrag_pipeline.training_data import babilong_training_data
 
 LEARNING = QLearningConfig(
@@ -66,7 +73,7 @@ def test_an_interrupted_run_resumes_and_ends_like_an_uninterrupted_one(
         assert torch.allclose(a, b, atol=1e-6), name
     timeless = [c for c in CURVE_COLUMNS if c != "updates_per_s"]  # wall-clock differs
     assert resumed.curves[timeless].equals(reference.curves[timeless])
-    assert [p.name for p in sorted(tmp_path.iterdir())] == ["update-00000004", "update-00000006"]
+    assert [p.name for p in sorted(tmp_path.iterdir()) if p.name != LOCK_FILE] == ["update-00000004", "update-00000006"]
 
 
 def test_curves_have_one_row_per_eval_interval(make_tiny_network, training_data) -> None:
@@ -94,3 +101,42 @@ def test_held_out_stories_longer_than_the_training_documents_name_the_setting() 
     assert min(len(s.facts) for s in samples) > 1  # a qa2 story has two facts at least
     with pytest.raises(QragInputError, match=r"train_q.train_sentences=1 sentences\. Fix: raise"):
         babilong_training_data(samples, generate_prose(1, 20, seed=0), ["qa2"], 1, 4, 0)
+
+
+def test_the_mixture_draws_each_task_in_proportion_to_its_weight() -> None:
+    samples = [s for task in ("qa1", "qa2") for s in generate_babi_samples(task, 30, seed=1)]
+    prose = generate_prose(2, 200, seed=2)
+    tasks = ["qa1", "qa2", "niah_single_1", "niah_multikey_3"]
+    weights = {"qa2": 3, "niah_single_1": 0.5, "hotpotqa": 2}  # hotpotqa: known, not trained
+    sampler, validation = mixed_training_data(tasks, samples, prose, [], [12, 40], 3, 0, weights)
+    rng = np.random.default_rng(0)
+    drawn = Counter(sampler(rng).task for _ in range(3000))
+    total = 1 + 3 + 0.5 + 1
+    for task, weight in {"qa1": 1, "qa2": 3, "niah_single_1": 0.5, "niah_multikey_3": 1}.items():
+        assert drawn[task] / 3000 == pytest.approx(weight / total, abs=0.025), task
+    # validation episodes take turns, so any first n of them cover every task
+    assert [e.task for e in validation[:4]] == tasks and len(validation) == 12
+
+
+@pytest.mark.parametrize(
+    ("weights", "message"),
+    [({"qa7": 1}, r"unknown tasks \['qa7'\]"), ({"qa1": 0}, r"not positive numbers \{'qa1': 0\}"),
+     ({"qa1": "x"}, "not positive numbers")],
+)
+def test_bad_task_weights_are_one_clear_error(weights, message) -> None:
+    samples = generate_babi_samples("qa1", 10, seed=1)
+    with pytest.raises(QragInputError, match=message + ".*Fix: give positive weights"):
+        mixed_training_data(["qa1"], samples, generate_prose(1, 40, seed=2), [], 12, 2, 0, weights)
+
+
+def test_the_learned_stop_thresholds_are_chosen_on_validation_and_round_trip(
+    make_tiny_network, training_data, tmp_path: Path
+) -> None:
+    result = _run(make_tiny_network, training_data, None)
+    thresholds = result.checkpoint.stop_thresholds
+    assert set(thresholds) == {"babilong", ALL_BENCHMARKS}
+    assert all(isinstance(v, float) for v in thresholds.values())
+    save_checkpoint(result.checkpoint, tmp_path / "ck")
+    assert load_checkpoint(tmp_path / "ck").stop_thresholds == thresholds
+    retriever = QRetriever.from_checkpoint(tmp_path / "ck")
+    assert retriever.stop_threshold == thresholds[ALL_BENCHMARKS]

@@ -6,7 +6,9 @@
 
 A document is a text (split into sentences, the chunks the model was trained on) or a
 list of chunks. Hits come in document order, the order a reader should see them in,
-each with its Q value and the step that found it.
+each with its Q value and the step that found it. Retrieval stops where the Q value
+falls under the threshold the checkpoint learned on its validation episodes, so a
+question that needs one fact gets one and a question that needs three gets three.
 """
 
 from __future__ import annotations
@@ -19,9 +21,11 @@ import torch
 
 from qrag_pipeline.checkpoints import CONFIG_FILE, load_checkpoint
 from qrag_pipeline.errors import QragInputError
+from qrag_pipeline.models.onnx_encoder import inference_encoder
 from qrag_pipeline.models.q_network import QNetwork
 from qrag_pipeline.retrieval.multistep import retrieve
 from qrag_pipeline.retrieval.trace import learned_stop
+from qrag_pipeline.rl.inference import ALL_BENCHMARKS
 from qrag_pipeline.sources.sentences import split_sentences
 
 CHECKPOINT_ROOT = "data/06_models/q_embedder_checkpoint"
@@ -42,38 +46,72 @@ class Hit:
     step: int
 
 
-class QRetriever:
-    """A trained Q-network wrapped for documents that are not episodes."""
+LEARNED = "learned"
+"""`QRetriever.retrieve`'s default stop: the threshold the checkpoint learned."""
 
-    def __init__(self, network: QNetwork, chunk_budget: int = 64) -> None:
+
+class QRetriever:
+    """A trained Q-network wrapped for documents that are not episodes.
+
+    `stop_threshold` is the learned stop's threshold it applies by default: from a
+    checkpoint, the one chosen on all its validation episodes; None keeps every step.
+    """
+
+    def __init__(
+        self,
+        network: QNetwork,
+        chunk_budget: int = 64,
+        stop_threshold: float | None = None,
+        backend: str = "torch",
+    ) -> None:
         self.network = network
         self.chunk_budget = chunk_budget
+        self.stop_threshold = stop_threshold
+        self.chunk_encoder = inference_encoder(network.action_encoder, backend)
 
     @classmethod
     def from_checkpoint(
-        cls, directory: str | Path, device: torch.device | str = "cpu"
+        cls, directory: str | Path, device: torch.device | str = "cpu", backend: str = "torch"
     ) -> QRetriever:
-        """The retriever of one checkpoint folder (a version, not their root)."""
-        return cls(load_checkpoint(directory).build_network(device))
+        """The retriever of one checkpoint folder (a version, not their root).
+
+        `backend` encodes the document's chunks: "torch", or on the CPU "onnx" /
+        "onnx-int8" (ONNX Runtime, exported once; faster on long documents).
+        """
+        checkpoint = load_checkpoint(directory)
+        return cls(
+            checkpoint.build_network(device),
+            stop_threshold=checkpoint.stop_thresholds.get(ALL_BENCHMARKS),
+            backend=backend,
+        )
 
     def retrieve(
         self,
         document: str | Sequence[str],
         question: str,
         max_steps: int = 4,
-        stop_threshold: float | None = None,
+        stop_threshold: float | str | None = LEARNED,
     ) -> list[Hit]:
         """Up to `max_steps` chunks of `document` for `question`, in document order.
 
-        With `stop_threshold`, only the steps before the first pick whose Q value
-        falls under it are kept (`learned_stop`, the rule evaluation scores).
+        Only the steps before the first pick whose Q value falls under the stop
+        threshold are kept (`learned_stop`, the rule evaluation scores): by default
+        the retriever's learned one, or `stop_threshold` given here; None keeps all
+        `max_steps`.
         """
+        if stop_threshold == LEARNED:
+            stop_threshold = self.stop_threshold
+        elif isinstance(stop_threshold, str):
+            raise QragInputError(
+                f"unknown stop threshold {stop_threshold!r}. Fix: give a number, None "
+                f"(no stop) or {LEARNED!r} (the checkpoint's)."
+            )
         chunks = _chunks(document)
         if not question.strip():
             raise QragInputError("the question is empty. Fix: ask a question.")
         if max_steps < 1:
             raise QragInputError(f"max_steps must be at least 1, got {max_steps}.")
-        embeddings = self.network.action_encoder.encode(
+        embeddings = self.chunk_encoder.encode(
             chunks, progress=len(chunks) > PROGRESS_ABOVE_CHUNKS
         )
         trace = retrieve(

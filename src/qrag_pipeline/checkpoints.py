@@ -4,7 +4,8 @@ A checkpoint is a folder that rebuilds the Q-network without the original model 
 or the network (the encoder's architecture config and tokenizer travel with it) and,
 when it carries a training state, resumes training exactly:
 
-    config.json                  what rebuilds the network (QNetwork.config())
+    config.json                  what rebuilds the network (QNetwork.config()), and the
+                                 learned stop's thresholds chosen on validation
     model.safetensors            the online network's weights
     encoder/                     the transformer's config.json and tokenizer files
     training_state.safetensors   tensors training needs (target network, optimiser, RNG)
@@ -56,6 +57,9 @@ class Checkpoint:
     tokenizer: Any
     training_tensors: dict[str, Tensor] = field(default_factory=dict)
     training_state: dict[str, Any] = field(default_factory=dict)
+    stop_thresholds: dict[str, float] = field(default_factory=dict)
+    """The learned stop's threshold per benchmark (and "all"), chosen on validation
+    episodes after training; empty for a checkpoint saved before that choice."""
     source: str = "a checkpoint"
     """Where it was read from, for error messages."""
 
@@ -65,6 +69,7 @@ class Checkpoint:
         network: QNetwork,
         training_tensors: dict[str, Tensor] | None = None,
         training_state: dict[str, Any] | None = None,
+        stop_thresholds: dict[str, float] | None = None,
     ) -> Checkpoint:
         """A checkpoint of `network` (weights copied to the CPU)."""
         return cls(
@@ -74,6 +79,7 @@ class Checkpoint:
             tokenizer=network.state_encoder.tokenizer,
             training_tensors=_cpu_contiguous(training_tensors or {}),
             training_state=dict(training_state or {}),
+            stop_thresholds=dict(stop_thresholds or {}),
         )
 
     def build_network(self, device: torch.device | str = "cpu") -> QNetwork:
@@ -90,6 +96,8 @@ class Checkpoint:
                 position_mode=self.config["position_mode"],
                 step_size=self.config["step_size"],
                 rotary_base=self.config["rotary_base"],
+                frozen_action_encoder=self.config.get("frozen_action_encoder", False),
+                action_head=self.config.get("action_head", "none"),
             )
         except QragInputError:
             raise
@@ -133,7 +141,14 @@ def save_checkpoint(checkpoint: Checkpoint, directory: str | Path) -> Path:
         )
     with staged(directory) as staging:
         staging.mkdir()
-        _write_json(staging / CONFIG_FILE, {"format_version": FORMAT_VERSION, **checkpoint.config})
+        _write_json(
+            staging / CONFIG_FILE,
+            {
+                "format_version": FORMAT_VERSION,
+                **checkpoint.config,
+                "stop_thresholds": checkpoint.stop_thresholds,
+            },
+        )
         save_file(checkpoint.weights, str(staging / WEIGHTS_FILE))
         encoder_dir = staging / ENCODER_DIR
         encoder_dir.mkdir()
@@ -160,6 +175,15 @@ def load_checkpoint(directory: str | Path) -> Checkpoint:
             f"{FORMAT_VERSION}. Fix: retrain, or load it with the version that wrote it."
         )
     has_training_state = (directory / TRAINING_JSON_FILE).is_file()
+    thresholds = config.pop("stop_thresholds", {})
+    if not isinstance(thresholds, dict) or not all(
+        isinstance(v, (int, float)) and not isinstance(v, bool) for v in thresholds.values()
+    ):
+        raise QragInputError(
+            f"checkpoint {str(directory)!r} has stop_thresholds {thresholds!r}, not a "
+            "mapping of benchmark to number. Fix: its config.json was edited or is "
+            "damaged; use another checkpoint or retrain."
+        )
     return Checkpoint(
         config=config,
         weights=_read_tensors(directory / WEIGHTS_FILE),
@@ -167,6 +191,7 @@ def load_checkpoint(directory: str | Path) -> Checkpoint:
         tokenizer=_read_tokenizer(directory / ENCODER_DIR),
         training_tensors=_read_tensors(directory / TRAINING_TENSORS_FILE) if has_training_state else {},
         training_state=_read_json(directory / TRAINING_JSON_FILE) if has_training_state else {},
+        stop_thresholds={str(k): float(v) for k, v in thresholds.items()},
         source=f"checkpoint {str(directory)!r}",
     )
 

@@ -42,14 +42,15 @@ from qrag_pipeline.metrics import (
     squad_exact_match,
     squad_f1,
 )
-from qrag_pipeline.models.encoder import TextEncoder
+from qrag_pipeline.models.encoder import TextEncoder, same_embeddings
 from qrag_pipeline.models.q_network import QNetwork
 from qrag_pipeline.readers.llm_reader import LLMReader
 from qrag_pipeline.readers.rule_reader import RuleReader
 from qrag_pipeline.retrieval.baselines import dense_top_k, multistep_dense, tfidf_top_k
-from qrag_pipeline.retrieval.embeddings import EpisodeEmbeddings
+from qrag_pipeline.retrieval.embeddings import EpisodeEmbeddings, embed_episodes
 from qrag_pipeline.retrieval.multistep import retrieve
 from qrag_pipeline.retrieval.trace import Trace, fixed_steps, learned_stop, oracle_stop
+from qrag_pipeline.rl.inference import ALL_BENCHMARKS
 from qrag_pipeline.sources.babi_files import BABI_TASKS
 
 Q_RAG = "q_rag"
@@ -124,6 +125,28 @@ def trace_rows(
     return pd.DataFrame(rows, columns=list(TRACE_COLUMNS))
 
 
+def q_chunk_embeddings(
+    network: QNetwork,
+    episodes: Sequence[Episode],
+    pretrained: EpisodeEmbeddings,
+    progress: bool = False,
+) -> EpisodeEmbeddings:
+    """The chunk embeddings Q-RAG scores `episodes` with.
+
+    A frozen action encoder is the pretrained encoder that made `pretrained`, so those
+    serve as they are: one matrix for the dense baselines and every such checkpoint
+    (each applies its own head). The paper's trained action encoder embeds the chunks
+    itself, as does one whose encoder differs from the one that made `pretrained`.
+    """
+    if network.frozen_action_encoder and same_embeddings(
+        pretrained.encoder, network.action_encoder.encoder_config()
+    ):
+        return pretrained
+    return embed_episodes(
+        network.action_encoder, episodes, str(pretrained.vectors.dtype), progress
+    )
+
+
 def q_rag_traces(
     network: QNetwork,
     episodes: Sequence[Episode],
@@ -133,7 +156,7 @@ def q_rag_traces(
     progress: bool = False,
 ) -> pd.DataFrame:
     """Q-RAG's traces: `max_steps` greedy steps over chunk embeddings made by the
-    network's own action encoder (`embed_episodes(network.action_encoder, ...)`)."""
+    network's action encoder (see `q_chunk_embeddings`)."""
 
     def one(episode: Episode) -> Trace:
         vectors = embeddings.of(episode.id)
@@ -190,7 +213,8 @@ def pretrained_encoder(
     embeddings: EpisodeEmbeddings, device: torch.device | str = "cpu"
 ) -> TextEncoder:
     """The pretrained encoder that made `embeddings`, from their record of it, so that
-    questions are embedded exactly as the chunks were."""
+    questions are embedded as the chunks were (by torch, whichever backend encoded the
+    chunks: a question is one text)."""
     if not embeddings.encoder.get("name_or_path"):
         raise QragInputError(
             "these embeddings do not record a pretrained encoder, so questions "
@@ -198,20 +222,24 @@ def pretrained_encoder(
             "TextEncoder.from_pretrained (the embed pipeline's "
             "pretrained_chunk_embeddings)."
         )
-    return TextEncoder.from_pretrained(**embeddings.encoder).to(device)
+    record = {key: value for key, value in embeddings.encoder.items() if key != "backend"}
+    return TextEncoder.from_pretrained(**record).to(device)
 
 
 def score_traces(
     episodes: Sequence[Episode],
     traces: pd.DataFrame,
     max_steps: int,
-    stop_threshold: float,
+    stop_threshold: float | Mapping[str, float],
     llm_reader: LLMReader | None = None,
     steps_by_benchmark: Mapping[str, int] | None = None,
 ) -> pd.DataFrame:
     """The metrics table: per benchmark, task, length bucket and method, the number of
     episodes and the mean of every metric `question_scores` computes (NaNs skipped),
     with the seconds per question of chunk encoding and of the steps.
+
+    `stop_threshold` is the learned stop's threshold: one number, or one per benchmark
+    as a checkpoint stores them (`stop_threshold_for`).
 
     Each benchmark is scored at its T: `steps_by_benchmark[benchmark]`, else
     `max_steps` (the traces must hold that many picks). With `llm_reader`, columns of
@@ -224,7 +252,9 @@ def score_traces(
     steps = [(steps_by_benchmark or {}).get(e.benchmark, max_steps) for e in row_episodes]
     rows = [
         {
-            **question_scores(episode, method, trace, t, stop_threshold),
+            **question_scores(
+                episode, method, trace, t, stop_threshold_for(stop_threshold, episode.benchmark)
+            ),
             "seconds_per_question_encode": float(encode_s),
             "seconds_per_question_steps": float(steps_s),
         }
@@ -253,6 +283,20 @@ def score_traces(
     return pd.DataFrame(
         [_group_row(key, groups[key]) for key in _in_report_order(groups, episodes)]
     )
+
+
+def stop_threshold_for(setting: float | Mapping[str, float], benchmark: str) -> float:
+    """The learned stop's threshold for `benchmark`: `setting` itself, or its entry for
+    the benchmark in a checkpoint's mapping (else the one chosen on all benchmarks)."""
+    if not isinstance(setting, Mapping):
+        return float(setting)
+    if benchmark not in setting and ALL_BENCHMARKS not in setting:
+        raise QragInputError(
+            f"the checkpoint learned no stop threshold (it has {dict(setting)}), so "
+            "Q-RAG's learned stop cannot be scored. Fix: set evaluate.stop_threshold to "
+            "a number, or retrain the checkpoint with this version."
+        )
+    return float(setting.get(benchmark, setting.get(ALL_BENCHMARKS)))
 
 
 def question_scores(

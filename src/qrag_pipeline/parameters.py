@@ -70,6 +70,12 @@ RULES: dict[str, Rule] = {
     "data_prep.seed": whole(0),
     "data_prep.stories.generated_train_stories": whole(1),
     "data_prep.stories.generated_test_stories": whole(1),
+    "data_prep.stories.train_vocabulary": Rule(
+        lambda v: v in ("official", "varied"), "official or varied"
+    ),
+    "data_prep.stories.test_vocabulary": Rule(
+        lambda v: v in ("official", "varied"), "official or varied"
+    ),
     "data_prep.distractors.prose_documents": whole(1),
     "data_prep.distractors.prose_sentences_per_document": whole(1),
     "data_prep.distractors.min_words": whole(1),
@@ -84,8 +90,20 @@ RULES: dict[str, Rule] = {
     "embed.encoder.scale": number(above=0),
     "embed.encoder.trust_remote_code": BOOLEAN,
     "embed.progress": BOOLEAN,
-    "train_q.train_sentences": whole(1),
+    "embed.backend": Rule(lambda v: v in ("torch", "onnx", "onnx-int8"), "torch, onnx or onnx-int8"),
+    "embed.executor.kind": Rule(lambda v: v in ("local", "dask"), "local or dask"),
+    "embed.executor.shard_size": whole(1),
+    "embed.executor.n_workers": whole(1),
+    "embed.executor.threads_per_worker": whole(1),
+    "embed.executor.processes": BOOLEAN,
+    "embed.executor.resources.*": number(above=0),
+    "train_q.train_sentences": Rule(
+        lambda v: (is_whole(v) and v >= 1)
+        or (isinstance(v, list) and len(v) == 2 and all(is_whole(x) for x in v) and 1 <= v[0] <= v[1]),
+        "a whole number of at least 1 or a pair [shortest, longest]",
+    ),
     "train_q.validation_questions": whole(1),
+    "train_q.task_weights.*": number(above=0),
     "train_q.checkpoint_every": whole(1),
     "train_q.resume": BOOLEAN,
     "train_q.progress": BOOLEAN,
@@ -93,10 +111,15 @@ RULES: dict[str, Rule] = {
     "train_q.model.scale": number(above=0),
     "train_q.model.step_size": number(above=0),
     "train_q.model.trust_remote_code": BOOLEAN,
+    "train_q.model.frozen_action_encoder": BOOLEAN,
+    "train_q.model.action_head": Rule(lambda v: v in ("none", "linear"), "none or linear"),
     "train_q.learning": _learning_rule(),
     "evaluate.max_steps": whole(1),
     "evaluate.steps_by_benchmark.*": whole(1),
-    "evaluate.stop_threshold": number(),
+    "evaluate.stop_threshold": Rule(
+        lambda v: v == "checkpoint" or number().valid(v),
+        "a finite number or checkpoint (the thresholds the checkpoint learned)",
+    ),
     "evaluate.chunk_budget": whole(1),
     "evaluate.progress": BOOLEAN,
     "report.decimals": whole(0),

@@ -17,6 +17,7 @@ import logging
 import math
 import shutil
 from collections.abc import Callable, Mapping, Sequence
+from contextlib import nullcontext
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -28,8 +29,11 @@ from tqdm.auto import tqdm
 from qrag_pipeline.checkpoints import Checkpoint, load_checkpoint, save_checkpoint
 from qrag_pipeline.episodes import Episode
 from qrag_pipeline.errors import QragInputError, TrainingDivergedError
+from qrag_pipeline.locks import exclusive
 from qrag_pipeline.models.q_network import QNetwork
+from qrag_pipeline.retrieval.embeddings import EpisodeEmbeddings
 from qrag_pipeline.rl.environment import EpisodeSampler
+from qrag_pipeline.rl.inference import stop_thresholds
 from qrag_pipeline.rl.learner import QLearner, QLearningConfig, train
 
 LOGGER = logging.getLogger(__name__)
@@ -99,11 +103,16 @@ def train_q_embedder(
     device: torch.device,
     keep_checkpoints: int = 2,
     progress: bool = True,
+    pool_embeddings: EpisodeEmbeddings | None = None,
 ) -> TrainingResult:
     """Train to `learning.total_updates`, resuming from `run_dir` when it holds a run.
 
     `make_network` builds the starting network (e.g. `QNetwork.from_pretrained`); it is
     not called when resuming. With `run_dir=None` nothing is written or resumed.
+    `pool_embeddings` (the training pools embedded by the frozen action encoder) spare
+    a frozen-action-encoder network the encoding of every new document's chunks. A
+    second run in the same run folder (the same parameters and data) while this one
+    works stops at once with a clear error (`locks.exclusive`).
     """
     counts = {"checkpoint_every": checkpoint_every, "keep_checkpoints": keep_checkpoints}
     for name, value in counts.items():
@@ -112,15 +121,36 @@ def train_q_embedder(
                 f"train_q.{name}={value!r} must be a whole number of at least 1. Fix: set "
                 f"train_q.{name} in the train_q parameters."
             )
+    lock = exclusive(run_dir, "train_q with these parameters") if run_dir else nullcontext()
+    with lock:
+        return _train(
+            make_network, learning, sampler, held_out, run_dir, checkpoint_every, device,
+            keep_checkpoints, progress, pool_embeddings,
+        )
+
+
+def _train(
+    make_network: Callable[[], QNetwork],
+    learning: QLearningConfig,
+    sampler: EpisodeSampler,
+    held_out: Sequence[Episode],
+    run_dir: Path | None,
+    checkpoint_every: int,
+    device: torch.device,
+    keep_checkpoints: int,
+    progress: bool,
+    pool_embeddings: EpisodeEmbeddings | None,
+) -> TrainingResult:
+    """`train_q_embedder`'s work, with its run folder (if any) locked."""
     if run_dir is not None:
         _remove_unfinished_saves(run_dir)
     resume_from = latest_checkpoint(run_dir) if run_dir is not None else None
     if resume_from is None:
-        learner = QLearner(make_network(), sampler, learning, device)
+        learner = QLearner(make_network(), sampler, learning, device, pool_embeddings)
         history: list[dict[str, float]] = []
     else:
         saved = _load_resumable(resume_from)
-        learner = QLearner(saved.build_network(), sampler, learning, device)
+        learner = QLearner(saved.build_network(), sampler, learning, device, pool_embeddings)
         learner.load_state_dict(saved.training_tensors, saved.training_state["learner"])
         history = list(saved.training_state["history"])
         LOGGER.info("resuming from %s (update %d of %d)", resume_from, learner.updates, learning.total_updates)
@@ -137,6 +167,7 @@ def train_q_embedder(
 
     try:
         train(learner, held_out, after_update)
+        thresholds = _validation_stop_thresholds(learner, held_out)
     except TrainingDivergedError as error:
         last = latest_checkpoint(run_dir) if run_dir is not None else None
         kept = (
@@ -150,8 +181,27 @@ def train_q_embedder(
         bar.close()
     return TrainingResult(
         network=learner.network,
-        checkpoint=Checkpoint.from_network(learner.network, training_state={"learning": asdict(learning)}),
+        checkpoint=Checkpoint.from_network(
+            learner.network,
+            training_state={"learning": asdict(learning)},
+            stop_thresholds=thresholds,
+        ),
         curves=training_curves(history, learning.eval_every),
+    )
+
+
+def _validation_stop_thresholds(learner: QLearner, held_out: Sequence[Episode]) -> dict[str, float]:
+    """The learned stop's thresholds, chosen on the validation episodes (none without
+    any); a frozen action encoder looks their chunks up in the pools' table."""
+    if not held_out:
+        return {}
+    table = learner.chunk_table
+    return stop_thresholds(
+        learner.network,
+        held_out,
+        learner.config.max_steps,
+        learner.config.chunk_budget,
+        [table.lookup(e.chunks) for e in held_out] if table is not None else None,
     )
 
 

@@ -1,4 +1,4 @@
-"""embed and evaluate through Kedro, after data_prep and train_q (tiny environment)."""
+"""embed, train_q and evaluate through Kedro, after data_prep (tiny environment)."""
 
 from __future__ import annotations
 
@@ -33,11 +33,11 @@ def test_embed_and_evaluate_write_versioned_embeddings_traces_and_metrics(
     run_pipeline("data_prep")
     with pytest.raises(
         QragInputError,
-        match=r"q_embedder_checkpoint \(made by train_q\) yet\. Fix: run train_q ",
+        match=r"training_pool_embeddings \(made by embed\) yet\. Fix: run embed ",
     ):
-        run_pipeline("embed")
-    run_pipeline("train_q")
+        run_pipeline("train_q")
     run_pipeline("embed")
+    run_pipeline("train_q")
     run_pipeline("evaluate")
 
     episodes = episodes_from_frame(
@@ -48,22 +48,29 @@ def test_embed_and_evaluate_write_versioned_embeddings_traces_and_metrics(
     by_id = {episode.id: episode for episode in episodes}
     chunks = [chunk for episode in episodes for chunk in episode.chunks]
 
-    for name in ("pretrained_chunk_embeddings", "q_chunk_embeddings"):
-        (folder,) = (project_copy / "data/04_feature" / name).glob(f"*/{name}")
-        dataset = EpisodeEmbeddingsDataset(
-            str(project_copy / "data/04_feature" / name), Version(None, None)
-        )
-        embeddings = dataset.load()
-        files = sorted(p.name for p in folder.iterdir())
-        assert files == ["embeddings.json", "rows.npy", "vectors.npy"]
-        # every chunk text encoded once: as many vectors as distinct texts
-        assert len(embeddings.texts) == len(set(embeddings.texts)) == len(set(chunks))
-        assert len(set(chunks)) < len(chunks)  # the episodes do share sentences
-        assert embeddings.vectors.shape == (len(set(chunks)), 384)
-        assert embeddings.vectors.dtype == np.float16
-        for episode in episodes:
-            rows = embeddings.rows[episode.id]
-            assert [embeddings.texts[row] for row in rows] == episode.chunks
+    embeddings = _load_embeddings(project_copy, "pretrained_chunk_embeddings")
+    # every chunk text encoded once: as many vectors as distinct texts
+    assert len(embeddings.texts) == len(set(embeddings.texts)) == len(set(chunks))
+    assert len(set(chunks)) < len(chunks)  # the episodes do share sentences
+    assert embeddings.vectors.shape == (len(set(chunks)), 384)
+    assert embeddings.vectors.dtype == np.float16
+    for episode in episodes:
+        rows = embeddings.rows[episode.id]
+        assert [embeddings.texts[row] for row in rows] == episode.chunks
+
+    # the training pools, embedded once for every train_q run on them: every story
+    # fact and every distractor sentence, each once, belonging to no episode
+    pool = _load_embeddings(project_copy, "training_pool_embeddings")
+    stories = pd.read_parquet(_latest(project_copy, "03_primary", "babi_train_stories.parquet"))
+    distractors = pd.read_parquet(
+        _latest(project_copy, "03_primary", "train_distractor_sentences.parquet")
+    )
+    texts = set(pool.texts)
+    assert len(texts) == len(pool.texts) == pool.vectors.shape[0]
+    assert {fact for facts in stories.facts for fact in facts} <= texts
+    assert set(distractors.sentence) <= texts
+    assert pool.rows == {}
+    assert pool.encoder == embeddings.encoder
 
     outputs = "07_model_output"
     q_traces = pd.read_parquet(
@@ -87,6 +94,9 @@ def test_embed_and_evaluate_write_versioned_embeddings_traces_and_metrics(
         assert all(0 <= i < len(episode.chunks) for i in row.retrieved)
         assert row.encode_s >= 0 and row.steps_s > 0
     assert (traces[traces.method == "tfidf"].encode_s == 0).all()
+    # the tiny model's action encoder is frozen: Q-RAG scores the very chunk
+    # embeddings the dense baselines use, so both report the one encoding
+    assert q_traces.encode_s.tolist() == baselines[baselines.method == "dense"].encode_s.tolist()
 
     metrics = pd.read_csv(
         _latest(project_copy, "08_reporting", "retrieval_metrics.csv")
@@ -131,20 +141,27 @@ def test_embed_and_evaluate_write_versioned_embeddings_traces_and_metrics(
     assert not math.isnan(row[f"fact_f1@T={T}"].item())
 
 
-def test_kedro_run_embed_before_its_inputs_exist_names_the_pipelines_to_run(
+def _load_embeddings(project: Path, name: str):
+    (folder,) = (project / "data/04_feature" / name).glob(f"*/{name}")
+    assert sorted(p.name for p in folder.iterdir()) == ["embeddings.json", "rows.npy", "vectors.npy"]
+    return EpisodeEmbeddingsDataset(str(project / "data/04_feature" / name), Version(None, None)).load()
+
+
+def test_kedro_run_train_q_before_its_inputs_exist_names_the_pipelines_to_run(
     project_copy: Path,
 ) -> None:
     env = {**os.environ, "KEDRO_DISABLE_TELEMETRY": "true", "HF_HUB_OFFLINE": "1"}
     kedro = [sys.executable, "-m", "kedro", "run", "--env", "tiny"]
     done = subprocess.run(
-        [*kedro, "--pipelines", "embed"], env=env, capture_output=True, text=True
+        [*kedro, "--pipelines", "train_q"], env=env, capture_output=True, text=True
     )
     assert done.returncode == 1
     assert (
-        "Error: no saved version of eval_episodes (made by data_prep), "
-        "q_embedder_checkpoint (made by train_q) yet. Fix: run data_prep and train_q "
-        "first (kedro run --pipelines data_prep,train_q), or in the same run "
-        "(kedro run --pipelines data_prep,train_q,embed)."
+        "Error: no saved version of babi_train_stories (made by data_prep), "
+        "hotpotqa_train_episodes (made by data_prep), train_distractor_sentences (made "
+        "by data_prep), training_pool_embeddings (made by embed) yet. Fix: run data_prep "
+        "and embed first (kedro run --pipelines data_prep,embed), or in the same run "
+        "(kedro run --pipelines data_prep,embed,train_q)."
     ) in done.stderr
     assert "Traceback" not in done.stderr
     assert not [p for p in (project_copy / "data").rglob("*") if p.is_file()]

@@ -2,8 +2,8 @@
 
 A project here is conf/ and pyproject.toml copied to a temporary folder (the package is
 imported from the checkout); its data/ starts empty or as a copy of a project that
-already ran some stages, so that each test pays for data_prep and train_q at most
-once per session. `kedro_run` starts the real command line in a subprocess, as a user
+already ran some stages, so that each test pays for data_prep, embed and train_q at
+most once per session. `kedro_run` starts the real command line in a subprocess, as a user
 would; `run_stage` runs a stage in this process, where a test can monkeypatch.
 """
 
@@ -127,15 +127,17 @@ def latest(project: Path, name: str) -> Path:
 
 @pytest.fixture(scope="session")
 def prepared_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A project where data_prep ran (tiny): copy its data/ rather than rerun it."""
+    """A project where data_prep and embed ran (tiny), ready to train: copy its data/
+    rather than rerun them."""
     project = make_project(tmp_path_factory.mktemp("prepared") / "project")
     run_stage(project, "data_prep")
+    run_stage(project, "embed")
     return project
 
 
 @pytest.fixture(scope="session")
 def trained_project(tmp_path_factory: pytest.TempPathFactory, prepared_project: Path) -> Path:
-    """A project where data_prep and train_q ran (tiny, CPU)."""
+    """A project where data_prep, embed and train_q ran (tiny, CPU)."""
     project = make_project(tmp_path_factory.mktemp("trained") / "project", data_from=prepared_project)
     run_stage(project, "train_q", NO_RUN_FOLDER)
     return project

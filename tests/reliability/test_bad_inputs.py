@@ -156,7 +156,7 @@ CLI_CASES = {
         data="prepared",
     ),
     "truncated_checkpoint": Case(
-        lambda tmp: ["--pipelines", "embed", "--params", "embed.device=cpu"],
+        lambda tmp: ["--pipelines", "evaluate", "--params", "evaluate.device=cpu"],
         lambda tmp: "cannot read checkpoint weights '",
         data="trained",
         setup=truncate_checkpoint,
@@ -195,14 +195,15 @@ def test_kedro_run_ends_on_one_clear_error_and_writes_nothing(
 def test_kedro_run_failing_after_its_first_nodes_removes_what_they_saved(
     trained_project: Path, tmp_path: Path
 ) -> None:
-    """embed saves the pretrained chunk embeddings, then fails on the truncated
-    checkpoint: the finished node's saved version goes too."""
+    """evaluate saves the baselines' traces, then fails on the truncated checkpoint:
+    the finished node's saved version goes too."""
     project = make_project(tmp_path / "project", data_from=trained_project)
     truncate_checkpoint(project, tmp_path)
+    before = data_files(project)
     with pytest.raises(Exception) as raised:  # Kedro wraps a load's error in DatasetError
-        run_stage(project, "embed")
+        run_stage(project, "evaluate")
     assert "cannot read checkpoint weights" in str(input_error_in(raised.value))
-    assert not list((project / "data").glob("04_feature/*/*"))  # no version of either
+    assert data_files(project) == before  # no baseline_traces version left behind
 
 
 # In-process: the same error type the command line prints, and data/ unchanged.
@@ -274,6 +275,12 @@ IN_PROCESS_CASES = {
     "checkpoint_every_zero": (
         "train_q", lambda tmp: {"train_q": {"checkpoint_every": 0}}, None,
         "train_q.checkpoint_every=0 must be a whole number of at least 1"),
+    "action_encoder_switch_given_as_text": (
+        "train_q", lambda tmp: {"train_q": {"model": {"frozen_action_encoder": "yes"}}}, None,
+        "train_q.model.frozen_action_encoder='yes' must be true or false"),
+    "unknown_action_head": (
+        "train_q", lambda tmp: {"train_q": {"model": {"action_head": "mlp"}}}, None,
+        "train_q.model.action_head='mlp' must be none or linear"),
     "fractional_update_count": (
         "train_q", lambda tmp: {"train_q": {"learning": {"total_updates": 2.5}}}, None,
         "total_updates=2.5 must be a whole number"),

@@ -23,6 +23,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import os
 import re
 import shutil
@@ -38,6 +39,7 @@ import torch
 import yaml
 from kedro.io import DatasetError, Version
 
+from qrag_pipeline.locks import LOCK_FILE
 from qrag_pipeline.checkpoints import load_checkpoint
 from qrag_pipeline.datasets.atomic_files import CSVDataset, ParquetDataset, TextDataset
 from qrag_pipeline.datasets.embeddings_dataset import EpisodeEmbeddingsDataset
@@ -219,7 +221,7 @@ def test_a_folder_artifact_save_that_fails_midway_leaves_no_version(
         vectors=np.ones((2, 3), dtype=np.float16), texts=["a.", "b."], rows={"e1": np.array([0, 1])},
         encode_s=0.0, encoder={},
     )
-    path = tmp_path / "q_chunk_embeddings"
+    path = tmp_path / "pretrained_chunk_embeddings"
     EpisodeEmbeddingsDataset(str(path), Version(None, "2026-01-01T00.00.00.000Z")).save(embeddings)
     save = np.save
     calls = []
@@ -235,8 +237,50 @@ def test_a_folder_artifact_save_that_fails_midway_leaves_no_version(
         EpisodeEmbeddingsDataset(str(path), Version(None, "2026-01-02T00.00.00.000Z")).save(embeddings)
     monkeypatch.undo()
 
-    assert ".q_chunk_embeddings." in str(calls[0].parent)  # written under a staging name
+    assert ".pretrained_chunk_embeddings." in str(calls[0].parent)  # written under a staging name
     assert sorted(p.relative_to(path).as_posix() for p in path.rglob("*") if p.is_dir()) == [
-        "2026-01-01T00.00.00.000Z", "2026-01-01T00.00.00.000Z/q_chunk_embeddings"]
+        "2026-01-01T00.00.00.000Z", "2026-01-01T00.00.00.000Z/pretrained_chunk_embeddings"]
     loaded = EpisodeEmbeddingsDataset(str(path), Version(None, None)).load()
     assert loaded.texts == ["a.", "b."]
+
+
+def _held(lock_file: Path) -> bool:
+    """Whether some process holds `lock_file`'s lock (taking it for a moment if not)."""
+    if not lock_file.is_file():
+        return False
+    with lock_file.open("r+") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        fcntl.flock(handle, fcntl.LOCK_UN)
+        return False
+
+
+def test_a_second_identical_train_q_beside_the_first_stops_clearly_and_the_first_ends_well(
+    prepared_project: Path, tmp_path: Path
+) -> None:
+    project = make_project(tmp_path / "project", data_from=prepared_project)
+    log = (project / "first.log").open("w")
+    train = [*TRAIN[:-1], TRAIN[-1].replace(f"total_updates={UPDATES}", "total_updates=200")]
+    first = subprocess.Popen(kedro_command(*train), cwd=project, env=kedro_env(), stdout=log,
+                             stderr=subprocess.STDOUT, start_new_session=True)
+    runs = project / "data/06_models/train_q_runs"
+    deadline = time.monotonic() + 600
+    while first.poll() is None and time.monotonic() < deadline and not any(
+        _held(lock) for lock in runs.glob(f"*/{LOCK_FILE}")
+    ):
+        time.sleep(0.05)
+    assert first.poll() is None, "the first run ended before the second could start"
+
+    second = kedro_run(project, *train)
+
+    assert first.wait(timeout=900) == 0
+    log.close()
+    assert second.returncode == 1
+    assert "Traceback" not in second.stderr
+    last_line = second.stderr.strip().splitlines()[-1]
+    assert "train_q with these parameters in " in last_line and "is already running (process" in last_line
+    assert " Fix: wait for that run to finish" in last_line
+    (checkpoint,) = project.glob("data/06_models/q_embedder_checkpoint/*/q_embedder_checkpoint")
+    assert load_checkpoint(checkpoint).training_state["learning"]["total_updates"] == 200

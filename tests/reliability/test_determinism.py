@@ -4,7 +4,7 @@ be reproduced from its saved inputs.
 - data_prep twice, as `kedro run` in two fresh processes with different PYTHONHASHSEED
   (so that no set or dict order can leak into the data), and once in-process: every
   data_prep table (pools and the episodes of every benchmark) identical.
-- train_q + embed + evaluate twice with the same seed on the CPU (two fresh projects on
+- embed + train_q + evaluate twice with the same seed on the CPU (two fresh projects on
   the same data): the checkpoint's weights bitwise equal, the traces equal, the
   metrics equal (timing columns aside: wall-clock seconds differ by nature).
 - `kedro run --pipelines evaluate --load-versions ...`: after data_prep, train_q and
@@ -34,7 +34,7 @@ DATA_PREP_TABLES = (
     "test_distractor_sentences", "babilong_eval_episodes", "ruler_eval_episodes",
     "hotpotqa_train_episodes", "hotpotqa_eval_episodes", "eval_episodes",
 )
-EVALUATION_INPUTS = ("eval_episodes", "q_embedder_checkpoint", "q_chunk_embeddings", "pretrained_chunk_embeddings")
+EVALUATION_INPUTS = ("eval_episodes", "q_embedder_checkpoint", "pretrained_chunk_embeddings")
 
 
 def table(project: Path, name: str) -> pd.DataFrame:
@@ -81,18 +81,17 @@ def test_data_prep_twice_in_fresh_processes_gives_identical_tables(
 
 @pytest.fixture(scope="module")
 def evaluated_project(tmp_path_factory: pytest.TempPathFactory, trained_project: Path) -> Path:
-    """data_prep, train_q, embed and evaluate done once (tiny, CPU)."""
+    """data_prep, embed, train_q and evaluate done once (tiny, CPU)."""
     project = make_project(tmp_path_factory.mktemp("evaluated") / "project", data_from=trained_project)
-    run_stage(project, "embed")
     run_stage(project, "evaluate")
     return project
 
 
-def test_train_q_embed_evaluate_twice_with_the_same_seed_give_equal_results(
+def test_embed_train_q_evaluate_twice_with_the_same_seed_give_equal_results(
     evaluated_project: Path, prepared_project: Path, tmp_path: Path
 ) -> None:
     again = make_project(tmp_path / "again", data_from=prepared_project)
-    for stage in ("train_q", "embed", "evaluate"):
+    for stage in ("embed", "train_q", "evaluate"):
         run_stage(again, stage, NO_RUN_FOLDER)
 
     first = load_checkpoint(latest(evaluated_project, "q_embedder_checkpoint"))

@@ -27,6 +27,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from qrag_pipeline.locks import LOCK_FILE
 from qrag_pipeline.checkpoints import load_checkpoint
 from qrag_pipeline.cli_hooks import input_error_in
 from qrag_pipeline.errors import QragInputError, TrainingDivergedError
@@ -122,7 +123,7 @@ def test_a_non_finite_value_stops_training_and_keeps_the_last_good_checkpoint(
     assert "Fix: lower train_q.learning.learning_rate" in message
     good = tmp_path / "update-00000002"
     assert f"The last good checkpoint of this run stays in {str(good)!r}" in message
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["update-00000002"]
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name != LOCK_FILE) == ["update-00000002"]
     saved = load_checkpoint(good)
     assert all(torch.isfinite(t).all() for t in (*saved.weights.values(), *saved.training_tensors.values()))
 
@@ -170,7 +171,7 @@ def test_kedro_train_q_with_a_nan_loss_fails_cleanly(
     assert not list(project.glob("data/06_models/q_embedder_checkpoint/*"))
     assert not list(project.glob("data/08_reporting/training_curves.csv/*"))
     (run_dir,) = (project / "data/06_models/train_q_runs").iterdir()
-    assert sorted(p.name for p in run_dir.iterdir()) == ["update-00000002"]
+    assert sorted(p.name for p in run_dir.iterdir() if p.name != LOCK_FILE) == ["update-00000002"]
 
 
 def test_kedro_run_with_a_diverging_learning_rate_ends_on_one_clear_error(
@@ -186,7 +187,7 @@ def test_kedro_run_with_a_diverging_learning_rate_ends_on_one_clear_error(
     assert re.match(r"Error: training diverged: (a Q value|the TD loss|the gradient norm) is (nan|-?inf) at update 2 ", last_line)
     assert "Fix: lower train_q.learning.learning_rate" in last_line
     (run_dir,) = (project / "data/06_models/train_q_runs").iterdir()
-    assert sorted(p.name for p in run_dir.iterdir()) == ["update-00000001"]
+    assert sorted(p.name for p in run_dir.iterdir() if p.name != LOCK_FILE) == ["update-00000001"]
     assert f"stays in '{Path('data/06_models/train_q_runs') / run_dir.name / 'update-00000001'}'" in last_line
     saved = load_checkpoint(run_dir / "update-00000001")
     assert all(torch.isfinite(t).all() for t in saved.weights.values())

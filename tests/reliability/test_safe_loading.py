@@ -115,7 +115,7 @@ def test_kedro_refuses_a_pickled_checkpoint_and_writes_nothing(trained_project: 
     before = data_files(project)
 
     with pytest.raises(Exception) as raised:  # noqa: PT011 - Kedro wraps it: DatasetError
-        run_stage(project, "embed")
+        run_stage(project, "evaluate")
 
     error = input_error_in(raised.value)
     assert error is not None and str(weights) in str(error) and "pickled weights are refused" in str(error)

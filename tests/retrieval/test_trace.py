@@ -10,7 +10,13 @@ import pytest
 
 from qrag_pipeline.errors import QragInputError
 from qrag_pipeline.metrics import FactScores, fact_scores
-from qrag_pipeline.retrieval.trace import Trace, fixed_steps, learned_stop, oracle_stop
+from qrag_pipeline.retrieval.trace import (
+    Trace,
+    best_stop_threshold,
+    fixed_steps,
+    learned_stop,
+    oracle_stop,
+)
 
 # Support {2, 7, 9}; retrieval order 7, 4, 9, 1, 2, 5 with falling Q values.
 SUPPORT = [2, 7, 9]
@@ -80,3 +86,15 @@ def test_oracle_stop_f1() -> None:
     Found {2, 7, 9} in 5 steps: P = 3/5, R = 1, F1 = 2*0.6/1.6 = 0.75.
     """
     assert fact_scores(SUPPORT, oracle_stop(TRACE, SUPPORT)).f1 == pytest.approx(0.75)
+
+
+def test_the_best_stop_threshold_separates_the_picks_that_find_facts_from_the_rest() -> None:
+    # high Q while facts are found, low Q after: every threshold between 0.2 and 0.6
+    # keeps exactly the facts; the chosen one lies in the middle of that gap
+    traces = [Trace([3, 5, 1, 0], [0.9, 0.6, 0.2, 0.1]), Trace([4, 2, 6, 7], [0.8, 0.15, 0.1, 0.05])]
+    supports = [[3, 5], [4]]
+    threshold = best_stop_threshold(traces, supports)
+    assert 0.2 < threshold < 0.6
+    assert [learned_stop(t, threshold) for t in traces] == [[3, 5], [4]]
+    with pytest.raises(QragInputError, match="one support list per trace"):
+        best_stop_threshold(traces, supports[:1])

@@ -62,6 +62,21 @@ def test_without_terminate_on_success_the_bonus_is_paid_once_and_play_goes_on() 
     assert dones == [False, False, False, True]
 
 
+def test_an_extra_step_penalty_takes_one_more_pick_after_success_and_charges_it() -> None:
+    rewards, dones = _play(_env([2, 7], extra_step_penalty=0.1), [7, 2, 4])
+    assert rewards == [0.0, 1.0, pytest.approx(-0.1)]
+    assert dones == [False, False, True]
+    # without terminate_on_success every later pick is charged, to max_steps
+    rewards, dones = _play(
+        _env([2, 7], extra_step_penalty=0.1, terminate_on_success=False, max_steps=4), [7, 2, 4, 5]
+    )
+    assert rewards == [0.0, 1.0, pytest.approx(-0.1), pytest.approx(-0.1)]
+    assert dones == [False, False, False, True]
+    # success on the last allowed pick ends there: no extra pick is left
+    rewards, dones = _play(_env([2, 7], extra_step_penalty=0.1, max_steps=2), [7, 2])
+    assert rewards == [0.0, 1.0] and dones == [False, True]
+
+
 def test_max_steps_ends_a_failed_episode_without_reward() -> None:
     env = _env([2, 7], max_steps=3)
     result = None

@@ -24,20 +24,31 @@ from qrag_pipeline.rl.learner import (
     set_trainable,
     td_loss,
 )
+from qrag_pipeline.retrieval.embeddings import EpisodeEmbeddings, embed_texts
 from qrag_pipeline.sources.babi_generator import generate_babi_samples
+from qrag_pipeline.training_data import training_pool_texts
 
 MakeNetwork = Callable[..., QNetwork]
 MakeLearner = Callable[..., QLearner]
 CPU = torch.device("cpu")
+FROZEN = {"frozen_action_encoder": True, "action_head": "linear"}
 
 
 @pytest.fixture
 def make_learner(
     make_tiny_network: MakeNetwork, train_prose: dict[str, list[str]]
 ) -> MakeLearner:
-    """make(network_seed, **config overrides): a learner on 12-sentence qa1 episodes."""
+    """make(network_seed, action_side, pool, **config overrides): a learner on
+    12-sentence qa1 episodes; `action_side` holds QNetwork's frozen_action_encoder and
+    action_head, `pool` the pools embedded beforehand for a frozen one (True: by its
+    own encoder)."""
 
-    def make(network_seed: int = 0, **overrides: Any) -> QLearner:
+    def make(
+        network_seed: int = 0,
+        action_side: dict[str, Any] | None = None,
+        pool: bool | EpisodeEmbeddings = False,
+        **overrides: Any,
+    ) -> QLearner:
         options = {
             "learning_rate": 3e-3,
             "warmup_updates": 1,
@@ -46,21 +57,27 @@ def make_learner(
             "num_envs": 4,
             "num_steps": 4,
             "max_steps": 3,
+            "precision": "float32",
             **overrides,
         }
-        sampler = babilong_sampler(
-            generate_babi_samples("qa1", 10, seed=1), train_prose, 12
+        samples = generate_babi_samples("qa1", 10, seed=1)
+        sampler = babilong_sampler(samples, train_prose, 12)
+        network = make_tiny_network(seed=network_seed, **(action_side or {}))
+        embedded = (
+            embed_texts(network.action_encoder, training_pool_texts(samples, train_prose), progress=False)
+            if pool is True
+            else pool or None
         )
-        network = make_tiny_network(seed=network_seed)
-        return QLearner(network, sampler, QLearningConfig(**options), CPU)
+        return QLearner(network, sampler, QLearningConfig(**options), CPU, embedded)
 
     return make
 
 
+@pytest.mark.parametrize("action_side", [None, FROZEN], ids=["paper", "frozen"])
 def test_the_loss_re_encodes_exactly_the_q_the_policy_acted_on(
-    make_learner: MakeLearner,
+    make_learner: MakeLearner, action_side: dict[str, Any] | None
 ) -> None:
-    learner = make_learner()
+    learner = make_learner(action_side=action_side, pool=action_side is not None)
     learner.collect_rollout(alpha=0.01, explore=False)
     q1, q2 = learner.taken_q()
     assert q1.requires_grad and q2.requires_grad
@@ -150,17 +167,25 @@ def test_gradient_accumulation_takes_one_optimiser_step_per_update(
     assert metrics["transitions_per_s"] == pytest.approx(32 * metrics["updates_per_s"])
 
 
+@pytest.mark.parametrize("action_side", [None, FROZEN], ids=["paper", "frozen"])
 def test_a_resumed_learner_continues_exactly_through_safetensors_and_json(
-    make_learner: MakeLearner,
+    make_learner: MakeLearner, action_side: dict[str, Any] | None
 ) -> None:
-    learner = make_learner(learning_start=1)
+    learner = make_learner(learning_start=1, action_side=action_side, pool=action_side is not None)
     learner.update()
     tensors, values = learner.state_dict()
     tensors = load_safetensors(save_safetensors(tensors))
     values = json.loads(json.dumps(values))
     expected = learner.update()
 
-    resumed = make_learner(network_seed=5, learning_start=1)
+    # another network's weights, but the same pool embeddings (an artifact of the run)
+    table = learner.chunk_table
+    pool = (
+        EpisodeEmbeddings(list(table.row_of), table.vectors, {}, encoder=table.encoder.encoder_config())
+        if table is not None
+        else False
+    )
+    resumed = make_learner(network_seed=5, learning_start=1, action_side=action_side, pool=pool)
     resumed.load_state_dict(tensors, values)
     assert resumed.updates == 1
     metrics = resumed.update()
@@ -168,6 +193,48 @@ def test_a_resumed_learner_continues_exactly_through_safetensors_and_json(
     assert metrics["mean_target"] == pytest.approx(expected["mean_target"], rel=1e-6)
     for name, value in learner.target.state_dict().items():
         torch.testing.assert_close(resumed.target.state_dict()[name], value)
+
+
+def test_a_frozen_action_encoder_looks_chunks_up_and_trains_only_the_state_side_and_head(
+    make_learner: MakeLearner,
+) -> None:
+    learner = make_learner(num_envs=8, num_steps=8, learning_start=1, action_side=FROZEN, pool=True)
+    table = learner.chunk_table
+    before = {k: v.clone() for k, v in learner.network.state_dict().items()}
+    metrics = learner.update()
+    after = learner.network.state_dict()
+    assert learner.dones.any()  # documents were replaced during the rollout
+    assert table.misses == 0 and table.hits > 0  # every chunk came from the pools
+    for env, progress in enumerate(learner.env.progress):
+        assert learner.online_chunks[env] is learner.target_chunks[env]  # one set, shared
+        torch.testing.assert_close(
+            learner.online_chunks[env], learner.network.action_encoder.encode(progress.episode.chunks),
+            atol=2e-3, rtol=0,  # the pools are stored in float16
+        )
+    action = [name for name in before if name.startswith("action_encoder.")]
+    assert action and all(torch.equal(after[name], before[name]) for name in action)
+    assert not torch.equal(after["action_head.weight"], before["action_head.weight"])
+    state = "state_encoder.model.encoder.layer.1.output.dense.weight"
+    assert not torch.equal(after[state], before[state])
+    assert metrics["seconds_chunk_embedding"] >= 0 and metrics["seconds_loss"] > 0
+
+
+def test_without_pools_a_frozen_action_encoder_encodes_each_document_itself(
+    make_learner: MakeLearner,
+) -> None:
+    learner = make_learner(action_side=FROZEN)
+    learner.collect_rollout(alpha=0.01, explore=True)
+    assert learner.chunk_table.hits == 0 and learner.chunk_table.misses > 0
+    for env, progress in enumerate(learner.env.progress):
+        torch.testing.assert_close(
+            learner.online_chunks[env], learner.network.action_encoder.encode(progress.episode.chunks),
+            atol=2e-3, rtol=0,
+        )
+
+
+def test_pools_for_a_trained_action_encoder_are_refused(make_learner: MakeLearner) -> None:
+    with pytest.raises(QragInputError, match="the Q-network trains its action encoder.*Fix: set"):
+        make_learner(pool=True)
 
 
 def _episode(chunks: list[str], support: list[int]) -> Episode:

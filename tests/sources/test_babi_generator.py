@@ -26,6 +26,7 @@ from qrag_pipeline.sources.babi_files import (
     parse_babi_file,
 )
 from qrag_pipeline.sources.babi_generator import generate_babi_samples
+from qrag_pipeline.sources.babi_vocabulary import VOCABULARIES
 
 TASKS = ("qa1", "qa2", "qa3", "qa4", "qa5")
 N_STORIES = 300
@@ -47,8 +48,8 @@ _NOUN = re.compile(r"\b([Tt]he) ([a-z]+)\b")
 
 
 @cache
-def _generated(task: str) -> tuple[BabiSample, ...]:
-    return tuple(generate_babi_samples(task, N_STORIES, SEED))
+def _generated(task: str, vocabulary: str = "official") -> tuple[BabiSample, ...]:
+    return tuple(generate_babi_samples(task, N_STORIES, SEED, vocabulary))
 
 
 @cache
@@ -117,9 +118,10 @@ def _official_format(samples: tuple[BabiSample, ...]) -> str:
     return "\n".join(lines) + "\n"
 
 
+@pytest.mark.parametrize("vocabulary", VOCABULARIES)
 @pytest.mark.parametrize("task", TASKS)
-def test_rule_reader_recomputes_every_answer_and_support(task: str) -> None:
-    samples = _generated(task)
+def test_rule_reader_recomputes_every_answer_and_support(task: str, vocabulary: str) -> None:
+    samples = _generated(task, vocabulary)
     assert len(samples) == N_STORIES * QUESTIONS_PER_STORY[task]
     mismatches = []
     for sample in samples:
@@ -166,6 +168,19 @@ def test_vocabulary_and_templates_equal_the_official_ones(
     official = _vocabulary(_official(shared_data / "babi" / "en", task))
     for kind, words in official.items():
         assert generated[kind] == words, (kind, generated[kind] ^ words)
+
+
+@pytest.mark.parametrize("task", TASKS)
+def test_varied_stories_use_words_beyond_the_official_ones_in_the_same_templates(task: str) -> None:
+    official, varied = _vocabulary(_generated(task)), _vocabulary(_generated(task, "varied"))
+    if task != "qa4":  # qa4 has rooms and directions only
+        assert varied["fact templates"] - official["fact templates"]  # more verbs
+        assert len(varied["names"] - official["names"]) >= 20
+    assert varied["question templates"] == official["question templates"]
+    assert len(varied["nouns"] - official["nouns"]) >= 15
+    # the same story shapes: as many facts before a question, about
+    facts, varied_facts = (_facts_before_question(_generated(task, v)) for v in VOCABULARIES)
+    assert abs(varied_facts / facts - 1) <= FACTS_BEFORE_QUESTION_REL_TOL
 
 
 @pytest.mark.parametrize("task", TASKS)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import cache
 from typing import Literal
 
 import numpy as np
@@ -23,6 +24,7 @@ from qrag_pipeline.builders.babilong import (
     bucket_size,
     hide_facts,
 )
+from qrag_pipeline.builders.lengths import LengthRange
 from qrag_pipeline.episodes import Episode, approx_token_count
 from qrag_pipeline.errors import QragInputError
 from qrag_pipeline.rl.environment import EpisodeSampler
@@ -166,21 +168,30 @@ def build_niah_episode(
     rng: np.random.Generator,
     episode_id: str,
     length_bucket: str,
+    filler_pool: Sequence[tuple[str, str]] | None = None,
 ) -> Episode:
     """One episode of exactly `n_sentences` chunks, fresh keys and values from `rng`.
 
     Keys are drawn together (inserted first, then the needle haystack's), and so are
     values, so that no two needles of a document share a key or a value: a distractor
-    can then never answer, or seem to answer, the question.
+    can then never answer, or seem to answer, the question. With a `filler_pool` of
+    (key, value) pairs, a needle haystack is a window of that pool instead (training:
+    its needles are embedded once), and the inserted keys and values are drawn again
+    until none of the window's shares them.
     """
     spec = _check_length(task, n_sentences)
     n_filler = n_sentences - spec.n_needles if spec.haystack == "needle" else 0
-    keys = _draw_keys(spec.key_type, spec.n_keys + n_filler, rng)
-    values = _draw_values(spec.value_type, spec.n_needles + n_filler, rng)
+    pooled = spec.haystack == "needle" and filler_pool is not None
+    if pooled:
+        filler = _pool_window(filler_pool, n_filler, rng)
+        keys, values = _draw_apart(spec, filler, rng)
+    else:
+        keys = _draw_keys(spec.key_type, spec.n_keys + n_filler, rng)
+        values = _draw_values(spec.value_type, spec.n_needles + n_filler, rng)
+        filler = list(zip(keys[spec.n_keys :], values[spec.n_needles :], strict=True))
     inserted = [(keys[i // spec.n_values], values[i]) for i in range(spec.n_needles)]
     inserted = [inserted[i] for i in rng.permutation(len(inserted))]
     if spec.haystack == "needle":
-        filler = list(zip(keys[spec.n_keys :], values[spec.n_needles :], strict=True))
         haystack = [_needle(spec.value_type, key, value) for key, value in filler]
     else:
         haystack = _prose_haystack(task, spec, n_sentences - spec.n_needles, essay, rng)
@@ -246,30 +257,65 @@ def build_niah_episodes(
 def niah_sampler(
     tasks: Sequence[str],
     essay_documents: Mapping[str, Sequence[str]] | None,
-    n_sentences: int,
+    lengths: LengthRange | int,
 ) -> EpisodeSampler:
-    """Training episodes made on the fly: a random task, fresh haystack, keys, values.
+    """Training episodes made on the fly: a random task and length (within `lengths`),
+    fresh haystack, keys, values.
 
     Each call draws everything from the caller's generator, so the agent never sees
     the same document twice and the stream of episodes is fixed by the environment's
-    seed. Inputs are checked here, once, rather than at the first reset.
+    seed; only a needle haystack's distractor needles come from a fixed pool
+    (`training_filler`), so that they are embedded once rather than at every reset.
+    Inputs are checked here, once, rather than at the first reset.
     """
     if not tasks:
         raise QragInputError(
             f"no RULER training task is given. Fix: name one or more of "
             f"{list(NIAH_TASKS)}."
         )
+    lengths = LengthRange.of(lengths)
     essay = _essay_stream(tasks, essay_documents)
     for task in tasks:
-        _check_length(task, n_sentences)
+        _check_length(task, lengths.longest)
     chosen = list(tasks)
+    fillers = {task: training_filler(task) for task in chosen if NIAH_TASKS[task].haystack == "needle"}
 
     def sample_episode(rng: np.random.Generator) -> Episode:
         task = chosen[int(rng.integers(len(chosen)))]
         episode_id = f"ruler-{task}-train"
-        return build_niah_episode(task, n_sentences, essay, rng, episode_id, "train")
+        n_sentences = lengths.draw(rng, at_least=NIAH_TASKS[task].n_needles)
+        return build_niah_episode(
+            task, n_sentences, essay, rng, episode_id, "train", fillers.get(task)
+        )
 
     return sample_episode
+
+
+TRAINING_FILLER_NEEDLES = 4000
+"""Distractor needles in each needle-haystack task's training pool."""
+
+
+@cache
+def training_filler(task: str) -> tuple[tuple[str, str], ...]:
+    """The fixed (key, value) pairs a needle-haystack task's training documents draw
+    their distractor needles from: `TRAINING_FILLER_NEEDLES` of them, the same for
+    every run (so the embed stage embeds their sentences once, `training_filler_texts`),
+    with keys and values of the task's kinds and no key or value twice."""
+    spec = check_niah_task(task)
+    rng = rng_for(0, "niah-training-filler", task)
+    keys = _draw_keys(spec.key_type, TRAINING_FILLER_NEEDLES, rng)
+    values = _draw_values(spec.value_type, TRAINING_FILLER_NEEDLES, rng)
+    return tuple(zip(keys, values, strict=True))
+
+
+def training_filler_texts() -> list[str]:
+    """The sentences of every needle-haystack task's training filler."""
+    return [
+        _needle(spec.value_type, key, value)
+        for task, spec in NIAH_TASKS.items()
+        if spec.haystack == "needle"
+        for key, value in training_filler(task)
+    ]
 
 
 def niah_values_found(episode: Episode, retrieved: Sequence[int]) -> float:
@@ -339,6 +385,27 @@ def _prose_haystack(
     if essay is None:
         raise _missing_essay(task)
     return essay.window(size, rng)
+
+
+def _pool_window(
+    pool: Sequence[tuple[str, str]], n: int, rng: np.random.Generator
+) -> list[tuple[str, str]]:
+    """`n` consecutive pairs of `pool` from a random start (wrapping around)."""
+    start = int(rng.integers(len(pool)))
+    return [pool[(start + i) % len(pool)] for i in range(n)]
+
+
+def _draw_apart(
+    spec: NiahTask, filler: Sequence[tuple[str, str]], rng: np.random.Generator
+) -> tuple[list[str], list[str]]:
+    """Keys and values for the inserted needles that no filler needle shares."""
+    taken_keys = {key for key, _ in filler}
+    taken_values = {value for _, value in filler}
+    while True:
+        keys = _draw_keys(spec.key_type, spec.n_keys, rng)
+        values = _draw_values(spec.value_type, spec.n_needles, rng)
+        if taken_keys.isdisjoint(keys) and taken_values.isdisjoint(values):
+            return keys, values
 
 
 def _draw_keys(key_type: KeyType, n: int, rng: np.random.Generator) -> list[str]:

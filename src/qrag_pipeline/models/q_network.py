@@ -1,12 +1,15 @@
-"""The Q-function: Q(s, a_i) = <E_state(s), Rot(E_action(chunk_i), rho_t(i))>, twice.
+"""The Q-function: Q(s, a_i) = <E_state(s), Rot(H(E_action(chunk_i)), rho_t(i))>, twice.
 
-Two encoders start from the same pretrained weights and are trained apart: one embeds
-the state (question plus retrieved chunks), the other each chunk. Chunk embeddings do
-not depend on the state, so a caller embeds a document once (`action_encoder.encode`)
-and, as the retrieved set grows, only re-rotates them (`positioned_actions`): a policy
-step costs one state encoding plus N dot products. The embedding is split into two
-halves whose dot products are two Q estimates (twin heads, a cheap double-Q); the
-policy uses their sum.
+Two encoders start from the same pretrained weights: one embeds the state (question
+plus retrieved chunks), the other each chunk. In the paper's setting both are trained;
+with `frozen_action_encoder` the action encoder keeps its pretrained weights, so a
+chunk's embedding depends on its text alone and is computed once for every run and
+checkpoint, and an optional small head H (`action_head`) is what the action side
+learns. Chunk embeddings do not depend on the state either way, so a caller embeds a
+document once (`action_encoder.encode`) and, as the retrieved set grows, only maps and
+re-rotates them (`positioned_actions`): a policy step costs one state encoding plus N
+dot products. The embedding is split into two halves whose dot products are two Q
+estimates (twin heads, a cheap double-Q); the policy uses their sum.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ import torch
 from torch import Tensor
 
 from qrag_pipeline.errors import QragInputError
+from qrag_pipeline.models.action_head import build_action_head
 from qrag_pipeline.models.encoder import DEFAULT_ENCODER, TextEncoder
 from qrag_pipeline.models.positions import check_position_mode, chunk_positions
 from qrag_pipeline.models.rotary import rotate
@@ -26,7 +30,8 @@ TWIN_HEADS = 2
 
 
 class QNetwork(torch.nn.Module):
-    """A state encoder, an action encoder and the positional rotation between them."""
+    """A state encoder, an action encoder (with an optional head) and the positional
+    rotation between them."""
 
     def __init__(
         self,
@@ -35,6 +40,8 @@ class QNetwork(torch.nn.Module):
         position_mode: str = "relative",
         step_size: float = 20.0,
         rotary_base: float = 10000.0,
+        frozen_action_encoder: bool = False,
+        action_head: str = "none",
     ) -> None:
         super().__init__()
         check_position_mode(position_mode)
@@ -51,6 +58,11 @@ class QNetwork(torch.nn.Module):
         self.position_mode = position_mode
         self.step_size = step_size
         self.rotary_base = rotary_base
+        self.frozen_action_encoder = frozen_action_encoder
+        self.action_head_kind = action_head
+        self.action_head = build_action_head(action_head, action_encoder.dim, TWIN_HEADS)
+        if frozen_action_encoder:
+            self.action_encoder.requires_grad_(False)
 
     @classmethod
     def from_pretrained(
@@ -64,6 +76,8 @@ class QNetwork(torch.nn.Module):
         step_size: float = 20.0,
         rotary_base: float = 10000.0,
         trust_remote_code: bool = False,
+        frozen_action_encoder: bool = False,
+        action_head: str = "none",
     ) -> QNetwork:
         """Both encoders loaded from the same weights, as two independent copies."""
         state_encoder, action_encoder = (
@@ -76,7 +90,15 @@ class QNetwork(torch.nn.Module):
             )
             for _ in range(2)
         )
-        return cls(state_encoder, action_encoder, position_mode, step_size, rotary_base)
+        return cls(
+            state_encoder,
+            action_encoder,
+            position_mode,
+            step_size,
+            rotary_base,
+            frozen_action_encoder,
+            action_head,
+        )
 
     def config(self) -> dict[str, Any]:
         """The keyword arguments of `from_pretrained` that rebuild this architecture.
@@ -97,6 +119,8 @@ class QNetwork(torch.nn.Module):
             "position_mode": self.position_mode,
             "step_size": self.step_size,
             "rotary_base": self.rotary_base,
+            "frozen_action_encoder": self.frozen_action_encoder,
+            "action_head": self.action_head_kind,
         }
 
     def state_text(
@@ -118,15 +142,29 @@ class QNetwork(torch.nn.Module):
         ]
         return f" {self.state_encoder.sep_token} ".join(parts)
 
+    def mapped_actions(self, action_embeddings: Tensor) -> Tensor:
+        """Action-encoder outputs [..., D] through the head (unchanged without one)."""
+        if self.action_head is None:
+            return action_embeddings
+        return self.action_head(action_embeddings)
+
     def positioned_actions(
         self, action_embeddings: Tensor, retrieved: Tensor
     ) -> Tensor:
-        """Chunk embeddings [N, D] rotated by their positions given `retrieved`."""
+        """Action-encoder outputs [N, D], through the head and rotated by their
+        positions given `retrieved`."""
         positions = chunk_positions(
             self.position_mode, action_embeddings.shape[-2], retrieved, self.step_size
         )
+        return self.rotated_actions(action_embeddings, positions)
+
+    def rotated_actions(self, action_embeddings: Tensor, positions: Tensor) -> Tensor:
+        """Action-encoder outputs [..., N, D] through the head, rotated by `positions`."""
         return rotate(
-            action_embeddings, positions, n_halves=TWIN_HEADS, base=self.rotary_base
+            self.mapped_actions(action_embeddings),
+            positions,
+            n_halves=TWIN_HEADS,
+            base=self.rotary_base,
         )
 
     def twin_q(

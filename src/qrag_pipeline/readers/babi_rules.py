@@ -26,11 +26,11 @@ from functools import lru_cache, partial
 from qrag_pipeline.errors import QragInputError
 from qrag_pipeline.sources.babi_files import BABI_TASKS, check_task
 from qrag_pipeline.sources.babi_vocabulary import (
-    DROP_VERBS,
-    GET_VERBS,
-    GIVE_VERBS,
-    MOVE_VERBS,
     OPPOSITE,
+    READ_DROP_VERBS,
+    READ_GET_VERBS,
+    READ_GIVE_VERBS,
+    READ_MOVE_VERBS,
 )
 
 _NAME = r"[A-Z][a-z]+"
@@ -93,18 +93,18 @@ HoldingEvent = Get | Drop | Give
 """The events that change who holds a thing."""
 
 _MOVE = re.compile(
-    rf"(?P<person>{_NAME}) (?:{'|'.join(MOVE_VERBS)}) the (?P<place>{_WORD})\.?"
+    rf"(?P<person>{_NAME}) (?:{'|'.join(READ_MOVE_VERBS)}) the (?P<place>{_WORD})\.?"
 )
 _GET = re.compile(
-    rf"(?P<person>{_NAME}) (?:{'|'.join(GET_VERBS)}) the (?P<thing>{_WORD})"
+    rf"(?P<person>{_NAME}) (?:{'|'.join(READ_GET_VERBS)}) the (?P<thing>{_WORD})"
     r"(?: there)?\.?"
 )
 _DROP = re.compile(
-    rf"(?P<person>{_NAME}) (?:{'|'.join(DROP_VERBS)}) the (?P<thing>{_WORD})"
+    rf"(?P<person>{_NAME}) (?:{'|'.join(READ_DROP_VERBS)}) the (?P<thing>{_WORD})"
     r"(?: there)?\.?"
 )
 _GIVE = re.compile(
-    rf"(?P<giver>{_NAME}) (?:{'|'.join(GIVE_VERBS)}) the (?P<thing>{_WORD}) "
+    rf"(?P<giver>{_NAME}) (?:{'|'.join(READ_GIVE_VERBS)}) the (?P<thing>{_WORD}) "
     rf"to (?P<receiver>{_NAME})\.?"
 )
 _RELATION = re.compile(

@@ -88,10 +88,7 @@ def embed_episodes(
     Episode ids must be unique: they are the keys by which an evaluation finds an
     episode's rows.
     """
-    if dtype not in DTYPES:
-        raise QragInputError(
-            f"unknown embedding dtype {dtype!r}. Fix: use one of {', '.join(DTYPES)}."
-        )
+    _check_dtype(dtype)
     _check_unique_ids(episodes)
     start = time.perf_counter()
     texts, table, rows = _encode_distinct(
@@ -101,6 +98,27 @@ def embed_episodes(
         texts=texts,
         vectors=table.cpu().numpy().astype(dtype, copy=False),
         rows={episode.id: row for episode, row in zip(episodes, rows, strict=True)},
+        encode_s=time.perf_counter() - start,
+        encoder=encoder.encoder_config(),
+    )
+
+
+def embed_texts(
+    encoder: TextEncoder,
+    texts: Sequence[str],
+    dtype: str = "float16",
+    progress: bool = True,
+) -> EpisodeEmbeddings:
+    """Embed each distinct text of `texts` once, belonging to no episode (`rows` is
+    empty): a table of known texts, such as the training pools a frozen action
+    encoder looks its chunks up in."""
+    _check_dtype(dtype)
+    start = time.perf_counter()
+    distinct, table, _ = _encode_distinct(encoder, [texts], progress)
+    return EpisodeEmbeddings(
+        texts=distinct,
+        vectors=table.cpu().numpy().astype(dtype, copy=False),
+        rows={},
         encode_s=time.perf_counter() - start,
         encoder=encoder.encoder_config(),
     )
@@ -202,6 +220,13 @@ def _encode_distinct(
     ]
     texts = list(row_of)
     return texts, encoder.encode(texts, progress=progress), rows
+
+
+def _check_dtype(dtype: str) -> None:
+    if dtype not in DTYPES:
+        raise QragInputError(
+            f"unknown embedding dtype {dtype!r}. Fix: use one of {', '.join(DTYPES)}."
+        )
 
 
 def _check_unique_ids(episodes: Sequence[Episode]) -> None:

@@ -11,7 +11,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import numpy as np
+
 from qrag_pipeline.errors import QragInputError
+from qrag_pipeline.metrics import fact_scores
+
+THRESHOLD_CANDIDATES = 256
+"""At most this many thresholds are tried when one is chosen on validation traces."""
 
 
 @dataclass(frozen=True)
@@ -77,3 +83,29 @@ def oracle_stop(trace: Trace, support: Sequence[int]) -> list[int]:
         if not missing:
             return list(trace.retrieved[:step])
     return list(trace.retrieved)
+
+
+def best_stop_threshold(traces: Sequence[Trace], supports: Sequence[Sequence[int]]) -> float:
+    """The learned stop's threshold that gives these traces the best mean fact F1.
+
+    Candidates lie between consecutive Q values the traces hold (at most
+    `THRESHOLD_CANDIDATES`, evenly spaced in rank), so each keeps a different set of
+    steps; where several give the best F1, the middle one is taken, the furthest from
+    the Q values on either side. Choose it on validation episodes, not on the ones it
+    will be scored on.
+    """
+    if not traces or len(traces) != len(supports):
+        raise QragInputError(
+            f"choosing a stop threshold needs one support list per trace, and at least "
+            f"one trace; got {len(traces)} traces and {len(supports)} supports."
+        )
+    values = np.unique([q for trace in traces for q in trace.q_values])
+    edges = np.concatenate([[values[0] - 1.0], (values[:-1] + values[1:]) / 2, [values[-1] + 1.0]])
+    picks = np.unique(np.linspace(0, len(edges) - 1, min(len(edges), THRESHOLD_CANDIDATES)).round().astype(int))
+    candidates = edges[picks]
+    f1 = [
+        np.mean([fact_scores(support, learned_stop(trace, float(c))).f1 for trace, support in zip(traces, supports, strict=True)])
+        for c in candidates
+    ]
+    best = np.flatnonzero(np.isclose(f1, max(f1)))
+    return float(candidates[best[len(best) // 2]])

@@ -15,6 +15,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from qrag_pipeline.builders.babilong import DistractorStream, build_babilong_episode
+from qrag_pipeline.builders.lengths import LengthRange
 from qrag_pipeline.episodes import Episode
 from qrag_pipeline.errors import QragInputError
 from qrag_pipeline.seeding import rng_for
@@ -26,18 +27,20 @@ EpisodeSampler = Callable[[np.random.Generator], Episode]
 def babilong_sampler(
     samples: Sequence[BabiSample],
     documents: Mapping[str, Sequence[str]],
-    n_sentences: int,
+    lengths: LengthRange | int,
 ) -> EpisodeSampler:
     """Training episodes made on the fly: a random question in fresh distractor text.
 
-    Each call draws the question and the window from the caller's generator, so every
-    reset sees new background text (the agent cannot memorise documents) and the whole
-    stream of episodes is fixed by the environment's seed.
+    Each call draws the question, the document's length (within `lengths`, at least
+    the story's facts) and the window from the caller's generator, so every reset sees
+    new background text (the agent cannot memorise documents) and the whole stream of
+    episodes is fixed by the environment's seed.
     """
-    fitting = [sample for sample in samples if len(sample.facts) <= n_sentences]
+    lengths = LengthRange.of(lengths)
+    fitting = [sample for sample in samples if len(sample.facts) <= lengths.longest]
     if not fitting:
         raise QragInputError(
-            f"no training story fits in {n_sentences} sentences. Fix: raise the "
+            f"no training story fits in {lengths.longest} sentences. Fix: raise the "
             "training document length or give shorter stories."
         )
     stream = DistractorStream(documents)
@@ -45,6 +48,7 @@ def babilong_sampler(
     def sample_episode(rng: np.random.Generator) -> Episode:
         sample = fitting[int(rng.integers(len(fitting)))]
         episode_id = f"train/{sample.task}/{sample.story}"
+        n_sentences = lengths.draw(rng, at_least=len(sample.facts))
         return build_babilong_episode(
             sample, stream, n_sentences, rng, episode_id, "train"
         )
@@ -75,6 +79,16 @@ class EpisodeProgress:
         """All supporting facts are retrieved (fact exact match)."""
         return self.n_found == len(self.episode.support)
 
+    @property
+    def found_at(self) -> int:
+        """The number of picks that completed the supporting facts (0: not yet)."""
+        missing = set(self.episode.support)
+        for picks, index in enumerate(self.retrieved, start=1):
+            missing.discard(index)
+            if not missing:
+                return picks
+        return 0
+
 
 @dataclass(frozen=True)
 class EpisodeOutcome:
@@ -101,7 +115,10 @@ class RetrievalEnv:
 
     An episode ends after `max_steps` picks, when no chunk is left, or, with
     `terminate_on_success`, once every supporting fact is found (training need not
-    watch an agent wander after the reward is paid).
+    watch an agent wander after the reward is paid). With an `extra_step_penalty`,
+    each pick after every supporting fact is found is rewarded -penalty, and a
+    `terminate_on_success` episode ends after the first such pick: Q then learns to
+    fall once the facts are complete, which is what the learned stop reads.
     """
 
     def __init__(
@@ -112,6 +129,7 @@ class RetrievalEnv:
         seed: int,
         terminate_on_success: bool = True,
         per_fact_reward: float = 0.0,
+        extra_step_penalty: float = 0.0,
     ) -> None:
         if num_envs < 1 or max_steps < 1:
             raise QragInputError(
@@ -123,6 +141,7 @@ class RetrievalEnv:
         self.max_steps = max_steps
         self.terminate_on_success = terminate_on_success
         self.per_fact_reward = per_fact_reward
+        self.extra_step_penalty = extra_step_penalty
         self.rng = rng_for(seed, "retrieval-env")
         self.progress = [self._new_episode() for _ in range(num_envs)]
 
@@ -189,9 +208,12 @@ class RetrievalEnv:
                 f"chunk {action} is not available in episode {progress.episode.id!r} "
                 f"(retrieved so far: {progress.retrieved})"
             )
+        complete = progress.success
         progress.available[action] = False
         progress.retrieved.append(action)
         support = progress.episode.support
+        if complete:
+            return -self.extra_step_penalty
         if action not in support:
             return 0.0
         reward = self.per_fact_reward
@@ -200,10 +222,15 @@ class RetrievalEnv:
         return reward
 
     def _is_over(self, progress: EpisodeProgress) -> bool:
+        extra_picks = 1 if self.extra_step_penalty else 0
         return (
             len(progress.retrieved) >= self.max_steps
             or not progress.available.any()
-            or (self.terminate_on_success and progress.success)
+            or (
+                self.terminate_on_success
+                and progress.success
+                and len(progress.retrieved) >= progress.found_at + extra_picks
+            )
         )
 
     @staticmethod

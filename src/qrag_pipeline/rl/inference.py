@@ -8,6 +8,7 @@ every step then costs one state encoding per episode plus a dot product per chun
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Sequence
 
 import torch
@@ -16,6 +17,11 @@ from qrag_pipeline.episodes import Episode
 from qrag_pipeline.models.q_network import QNetwork
 from qrag_pipeline.retrieval.embeddings import encode_chunk_lists
 from qrag_pipeline.retrieval.multistep import retrieve_batch
+from qrag_pipeline.retrieval.trace import Trace, best_stop_threshold
+
+ALL_BENCHMARKS = "all"
+"""The key of the stop threshold chosen on every validation episode together: the one
+for documents of no known benchmark (a user's own)."""
 
 PROGRESS_ABOVE_CHUNKS = 10_000
 """Show an encoding progress bar only for episode sets with more chunks than this."""
@@ -27,16 +33,20 @@ def greedy_rollout(
     episodes: Sequence[Episode],
     max_steps: int,
     chunk_budget: int = 64,
+    chunk_embeddings: Sequence[torch.Tensor] | None = None,
 ) -> list[list[int]]:
     """Per episode, the argmax chunk of each of `max_steps` steps, in retrieval order.
 
     An episode stops early when its document has no chunk left. The states of all
-    episodes still running are encoded as one batch per step.
+    episodes still running are encoded as one batch per step. `chunk_embeddings`
+    (the action encoder's outputs per episode) are made here when not given.
     """
+    if chunk_embeddings is None:
+        chunk_embeddings = encode_chunks_once(network, episodes)
     traces = retrieve_batch(
         network,
         episodes,
-        encode_chunks_once(network, episodes),
+        chunk_embeddings,
         max_steps,
         chunk_budget=chunk_budget,
     )
@@ -65,3 +75,27 @@ def fact_em_rate(
         return float("nan")
     hits = [set(e.support) <= set(r) for e, r in zip(episodes, retrieved, strict=True)]
     return sum(hits) / len(hits)
+
+
+@torch.no_grad()
+def stop_thresholds(
+    network: QNetwork,
+    episodes: Sequence[Episode],
+    max_steps: int,
+    chunk_budget: int = 64,
+    chunk_embeddings: Sequence[torch.Tensor] | None = None,
+) -> dict[str, float]:
+    """The learned stop's threshold per benchmark of `episodes`, and for all of them
+    together (`ALL_BENCHMARKS`): each the one with the best mean fact F1 of the
+    network's greedy `max_steps`-step traces (`best_stop_threshold`)."""
+    if chunk_embeddings is None:
+        chunk_embeddings = encode_chunks_once(network, episodes)
+    traces = retrieve_batch(network, episodes, chunk_embeddings, max_steps, chunk_budget=chunk_budget)
+    groups: dict[str, list[tuple[Trace, list[int]]]] = defaultdict(list)
+    for episode, trace in zip(episodes, traces, strict=True):
+        groups[episode.benchmark].append((trace, episode.support))
+        groups[ALL_BENCHMARKS].append((trace, episode.support))
+    return {
+        benchmark: best_stop_threshold([t for t, _ in pairs], [s for _, s in pairs])
+        for benchmark, pairs in groups.items()
+    }

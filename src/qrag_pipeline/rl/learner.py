@@ -13,8 +13,8 @@ from __future__ import annotations
 import copy
 import math
 import time
-from collections.abc import Callable, Mapping, Sequence
-from contextlib import AbstractContextManager
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,12 +29,16 @@ from qrag_pipeline.errors import QragInputError, TrainingDivergedError
 from qrag_pipeline.parameters import is_finite_number, is_whole
 from qrag_pipeline.models.positions import chunk_positions
 from qrag_pipeline.models.q_network import TWIN_HEADS, QNetwork
-from qrag_pipeline.models.rotary import rotate
+from qrag_pipeline.retrieval.chunk_table import ChunkTable
+from qrag_pipeline.retrieval.embeddings import EpisodeEmbeddings
 from qrag_pipeline.rl.environment import EpisodeOutcome, EpisodeSampler, RetrievalEnv
 from qrag_pipeline.rl.inference import fact_em_rate, greedy_rollout
 from qrag_pipeline.seeding import derive_seed
 
 TRAINABLE_CHOICES = ("all", "top_layers")
+PRECISIONS = ("auto", "float32", "bfloat16")
+UPDATE_PARTS = ("chunk_embedding", "policy", "environment", "target", "loss", "optimizer")
+"""The parts of an update whose wall seconds `QLearner.update` reports (see there)."""
 
 
 @dataclass
@@ -81,10 +85,17 @@ class QLearningConfig:
     """End a training episode once all supporting facts are found."""
     per_fact_reward: float = 0.0
     """Extra reward for each newly found supporting fact."""
+    extra_step_penalty: float = 0.0
+    """Minus the reward of a pick made after every supporting fact is found; with
+    terminate_on_success the episode takes one such pick, then ends. Positive: Q
+    learns to fall once the facts are complete, which the learned stop reads."""
     trainable: str = "all"
     """Which weights train: "all", or "top_layers" (each encoder's last layers)."""
     trainable_layers: int = 2
     """Transformer layers per encoder that train when trainable is "top_layers"."""
+    precision: str = "auto"
+    """Of the encoders' matrix products while training: "float32", "bfloat16", or
+    "auto" (bfloat16 on CUDA and on CPUs with native bfloat16, else float32)."""
     seed: int = 0
     """Seed of the episode stream and of the behaviour policy's sampling."""
     eval_every: int = 500
@@ -141,6 +152,7 @@ def _setting_problems(config: QLearningConfig) -> list[str]:
     check(reals, is_finite_number, "a finite number")
     check(("terminate_on_success",), lambda v: isinstance(v, bool), "true or false")
     check(("trainable",), lambda v: isinstance(v, str), f"one of {TRAINABLE_CHOICES}")
+    check(("precision",), lambda v: v in PRECISIONS, f"one of {PRECISIONS}")
     check(
         ("adam_betas",),
         lambda v: isinstance(v, (tuple, list))
@@ -149,7 +161,7 @@ def _setting_problems(config: QLearningConfig) -> list[str]:
         "two numbers in [0, 1)",
     )
     check(_POSITIVE_COUNTS + _POSITIVE_RATES, lambda v: v > 0, "positive")
-    check((*_NON_NEGATIVE_COUNTS, "weight_decay"), lambda v: v >= 0, "0 or more")
+    check((*_NON_NEGATIVE_COUNTS, "weight_decay", "extra_step_penalty"), lambda v: v >= 0, "0 or more")
     check(_UNIT_INTERVAL, lambda v: 0 <= v <= 1, "between 0 and 1")
     return list(problems.values())
 
@@ -206,11 +218,20 @@ def td_loss(q1_taken: Tensor, q2_taken: Tensor, returns: Tensor) -> Tensor:
 
 @torch.no_grad()
 def polyak_update(target: nn.Module, online: nn.Module, tau: float) -> None:
-    """target <- (1 - tau) * target + tau * online, parameter by parameter, in place."""
-    for target_parameter, online_parameter in zip(
-        target.parameters(), online.parameters(), strict=True
-    ):
-        target_parameter.lerp_(online_parameter, tau)
+    """target <- (1 - tau) * target + tau * online, parameter by parameter, in place.
+
+    Frozen parameters are skipped: they are equal in both networks and stay so.
+    """
+    pairs = [
+        (target_parameter, online_parameter)
+        for target_parameter, online_parameter in zip(
+            target.parameters(), online.parameters(), strict=True
+        )
+        if online_parameter.requires_grad
+    ]
+    if pairs:
+        targets, onlines = zip(*pairs)
+        torch._foreach_lerp_(list(targets), list(onlines), tau)
 
 
 def behaviour_actions(
@@ -232,6 +253,23 @@ def greedy_actions(q: Tensor, available: Tensor) -> Tensor:
     return q.masked_fill(~available, -torch.inf).argmax(dim=-1)
 
 
+def autocast_dtype(precision: str, device: torch.device) -> torch.dtype | None:
+    """The dtype `precision` asks for on `device` (None: plain float32).
+
+    "auto" takes bfloat16 where the hardware computes it natively: every CUDA GPU this
+    project targets, and CPUs whose oneDNN has bfloat16 kernels (AVX-512 or AMX);
+    elsewhere bfloat16 would be emulated, slower than float32.
+    """
+    if precision == "float32":
+        return None
+    if precision == "bfloat16":
+        return torch.bfloat16
+    native = device.type == "cuda" or (
+        device.type == "cpu" and torch.ops.mkldnn._is_mkldnn_bf16_supported()
+    )
+    return torch.bfloat16 if native else None
+
+
 def learning_rate_at(update: int, config: QLearningConfig) -> float:
     """Linear warm-up to `learning_rate`, then linear decay to 0 at `total_updates`.
 
@@ -251,8 +289,9 @@ def set_trainable(
     """Freeze what `trainable` leaves out; return the parameters the optimiser updates.
 
     "top_layers" trains only the last `trainable_layers` transformer layers of each
-    encoder: the token embeddings and lower layers keep their pretrained features, and
-    a step costs less memory on a small GPU.
+    trained encoder (and the action head): the token embeddings and lower layers keep
+    their pretrained features, and a step costs less memory on a small GPU. A frozen
+    action encoder never trains.
     """
     if trainable not in TRAINABLE_CHOICES:
         raise QragInputError(
@@ -260,8 +299,15 @@ def set_trainable(
             f"{TRAINABLE_CHOICES}."
         )
     network.requires_grad_(trainable == "all")
+    encoders = [network.state_encoder]
+    if network.frozen_action_encoder:
+        network.action_encoder.requires_grad_(False)
+    else:
+        encoders.append(network.action_encoder)
     if trainable == "top_layers":
-        for encoder in (network.state_encoder, network.action_encoder):
+        if network.action_head is not None:
+            network.action_head.requires_grad_(True)
+        for encoder in encoders:
             layers = _transformer_layers(encoder.model, trainable_layers)
             layers[-trainable_layers:].requires_grad_(True)
     return [parameter for parameter in network.parameters() if parameter.requires_grad]
@@ -287,10 +333,18 @@ class QLearner:
     """The online Q-network, its target copy, AdamW and the environments it acts in.
 
     The policy acts with the online state encoder (no gradient) and the chunk
-    embeddings cached at each episode's reset; in this synchronous loop that encoder
-    is exactly the reference's "hard copy after each optimiser step", so no copy is
-    kept. Dropout stays off throughout (eval mode), so the Q the loss regresses is the
-    same function the policy and the target evaluate.
+    embeddings made at each episode's reset; in this synchronous loop that encoder is
+    exactly the reference's "hard copy after each optimiser step", so no copy is kept.
+    Dropout stays off throughout (eval mode), so the Q the loss regresses is the same
+    function the policy and the target evaluate.
+
+    The action side comes in two kinds. With the paper's trained action encoder, each
+    new document's chunks are encoded by the online and by the target action encoder
+    at its reset, and the taken chunks are encoded again with gradient for the loss.
+    With a frozen action encoder, a chunk's vector depends on its text alone: it is
+    looked up in a `ChunkTable` of `pool_embeddings` (the training pools embedded once
+    by the frozen encoder, in the embed stage), online and target share it, and only the head and the rotation are applied per
+    step; the loss's gradient then flows through the state encoder and the head.
     """
 
     def __init__(
@@ -299,6 +353,7 @@ class QLearner:
         sampler: EpisodeSampler,
         config: QLearningConfig,
         device: torch.device,
+        pool_embeddings: EpisodeEmbeddings | None = None,
     ) -> None:
         self.config = config
         self.device = device
@@ -313,7 +368,10 @@ class QLearner:
             betas=config.adam_betas,
             eps=config.adam_eps,
             weight_decay=config.weight_decay,
+            fused=True,
         )
+        self.chunk_table = _chunk_table(self.network, pool_embeddings)
+        self.part_seconds = dict.fromkeys(UPDATE_PARTS, 0.0)
         self.env = RetrievalEnv(
             sampler,
             config.num_envs,
@@ -321,12 +379,14 @@ class QLearner:
             config.seed,
             config.terminate_on_success,
             config.per_fact_reward,
+            config.extra_step_penalty,
         )
         self.generator = torch.Generator().manual_seed(
             derive_seed(config.seed, "behaviour")
         )
         self.updates = 0
-        # Each env's chunk embeddings under the online and the target action encoder.
+        # Each env's chunk embeddings under the online and the target action encoder
+        # (one tensor for both when the action encoder is frozen).
         self.online_chunks: list[Tensor] = []
         self.target_chunks: list[Tensor] = []
         for progress in self.env.progress:
@@ -342,6 +402,7 @@ class QLearner:
         self.chunk_texts: list[list[str]] = [
             [""] * config.num_envs for _ in range(config.num_steps)
         ]
+        self.chunk_vectors = torch.zeros(*shape, self.network.action_encoder.dim)
         self.positions = torch.zeros(shape)
         self.q_taken = torch.zeros(shape)
         self.rewards = torch.zeros(shape)
@@ -349,8 +410,16 @@ class QLearner:
         self.next_values = torch.zeros(shape)
 
     def update(self) -> dict[str, float]:
-        """Collect rollouts, take one optimiser step, move the target; give metrics."""
+        """Collect rollouts, take one optimiser step, move the target; give metrics.
+
+        The metrics include `seconds_<part>` for each of `UPDATE_PARTS`: making chunk
+        embeddings at resets, the policy's state encodings and choices, the
+        environments' steps (building new episodes), the target values, the loss
+        (forward and backward) and the optimiser step with the Polyak update. (On a
+        GPU, work still queued when a part ends is counted in a later part.)
+        """
         start = time.perf_counter()
+        before = dict(self.part_seconds)
         config = self.config
         if self.updates >= config.total_updates:
             raise QragInputError(
@@ -367,20 +436,22 @@ class QLearner:
             returns = lambda_returns(
                 self.rewards, self.dones, self.next_values, config.gamma, config.lam
             )
-            q1, q2 = self.taken_q()
-            loss = td_loss(q1, q2, returns.flatten().to(self.device))
-            losses.append(loss.item())
-            self._check_finite("the TD loss", losses[-1])
-            (loss / config.grad_accumulation).backward()
-        grad_norm = nn.utils.clip_grad_norm_(
-            self.trainable_parameters, config.max_grad_norm
-        )
-        self._check_finite("the gradient norm", float(grad_norm))
-        for group in self.optimizer.param_groups:
-            group["lr"] = learning_rate
-        self.optimizer.step()
-        self.optimizer.zero_grad(set_to_none=True)
-        polyak_update(self.target, self.network, config.tau)
+            with self._timed("loss"):
+                q1, q2 = self.taken_q()
+                loss = td_loss(q1, q2, returns.flatten().to(self.device))
+                losses.append(loss.item())
+                self._check_finite("the TD loss", losses[-1])
+                (loss / config.grad_accumulation).backward()
+        with self._timed("optimizer"):
+            grad_norm = nn.utils.clip_grad_norm_(
+                self.trainable_parameters, config.max_grad_norm
+            )
+            self._check_finite("the gradient norm", float(grad_norm))
+            for group in self.optimizer.param_groups:
+                group["lr"] = learning_rate
+            self.optimizer.step()
+            self.optimizer.zero_grad(set_to_none=True)
+            polyak_update(self.target, self.network, config.tau)
         self.updates += 1
         seconds = time.perf_counter() - start
         transitions = config.grad_accumulation * self.rewards.numel()
@@ -398,7 +469,80 @@ class QLearner:
             "random_actions": float(explore),
             "updates_per_s": 1.0 / seconds,
             "transitions_per_s": transitions / seconds,
+            **{
+                f"seconds_{part}": self.part_seconds[part] - before[part]
+                for part in UPDATE_PARTS
+            },
         }
+
+    def collect_rollout(self, alpha: float, explore: bool) -> list[EpisodeOutcome]:
+        """Step all envs `num_steps` times, filling the rollout storage; no gradient.
+
+        `explore` picks uniformly random chunks; otherwise the behaviour policy
+        samples at temperature `alpha`. Returns the episodes that finished meanwhile.
+        """
+        finished: list[EpisodeOutcome] = []
+        every_env = range(self.config.num_envs)
+        for step in range(self.config.num_steps):
+            with self._timed("policy"):
+                states = self._state_texts(every_env)
+                with torch.no_grad():
+                    with self._autocast():
+                        state_embeddings = self.network.state_encoder.encode(states)
+                    q1, q2, available = self._twin_q(
+                        self.network, state_embeddings, self.online_chunks, every_env
+                    )
+                q, available = (q1 + q2).cpu(), available.cpu()
+                self._check_finite("a Q value", _first_non_finite(q[available]))
+                if explore:
+                    actions = random_actions(available, self.generator)
+                else:
+                    actions = behaviour_actions(
+                        q, available, alpha, self.config.top_k, self.generator
+                    )
+                for env, action in enumerate(actions.tolist()):
+                    progress = self.env.progress[env]
+                    self.q_taken[step, env] = q[env, action]
+                    self.states[step][env] = states[env]
+                    self.chunk_texts[step][env] = progress.episode.chunks[action]
+                    self.chunk_vectors[step, env] = self.online_chunks[env][action]
+                    self.positions[step, env] = self._positions(env)[action]
+            with self._timed("environment"):
+                result = self.env.step(actions.tolist())
+            self.rewards[step] = torch.from_numpy(result.rewards)
+            self.dones[step] = torch.from_numpy(result.dones)
+            for env in np.flatnonzero(result.dones).tolist():
+                embeddings = self._embed_chunks(self.env.progress[env].episode.chunks)
+                self.online_chunks[env], self.target_chunks[env] = embeddings
+            with self._timed("target"):
+                self.next_values[step] = self._target_values(alpha, ~result.dones)
+            finished += result.finished
+        return finished
+
+    def taken_q(self) -> tuple[Tensor, Tensor]:
+        """Twin Q [T*E] of the rollout's taken actions, with gradient.
+
+        States pass through the online state encoder again (batched by length). A
+        taken chunk's vector is encoded again by the online action encoder when that
+        one trains (the vectors made at reset carry no gradient), or taken as stored
+        when it is frozen; either way it passes the head and is rotated by the
+        position it had when taken.
+        """
+        states = [text for row in self.states for text in row]
+        with self._autocast():
+            state_embeddings = self.network.state_encoder.embed(states)
+            if self.network.frozen_action_encoder:
+                vectors = self.chunk_vectors.flatten(0, 1).to(self.device)
+            else:
+                chunks = [text for row in self.chunk_texts for text in row]
+                vectors = self.network.action_encoder.embed(chunks)
+        chunk_embeddings = self.network.rotated_actions(
+            vectors.float(), self.positions.flatten()
+        )
+        q1, q2 = self.network.twin_q(
+            state_embeddings.float(), chunk_embeddings.unsqueeze(1)
+        )
+        return q1[:, 0], q2[:, 0]
 
     def _check_finite(self, what: str, value: float | None) -> None:
         """Stop the update when `value` is NaN or infinite (None: all was finite).
@@ -425,9 +569,10 @@ class QLearner:
         """What resuming needs: (named tensors, JSON-able values); nothing to pickle.
 
         Tensors: online and target weights, AdamW moments, the chunk embeddings
-        cached for the episodes in progress, the behaviour sampler's state. Values: the
-        update counter (which fixes the learning rate and alpha), AdamW's parameter
-        groups, and the environments (episodes in progress and their generator).
+        of the episodes in progress (one set per env when the action encoder is
+        frozen, two otherwise), the behaviour sampler's state. Values: the update
+        counter (which fixes the learning rate and alpha), AdamW's parameter groups,
+        and the environments (episodes in progress and their generator).
         """
         tensors = {f"online.{k}": v for k, v in self.network.state_dict().items()}
         tensors |= {f"target.{k}": v for k, v in self.target.state_dict().items()}
@@ -436,7 +581,8 @@ class QLearner:
             tensors |= {f"optimizer.{index}.{k}": v for k, v in moments.items()}
         for env in range(self.config.num_envs):
             tensors[f"chunks.online.{env}"] = self.online_chunks[env]
-            tensors[f"chunks.target.{env}"] = self.target_chunks[env]
+            if not self.network.frozen_action_encoder:
+                tensors[f"chunks.target.{env}"] = self.target_chunks[env]
         tensors["behaviour_rng"] = self.generator.get_state()
         values = {
             "updates": self.updates,
@@ -458,104 +604,56 @@ class QLearner:
         self.optimizer.load_state_dict(
             {"state": moments, "param_groups": values["optimizer_param_groups"]}
         )
-        self.online_chunks = [
-            tensors[f"chunks.online.{env}"].to(self.device)
-            for env in range(self.config.num_envs)
-        ]
-        self.target_chunks = [
-            tensors[f"chunks.target.{env}"].to(self.device)
-            for env in range(self.config.num_envs)
-        ]
+        envs = range(self.config.num_envs)
+        self.online_chunks = [tensors[f"chunks.online.{e}"].to(self.device) for e in envs]
+        self.target_chunks = (
+            self.online_chunks
+            if self.network.frozen_action_encoder
+            else [tensors[f"chunks.target.{e}"].to(self.device) for e in envs]
+        )
         self.generator.set_state(tensors["behaviour_rng"])
         self.env.load_state_dict(values["env"])
         self.updates = int(values["updates"])
 
-    def collect_rollout(self, alpha: float, explore: bool) -> list[EpisodeOutcome]:
-        """Step all envs `num_steps` times, filling the rollout storage; no gradient.
-
-        `explore` picks uniformly random chunks; otherwise the behaviour policy
-        samples at temperature `alpha`. Returns the episodes that finished meanwhile.
-        """
-        finished: list[EpisodeOutcome] = []
-        for step in range(self.config.num_steps):
-            states = self._state_texts()
-            with torch.no_grad(), self._autocast():
-                state_embeddings = self.network.state_encoder.encode(states)
-                q1, q2, available = self._twin_q(
-                    self.network, state_embeddings, self.online_chunks
-                )
-            q, available = (q1 + q2).cpu(), available.cpu()
-            self._check_finite("a Q value", _first_non_finite(q[available]))
-            if explore:
-                actions = random_actions(available, self.generator)
-            else:
-                actions = behaviour_actions(
-                    q, available, alpha, self.config.top_k, self.generator
-                )
-            for env, action in enumerate(actions.tolist()):
-                progress = self.env.progress[env]
-                self.q_taken[step, env] = q[env, action]
-                self.states[step][env] = states[env]
-                self.chunk_texts[step][env] = progress.episode.chunks[action]
-                self.positions[step, env] = self._positions(env)[action]
-            result = self.env.step(actions.tolist())
-            self.rewards[step] = torch.from_numpy(result.rewards)
-            self.dones[step] = torch.from_numpy(result.dones)
-            for env in np.flatnonzero(result.dones).tolist():
-                embeddings = self._embed_chunks(self.env.progress[env].episode.chunks)
-                self.online_chunks[env], self.target_chunks[env] = embeddings
-            self.next_values[step] = self._target_values(alpha)
-            finished += result.finished
-        return finished
-
-    def taken_q(self) -> tuple[Tensor, Tensor]:
-        """Twin Q [T*E] of the rollout's taken actions, re-encoded with gradient.
-
-        States and taken chunks pass through the online encoders again (the cached
-        chunk embeddings carry no gradient), and each chunk is rotated by the position
-        it had when it was taken.
-        """
-        states = [text for row in self.states for text in row]
-        chunks = [text for row in self.chunk_texts for text in row]
-        with self._autocast():
-            state_embeddings = self.network.state_encoder(states)
-            chunk_embeddings = rotate(
-                self.network.action_encoder(chunks),
-                self.positions.flatten(),
-                n_halves=TWIN_HEADS,
-                base=self.network.rotary_base,
-            )
-            q1, q2 = self.network.twin_q(
-                state_embeddings, chunk_embeddings.unsqueeze(1)
-            )
-        return q1[:, 0].float(), q2[:, 0].float()
-
     @torch.no_grad()
-    def _target_values(self, alpha: float) -> Tensor:
-        """Soft values [E] of the envs' current states under the target network."""
+    def _target_values(self, alpha: float, live: np.ndarray) -> Tensor:
+        """Soft values [E] of the envs' current states under the target network.
+
+        Only the `live` envs' values are computed: an env whose episode ended this step
+        holds a new episode's first state, whose value the Q(lambda) target of the
+        ended one never reads (it is cut by `dones`); it gets 0.
+        """
+        values = torch.zeros(self.config.num_envs)
+        envs = np.flatnonzero(live).tolist()
+        if not envs:
+            return values
         with self._autocast():
-            state_embeddings = self.target.state_encoder.encode(self._state_texts())
-            q1, q2, available = self._twin_q(
-                self.target, state_embeddings, self.target_chunks
-            )
+            state_embeddings = self.target.state_encoder.encode(self._state_texts(envs))
+        q1, q2, available = self._twin_q(
+            self.target, state_embeddings, self.target_chunks, envs
+        )
         top_k = self.config.top_k
-        return (
+        values[envs] = (
             soft_value(q1, available, alpha, top_k)
             + soft_value(q2, available, alpha, top_k)
         ).cpu()
+        return values
 
     def _twin_q(
         self,
         network: QNetwork,
         state_embeddings: Tensor,
-        chunk_embeddings: list[Tensor],
+        chunk_embeddings: Sequence[Tensor],
+        envs: Sequence[int],
     ) -> tuple[Tensor, Tensor, Tensor]:
-        """q1, q2 and availability [E, N_max] (float32), padded to the longest text."""
+        """q1, q2 and availability [len(envs), N_max] (float32) of the given envs,
+        padded to the longest document; `state_embeddings` holds one row per env."""
         q1s, q2s, masks = [], [], []
-        for env, progress in enumerate(self.env.progress):
+        for row, env in enumerate(envs):
+            progress = self.env.progress[env]
             retrieved = torch.tensor(progress.retrieved, dtype=torch.long)
             actions = network.positioned_actions(chunk_embeddings[env], retrieved)
-            q1, q2 = network.twin_q(state_embeddings[env : env + 1], actions)
+            q1, q2 = network.twin_q(state_embeddings[row : row + 1], actions)
             q1s.append(q1[0].float())
             q2s.append(q2[0].float())
             masks.append(torch.from_numpy(progress.available))
@@ -576,7 +674,7 @@ class QLearner:
             self.network.step_size,
         )
 
-    def _state_texts(self) -> list[str]:
+    def _state_texts(self, envs: Sequence[int]) -> list[str]:
         return [
             self.network.state_text(
                 p.episode.question,
@@ -584,24 +682,60 @@ class QLearner:
                 p.retrieved,
                 self.config.chunk_budget,
             )
-            for p in self.env.progress
+            for p in (self.env.progress[env] for env in envs)
         ]
 
     def _embed_chunks(self, chunks: Sequence[str]) -> tuple[Tensor, Tensor]:
-        """A new document's chunks [N, D] under the online and target action encoders.
+        """A new document's chunks [N, D] under the online and target action encoders
+        (one tensor for both from the chunk table when the action encoder is frozen).
 
-        Done once per episode: later steps only re-rotate these embeddings.
+        Done once per episode: later steps only map and re-rotate these embeddings.
         """
-        with self._autocast():
-            online = self.network.action_encoder.encode(chunks)
-            target = self.target.action_encoder.encode(chunks)
-        return online, target
+        with self._timed("chunk_embedding"):
+            if self.chunk_table is not None:
+                vectors = self.chunk_table.lookup(chunks)
+                return vectors, vectors
+            with self._autocast():
+                online = self.network.action_encoder.encode(chunks)
+                target = self.target.action_encoder.encode(chunks)
+            return online, target
+
+    @contextmanager
+    def _timed(self, part: str) -> Iterator[None]:
+        """Add the block's wall seconds to `part_seconds[part]`."""
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.part_seconds[part] += time.perf_counter() - start
 
     def _autocast(self) -> AbstractContextManager[None]:
-        """bfloat16 autocast on CUDA (about twice the throughput); float32 elsewhere."""
+        """The transformers' matrix products in `precision` (bfloat16: about twice the
+        throughput on CUDA, 1.3-1.5x on a CPU with AVX-512 bf16). Only the encoders
+        run under it: their pooled outputs, the head, the rotation and every Q value
+        stay float32, so close Q values are told apart as in float32."""
+        dtype = autocast_dtype(self.config.precision, self.device)
         return torch.autocast(
-            self.device.type, dtype=torch.bfloat16, enabled=self.device.type == "cuda"
+            self.device.type, dtype=dtype or torch.float32, enabled=dtype is not None
         )
+
+
+def _chunk_table(
+    network: QNetwork, pool_embeddings: EpisodeEmbeddings | None
+) -> ChunkTable | None:
+    """The table a frozen action encoder looks chunks up in (an empty one, encoding
+    every chunk, without pool embeddings); None for a trained action encoder."""
+    if not network.frozen_action_encoder:
+        if pool_embeddings is not None:
+            raise QragInputError(
+                "training pool embeddings were given, but the Q-network trains its "
+                "action encoder, whose chunk embeddings change at every update. Fix: "
+                "set train_q.model.frozen_action_encoder: true, or train without them."
+            )
+        return None
+    if pool_embeddings is None:
+        return ChunkTable(network.action_encoder)
+    return ChunkTable.from_embeddings(network.action_encoder, pool_embeddings)
 
 
 def train(
@@ -612,17 +746,24 @@ def train(
     """Update until `total_updates`; return every update's metrics, in order.
 
     Every `eval_every` updates the metrics gain `eval_fact_em`: greedy retrieval of
-    `max_steps` chunks on the first `eval_episodes` held-out episodes. `after_update`
+    `max_steps` chunks on the first `eval_episodes` held-out episodes (whose chunks a
+    frozen action encoder looks up once, for the whole run). `after_update`
     (checkpointing, logging) runs after each update.
     """
     config = learner.config
     episodes = list(held_out[: config.eval_episodes])
+    table = learner.chunk_table
+    frozen_chunks = [table.lookup(e.chunks) for e in episodes] if table else None
     history: list[dict[str, float]] = []
     while learner.updates < config.total_updates:
         metrics = learner.update()
         if episodes and learner.updates % config.eval_every == 0:
             retrieved = greedy_rollout(
-                learner.network, episodes, config.max_steps, config.chunk_budget
+                learner.network,
+                episodes,
+                config.max_steps,
+                config.chunk_budget,
+                frozen_chunks,
             )
             metrics["eval_fact_em"] = fact_em_rate(episodes, retrieved)
         if after_update is not None:

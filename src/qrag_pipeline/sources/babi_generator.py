@@ -35,20 +35,11 @@ from dataclasses import dataclass, field
 from qrag_pipeline.errors import QragInputError
 from qrag_pipeline.sources.babi_files import BabiSample, check_task
 from qrag_pipeline.sources.babi_vocabulary import (
-    DROP_VERBS,
-    GET_VERBS,
-    GIVE_VERBS,
-    MOVE_VERBS,
     OPPOSITE,
-    PEOPLE,
-    PLACES,
-    QA5_PEOPLE,
-    THINGS,
+    VOCABULARIES,
+    Vocabulary,
+    story_vocabulary,
 )
-
-RECEIVER_PRIORITY = ("Mary", "Fred", "Bill", "Jeff")
-"""qa5: who gets a gift when several could (the official stories' fixed order)."""
-# THINGS is also the order in which a qa5 giver holding several things picks the gift.
 
 QUESTIONS_PER_STORY = 5
 FACTS_PER_ROUND = 2
@@ -111,6 +102,7 @@ class _World:
 
     task: str
     rng: random.Random
+    vocab: Vocabulary
     room: dict[str, str]
     lying: dict[str, str]
     holder: dict[str, str] = field(default_factory=dict)
@@ -133,17 +125,17 @@ class _World:
         return len(self.facts) - 1
 
 
-def _start_world(task: str, rng: random.Random) -> _World:
+def _start_world(task: str, rng: random.Random, vocab: Vocabulary) -> _World:
     """People and things in random rooms that no sentence has stated yet."""
-    people = QA5_PEOPLE if task == "qa5" else PEOPLE
-    room = {person: rng.choice(PLACES) for person in people}
-    lying = {thing: rng.choice(PLACES) for thing in THINGS}
-    return _World(task, rng, room, lying)
+    people = vocab.qa5_people if task == "qa5" else vocab.people
+    room = {person: rng.choice(vocab.places) for person in people}
+    lying = {thing: rng.choice(vocab.places) for thing in vocab.things}
+    return _World(task, rng, vocab, room, lying)
 
 
 def _held_by(world: _World, person: str) -> list[str]:
-    """The things `person` holds, in `THINGS` order (the order qa5 gifts follow)."""
-    return [thing for thing in THINGS if world.holder.get(thing) == person]
+    """The things `person` holds, in the vocabulary's order (which qa5 gifts follow)."""
+    return [thing for thing in world.vocab.things if world.holder.get(thing) == person]
 
 
 def _companions(world: _World, person: str) -> list[str]:
@@ -184,9 +176,9 @@ def _act(world: _World) -> None:
 
 def _move(world: _World, person: str) -> None:
     """Move to another room; things in hand go along and record the room."""
-    place = world.rng.choice([p for p in PLACES if p != world.room[person]])
+    place = world.rng.choice([p for p in world.vocab.places if p != world.room[person]])
     world.room[person] = place
-    verb = world.rng.choice(MOVE_VERBS)
+    verb = world.rng.choice(world.vocab.move_verbs)
     index = world.write(person, f"{person} {verb} the {place}.")
     world.last_move[person] = index
     for thing in _held_by(world, person):
@@ -204,7 +196,7 @@ def _get(world: _World, person: str) -> None:
     del world.lying[thing]
     world.holder[thing] = person
     there = " there" if world.rng.random() < GET_THERE[world.task] else ""
-    verb = world.rng.choice(GET_VERBS)
+    verb = world.rng.choice(world.vocab.get_verbs)
     fact = f"{person} {verb} the {thing}{there}."
     world.thing_event[thing] = world.write(person, fact)
     world.carried[thing] = []
@@ -217,7 +209,7 @@ def _drop(world: _World, person: str) -> None:
     del world.holder[thing]
     world.lying[thing] = world.room[person]
     there = " there" if world.rng.random() < DROP_THERE else ""
-    verb = world.rng.choice(DROP_VERBS)
+    verb = world.rng.choice(world.vocab.drop_verbs)
     fact = f"{person} {verb} the {thing}{there}."
     world.thing_event[thing] = world.write(person, fact)
     if person in world.last_move:
@@ -228,14 +220,15 @@ def _give(world: _World, person: str) -> None:
     """Hand a held thing to someone in the same room.
 
     Not a random pick: the official qa5 stories always give the first held thing in
-    `THINGS` order to the first present person in `RECEIVER_PRIORITY` order, which
-    skews their answers (more "apple" and "Mary" than "milk" and "Jeff").
+    the vocabulary's order of things to the first present person in its order of
+    receivers, which skews their answers (more "apple" and "Mary" than "milk" and
+    "Jeff").
     """
     thing = _held_by(world, person)[0]
     companions = _companions(world, person)
-    receiver = next(other for other in RECEIVER_PRIORITY if other in companions)
+    receiver = next(other for other in world.vocab.receivers if other in companions)
     world.holder[thing] = receiver
-    verb = world.rng.choice(GIVE_VERBS)
+    verb = world.rng.choice(world.vocab.give_verbs)
     index = world.write(person, f"{person} {verb} the {thing} to {receiver}.")
     world.thing_event[thing] = index
     world.gifts.append(_Gift(index, person, thing, receiver))
@@ -279,7 +272,7 @@ def _told_place(world: _World, thing: str) -> _Question | None:
 
 def _ask_thing(world: _World) -> _Question | None:
     """qa2: a random thing among those whose place a recent fact settles."""
-    questions = [q for q in (_told_place(world, t) for t in THINGS) if q is not None]
+    questions = [q for q in (_told_place(world, t) for t in world.vocab.things) if q is not None]
     return world.rng.choice(questions) if questions else None
 
 
@@ -291,7 +284,7 @@ def _ask_before(world: _World) -> _Question | None:
     """
     things = [
         thing
-        for thing in THINGS
+        for thing in world.vocab.things
         if thing in world.thing_event
         and world.recent(world.thing_event[thing])
         and len(world.carried[thing]) >= 2
@@ -334,9 +327,11 @@ _ASK: dict[str, Callable[[_World], _Question | None]] = {
 }
 
 
-def _world_story(task: str, story: int, rng: random.Random) -> list[BabiSample]:
+def _world_story(
+    task: str, story: int, rng: random.Random, vocab: Vocabulary
+) -> list[BabiSample]:
     """qa1, qa2, qa3, qa5: rounds of two facts, a question after each due round."""
-    world = _start_world(task, rng)
+    world = _start_world(task, rng, vocab)
     samples: list[BabiSample] = []
     while len(samples) < QUESTIONS_PER_STORY:
         for _ in range(FACTS_PER_ROUND):
@@ -377,13 +372,13 @@ def _relation(near: str, direction: str, middle: str, rng: random.Random) -> _Re
     return _Relation(middle, OPPOSITE[direction], near)
 
 
-def _relations_story(story: int, rng: random.Random) -> list[BabiSample]:
+def _relations_story(story: int, rng: random.Random, vocab: Vocabulary) -> list[BabiSample]:
     """qa4: three rooms in a row, two facts about the middle one, one question.
 
     The question is about one fact's reference room ("What is north of the
     kitchen?" or "What is the kitchen south of?"); its answer is that fact's subject.
     """
-    first, middle, second = rng.sample(PLACES, 3)
+    first, middle, second = rng.sample(vocab.places, 3)
     direction = rng.choice(sorted(OPPOSITE))
     relations = (
         _relation(first, direction, middle, rng),
@@ -401,13 +396,21 @@ def _relations_story(story: int, rng: random.Random) -> list[BabiSample]:
     return [BabiSample("qa4", story, facts, question, fact.subject, (asked,))]
 
 
-def generate_babi_samples(task: str, n_stories: int, seed: int) -> list[BabiSample]:
+def generate_babi_samples(
+    task: str, n_stories: int, seed: int, vocabulary: str = "official"
+) -> list[BabiSample]:
     """`n_stories` generated stories of `task` as `BabiSample`s, question by question.
 
-    Deterministic for (task, n_stories, seed) and independent of global random state.
-    qa1-qa3 and qa5 stories hold five questions each, qa4 stories one.
+    Deterministic for (task, n_stories, seed, vocabulary) and independent of global
+    random state. qa1-qa3 and qa5 stories hold five questions each, qa4 stories one.
+    `vocabulary` "varied" draws each story's people, rooms and things from wider
+    lists and its verbs from more (`babi_vocabulary.story_vocabulary`).
     """
     check_task(task)
+    if vocabulary not in VOCABULARIES:
+        raise QragInputError(
+            f"unknown story vocabulary {vocabulary!r}. Fix: use one of {VOCABULARIES}."
+        )
     if isinstance(n_stories, bool) or not isinstance(n_stories, int) or n_stories < 1:
         raise QragInputError(
             f"n_stories must be a whole number of at least 1, got {n_stories!r}. "
@@ -416,8 +419,9 @@ def generate_babi_samples(task: str, n_stories: int, seed: int) -> list[BabiSamp
     rng = random.Random(seed)
     samples: list[BabiSample] = []
     for story in range(n_stories):
+        vocab = story_vocabulary(vocabulary, rng)
         if task == "qa4":
-            samples += _relations_story(story, rng)
+            samples += _relations_story(story, rng, vocab)
         else:
-            samples += _world_story(task, story, rng)
+            samples += _world_story(task, story, rng, vocab)
     return samples

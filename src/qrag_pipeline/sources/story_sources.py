@@ -24,8 +24,10 @@ def load_story_samples(
     """The questions of `task` for `split` from the source described by `spec`.
 
     `spec` keys: `source` (generator | babi_files); for the generator
-    `generated_<split>_stories`; for files `babi_dirs`, folders searched in order for
-    the task's file (en-10k lacks qa3 train, so list en/ after it).
+    `generated_<split>_stories` and, optionally, `<split>_vocabulary` (official, the
+    default, or varied: wider names, rooms, things and verbs); for files `babi_dirs`,
+    folders searched in order for the task's file (en-10k lacks qa3 train, so list en/
+    after it).
     """
     check_task(task)
     source = spec.get("source")
@@ -36,7 +38,12 @@ def load_story_samples(
                 f"data_prep.stories.{key} is not set. Fix: give the number of "
                 f"{split} stories the generator writes per task."
             )
-        return generate_babi_samples(task, spec[key], derive_seed(seed, "stories", split, task))
+        return generate_babi_samples(
+            task,
+            spec[key],
+            derive_seed(seed, "stories", split, task),
+            spec.get(f"{split}_vocabulary", "official"),
+        )
     if source == "babi_files":
         return parse_babi_file(_first_file(spec.get("babi_dirs") or [], task, split), task)
     raise QragInputError(

@@ -6,11 +6,37 @@ from typing import Any
 
 import pandas as pd
 
-from qrag_pipeline.checkpoints import Checkpoint
 from qrag_pipeline.episodes import episodes_from_frame
-from qrag_pipeline.models.encoder import TextEncoder
-from qrag_pipeline.retrieval.embeddings import EpisodeEmbeddings, embed_episodes
+from qrag_pipeline.pools import documents_from_frame, samples_from_frame
+from qrag_pipeline.retrieval.embeddings import (
+    EpisodeEmbeddings,
+    embed_episodes,
+    embed_texts,
+)
+from qrag_pipeline.retrieval.sharded_encoding import (
+    EncoderSpec,
+    ExecutorSettings,
+    ShardedEncoder,
+)
 from qrag_pipeline.training import resolve_device
+from qrag_pipeline.training_data import training_pool_texts
+
+
+def embed_training_pools(
+    train_stories: pd.DataFrame,
+    train_distractors: pd.DataFrame,
+    hotpotqa_train_episodes: pd.DataFrame,
+    embed: dict[str, Any],
+) -> EpisodeEmbeddings:
+    """Every text training episodes are made of, embedded once by the pretrained
+    encoder: a frozen action encoder looks its chunks up here at each reset instead of
+    encoding them, in every train_q run on these pools."""
+    texts = training_pool_texts(
+        samples_from_frame(train_stories),
+        documents_from_frame(train_distractors),
+        episodes_from_frame(hotpotqa_train_episodes),
+    )
+    return embed_texts(_encoder(embed), texts, embed["dtype"], embed["progress"])
 
 
 def embed_chunks_with_pretrained_encoder(
@@ -18,27 +44,18 @@ def embed_chunks_with_pretrained_encoder(
 ) -> EpisodeEmbeddings:
     """The evaluation chunks embedded by the pretrained encoder, each text once.
 
-    These are the dense baselines' chunk vectors; they record the encoder, so that
+    One matrix serves the dense baselines and every Q-embedder checkpoint whose action
+    encoder is frozen (each applies its own head); it records the encoder, so that
     evaluate embeds the questions with the same one.
     """
-    device = resolve_device(embed["device"])
-    encoder = TextEncoder.from_pretrained(**embed["encoder"]).to(device)
     episodes = episodes_from_frame(eval_episodes)
-    return embed_episodes(encoder, episodes, embed["dtype"], embed["progress"])
+    return embed_episodes(_encoder(embed), episodes, embed["dtype"], embed["progress"])
 
 
-def embed_chunks_with_q_embedder(
-    eval_episodes: pd.DataFrame,
-    q_embedder_checkpoint: Checkpoint,
-    embed: dict[str, Any],
-) -> EpisodeEmbeddings:
-    """The evaluation chunks embedded by the trained checkpoint's action encoder.
-
-    Chunk embeddings do not depend on the question or on what was retrieved, so Q-RAG
-    computes them once per chunk here and only re-rotates them at each step.
-    """
-    network = q_embedder_checkpoint.build_network(resolve_device(embed["device"]))
-    episodes = episodes_from_frame(eval_episodes)
-    return embed_episodes(
-        network.action_encoder, episodes, embed["dtype"], embed["progress"]
+def _encoder(embed: dict[str, Any]) -> ShardedEncoder:
+    """The pretrained encoder on `embed.backend`, encoding shards of texts through
+    `embed.executor` (resumable from `embed.work_dir`)."""
+    spec = EncoderSpec.of(
+        embed["encoder"], embed["backend"], embed["onnx_cache"], str(resolve_device(embed["device"]))
     )
+    return ShardedEncoder(spec, ExecutorSettings(**embed["executor"]), embed["work_dir"])

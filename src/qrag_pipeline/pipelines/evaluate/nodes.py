@@ -16,17 +16,22 @@ from qrag_pipeline.training import resolve_device
 
 def retrieve_with_q_embedder(
     eval_episodes: pd.DataFrame,
-    q_chunk_embeddings: EpisodeEmbeddings,
+    pretrained_chunk_embeddings: EpisodeEmbeddings,
     q_embedder_checkpoint: Checkpoint,
     evaluate: dict[str, Any],
 ) -> pd.DataFrame:
     """Q-RAG's traces: T greedy steps per question, every pick's Q value kept so
-    that scoring can apply any stop rule afterwards."""
+    that scoring can apply any stop rule afterwards. A frozen action encoder scores
+    the pretrained chunk embeddings themselves; the paper's trained one embeds the
+    chunks first."""
     network = q_embedder_checkpoint.build_network(resolve_device(evaluate["device"]))
+    episodes = episodes_from_frame(eval_episodes)
     return evaluation.q_rag_traces(
         network,
-        episodes_from_frame(eval_episodes),
-        q_chunk_embeddings,
+        episodes,
+        evaluation.q_chunk_embeddings(
+            network, episodes, pretrained_chunk_embeddings, evaluate["progress"]
+        ),
         retrieval_steps(evaluate),
         evaluate["chunk_budget"],
         evaluate["progress"],
@@ -57,10 +62,13 @@ def score_retrieval(
     eval_episodes: pd.DataFrame,
     q_retrieval_traces: pd.DataFrame,
     baseline_traces: pd.DataFrame,
+    q_embedder_checkpoint: Checkpoint,
     evaluate: dict[str, Any],
 ) -> pd.DataFrame:
     """The metrics table of all methods; an LLM reader's answer accuracy is added
-    only when `evaluate.llm_reader` names a model."""
+    only when `evaluate.llm_reader` names a model. Q-RAG's learned stop uses the
+    thresholds the checkpoint chose on its validation episodes, per benchmark, unless
+    `evaluate.stop_threshold` gives one number."""
     llm_reader = (
         LLMReader.from_pretrained(
             evaluate["llm_reader"], device=str(resolve_device(evaluate["device"]))
@@ -72,10 +80,16 @@ def score_retrieval(
         episodes_from_frame(eval_episodes),
         pd.concat([q_retrieval_traces, baseline_traces], ignore_index=True),
         evaluate["max_steps"],
-        evaluate["stop_threshold"],
+        q_embedder_checkpoint.stop_thresholds
+        if evaluate["stop_threshold"] == CHECKPOINT_THRESHOLDS
+        else evaluate["stop_threshold"],
         llm_reader,
         evaluate["steps_by_benchmark"],
     )
+
+
+CHECKPOINT_THRESHOLDS = "checkpoint"
+"""`evaluate.stop_threshold`'s value for the thresholds the checkpoint learned."""
 
 
 def retrieval_steps(evaluate: dict[str, Any]) -> int:

@@ -13,7 +13,7 @@ def create_pipeline(**kwargs) -> Pipeline:
                 retrieve_with_q_embedder,
                 inputs=[
                     "eval_episodes",
-                    "q_chunk_embeddings",
+                    "pretrained_chunk_embeddings",
                     "q_embedder_checkpoint",
                     "params:evaluate",
                 ],
@@ -36,6 +36,7 @@ def create_pipeline(**kwargs) -> Pipeline:
                     "eval_episodes",
                     "q_retrieval_traces",
                     "baseline_traces",
+                    "q_embedder_checkpoint",
                     "params:evaluate",
                 ],
                 outputs="retrieval_metrics",

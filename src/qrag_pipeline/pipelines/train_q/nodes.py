@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +12,7 @@ from qrag_pipeline.checkpoints import Checkpoint
 from qrag_pipeline.episodes import episodes_from_frame
 from qrag_pipeline.models.q_network import QNetwork
 from qrag_pipeline.pools import documents_from_frame, samples_from_frame
+from qrag_pipeline.retrieval.embeddings import EpisodeEmbeddings
 from qrag_pipeline.training import (
     learning_config,
     resolve_device,
@@ -24,14 +26,19 @@ def train_q_embedder_node(
     train_stories: pd.DataFrame,
     train_distractors: pd.DataFrame,
     hotpotqa_train_episodes: pd.DataFrame,
+    training_pool_embeddings: EpisodeEmbeddings,
     train_q: dict[str, Any],
 ) -> tuple[Checkpoint, pd.DataFrame]:
     """Train the Q-embedder on fresh episodes of `train_q.tasks`; return its checkpoint
     and curve.
 
-    The run folder is named by a fingerprint of the parameters and the training pools,
-    so rerunning the same command after a crash resumes from the last checkpoint.
+    A frozen action encoder looks each new document's chunks up in the pools'
+    embeddings (a trained one encodes them itself). The run folder is named by a
+    fingerprint of the parameters and the training pools, so rerunning the same
+    command after a crash resumes from the last checkpoint.
     """
+    frozen = train_q["model"].get("frozen_action_encoder", False)
+    pool = training_pool_embeddings if frozen else None
     learning = learning_config(train_q["learning"])
     sampler, validation = training_data(
         train_q["tasks"],
@@ -41,11 +48,13 @@ def train_q_embedder_node(
         train_q["train_sentences"],
         train_q["validation_questions"],
         learning.seed,
+        train_q.get("task_weights"),
     )
     fingerprint = run_fingerprint(
         train_q["model"], train_q["learning"], train_q["tasks"], train_q["train_sentences"],
-        train_q["validation_questions"],
+        train_q["validation_questions"], train_q.get("task_weights"),
         *(_frame_hash(frame) for frame in (train_stories, train_distractors, hotpotqa_train_episodes)),
+        _embeddings_hash(pool),
     )
     result = train_q_embedder(
         lambda: QNetwork.from_pretrained(**train_q["model"]),
@@ -56,8 +65,16 @@ def train_q_embedder_node(
         checkpoint_every=train_q["checkpoint_every"],
         device=resolve_device(train_q["device"]),
         progress=train_q["progress"],
+        pool_embeddings=pool,
     )
     return result.checkpoint, result.curves
+
+
+def _embeddings_hash(embeddings: EpisodeEmbeddings | None) -> str | None:
+    """A content hash of the pool embeddings a run looks chunks up in (None: none)."""
+    if embeddings is None:
+        return None
+    return hashlib.sha256(embeddings.vectors.tobytes()).hexdigest()[:16]
 
 
 def _frame_hash(frame: pd.DataFrame) -> int:

@@ -1,4 +1,5 @@
-"""train_q: training pools + parameters -> Q-embedder checkpoint and training curves."""
+"""train_q: training pools (and their embeddings) + parameters -> Q-embedder checkpoint
+and training curves."""
 
 from kedro.pipeline import Node, Pipeline
 
@@ -14,6 +15,7 @@ def create_pipeline(**kwargs) -> Pipeline:
                     "babi_train_stories",
                     "train_distractor_sentences",
                     "hotpotqa_train_episodes",
+                    "training_pool_embeddings",
                     "params:train_q",
                 ],
                 outputs=["q_embedder_checkpoint", "training_curves"],

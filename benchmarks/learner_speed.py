@@ -1,0 +1,133 @@
+"""Benchmark: seconds per update of the paper's learner and of the default one.
+
+Both train on the same data with the same seed and settings for `--updates` updates
+each, one after the other in this process: the official bAbI train stories of one task
+hidden in the training books, conf/base's train_q settings. They differ only in the
+action side: the paper's learner trains its action encoder and encodes every new
+document's chunks with the online and the target encoder at each reset; the default
+(conf/base's train_q.model) keeps it frozen and looks the chunks up in the training
+pools embedded once. Prints, side by side, the mean seconds per update of each part of
+an update and their shares, the one-time pool embedding on its own line, and last
+`speedup: X.XX` (paper seconds per update / default seconds per update).
+
+    .venv/bin/python benchmarks/learner_speed.py --updates 20
+
+Needs the real data in ../shared/data (or --shared PATH).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from common import RESULTS, ROOT, cached_pool_embeddings, conf_parameters, machine
+from common import device as compute_device
+
+from qrag_pipeline.models.q_network import QNetwork
+from qrag_pipeline.rl.learner import UPDATE_PARTS, QLearner
+from qrag_pipeline.sources.books import load_books
+from qrag_pipeline.sources.story_sources import load_story_samples
+from qrag_pipeline.training import learning_config
+from qrag_pipeline.training_data import babilong_training_data, training_pool_texts
+
+
+def main() -> None:
+    args = _arguments()
+    torch.manual_seed(args.seed)
+    device = compute_device()
+    train_q = conf_parameters()["train_q"]
+    stories = {"source": "babi_files", "babi_dirs": [str(args.shared / "babi" / d) for d in ("en-10k", "en")]}
+    samples = load_story_samples(stories, args.task, "train", args.seed)
+    books = load_books(args.shared / "books" / "train")
+    sampler, _ = babilong_training_data(samples, books, [args.task], args.train_sentences, 10, args.seed)
+    learning = learning_config({**train_q["learning"], "total_updates": args.updates, "seed": args.seed})
+    default_model = dict(train_q["model"])
+    paper_model = {**default_model, "frozen_action_encoder": False, "action_head": "none"}
+
+    pool_texts = training_pool_texts(samples, books)
+    pool_start = time.perf_counter()
+    frozen = QNetwork.from_pretrained(**default_model).action_encoder.to(device)
+    pool, cached = cached_pool_embeddings(frozen, pool_texts)
+    pool_note = (
+        f"{len(pool.texts)} distinct pool texts, encoded once in {pool.encode_s:.1f} s"
+        + (f" (read from the cache in {time.perf_counter() - pool_start:.1f} s)" if cached else "")
+    )
+
+    runs = {}
+    for name, model in (("paper", paper_model), ("default", default_model)):
+        start = time.perf_counter()
+        learner = QLearner(
+            QNetwork.from_pretrained(**model), sampler, learning, device,
+            pool if model["frozen_action_encoder"] else None,
+        )
+        setup_s = time.perf_counter() - start
+        history = [learner.update() for _ in range(args.updates)]
+        runs[name] = _summary(model, history, setup_s)
+        print(f"{name}: {runs[name]['seconds_per_update']:.2f} s/update", flush=True)
+
+    report = {
+        "machine": machine(),
+        "command": " ".join([Path(sys.executable).name, *sys.argv]),
+        "data": f"official bAbI {args.task} train stories (en-10k; en/ for qa3) in the "
+        f"training books, {args.train_sentences}-sentence documents",
+        "updates": args.updates,
+        "learning": {k: v for k, v in train_q["learning"].items() if k != "total_updates"},
+        "pool_embedding": pool_note,
+        "runs": runs,
+        "speedup": runs["paper"]["seconds_per_update"] / runs["default"]["seconds_per_update"],
+    }
+    out = args.out or RESULTS / "learner_speed.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(report, indent=2))
+    _print(report, out)
+
+
+def _summary(model: dict[str, Any], history: list[dict[str, float]], setup_s: float) -> dict[str, Any]:
+    total = float(np.mean([1.0 / m["updates_per_s"] for m in history]))
+    parts = {part: float(np.mean([m[f"seconds_{part}"] for m in history])) for part in UPDATE_PARTS}
+    parts["other"] = total - sum(parts.values())
+    return {
+        "action_side": "trained" if not model["frozen_action_encoder"] else f"frozen, head {model['action_head']}",
+        "setup_s": setup_s,
+        "seconds_per_update": total,
+        "part_seconds_per_update": parts,
+        "transitions_per_s": float(np.mean([m["transitions_per_s"] for m in history])),
+        "mean_train_return": float(np.nanmean([m["mean_return"] for m in history])),
+    }
+
+
+def _print(report: dict[str, Any], out: Path) -> None:
+    paper, default = report["runs"]["paper"], report["runs"]["default"]
+    print(f"\nseconds per update, mean of {report['updates']} updates ({report['machine']})")
+    print(f"{'part':<16} {'paper':>9} {'share':>6} {'default':>9} {'share':>6}")
+    for part in paper["part_seconds_per_update"]:
+        p, d = paper["part_seconds_per_update"][part], default["part_seconds_per_update"][part]
+        print(f"{part:<16} {p:>9.3f} {p / paper['seconds_per_update']:>6.0%} "
+              f"{d:>9.3f} {d / default['seconds_per_update']:>6.0%}")
+    print(f"{'total':<16} {paper['seconds_per_update']:>9.3f} {'':>6} {default['seconds_per_update']:>9.3f}")
+    print(f"action side: paper {paper['action_side']}; default {default['action_side']}")
+    print(f"one-time, shared by every run on these pools: {report['pool_embedding']}")
+    print(f"written to {out.relative_to(ROOT)}")
+    print(f"speedup: {report['speedup']:.2f}")
+
+
+def _arguments() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--task", default="qa2", choices=["qa1", "qa2", "qa3", "qa4", "qa5"])
+    parser.add_argument("--updates", type=int, default=20)
+    parser.add_argument("--train-sentences", type=int, default=50, help="sentences per training document")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--shared", type=Path, default=ROOT.parent / "shared" / "data")
+    parser.add_argument("--out", type=Path, default=None)
+    return parser.parse_args()
+
+
+if __name__ == "__main__":
+    main()
