@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import torch
+import yaml
 
 from qrag_pipeline.checkpoints import load_checkpoint, save_checkpoint
 from qrag_pipeline.episodes import Episode
@@ -55,6 +56,17 @@ def conf_parameters(env: str = "base") -> dict[str, Any]:
         merge_strategy=CONFIG_LOADER_ARGS["merge_strategy"],
     )
     return loader["parameters"]
+
+
+def official_stories(shared: Path) -> dict[str, Any]:
+    """data_prep.stories for the official bAbI files in `shared` (en-10k, and en/ for
+    the tasks en-10k lacks)."""
+    return {"source": "babi_files", "babi_dirs": [str(shared / "babi" / d) for d in ("en-10k", "en")]}
+
+
+def key_values(items: Sequence[str]) -> dict[str, Any]:
+    """KEY=VALUE arguments, each value read as YAML (numbers, booleans, strings)."""
+    return {key: yaml.safe_load(value) for key, value in (item.split("=", 1) for item in items)}
 
 
 POOL_SEGMENT = 16384
@@ -124,11 +136,18 @@ def add_length_arguments(parser: argparse.ArgumentParser, episodes: Mapping[str,
 def parse_arguments(parser: argparse.ArgumentParser) -> argparse.Namespace:
     """The arguments, with --episodes as a mapping that covers every --lengths entry."""
     args = parser.parse_args()
-    args.episodes = {key: int(value) for key, value in (item.split("=", 1) for item in args.episodes)}
-    missing = [length for length in args.lengths if length not in args.episodes]
-    if missing:
-        parser.error(f"no --episodes count for lengths {missing}")
+    args.episodes = counts_for(parser, args.episodes, args.lengths, "--episodes")
     return args
+
+
+def counts_for(parser: argparse.ArgumentParser, items: Sequence[str], names: Sequence[str],
+               option: str) -> dict[str, int]:
+    """`option`'s NAME=N arguments as a mapping; a usage error if a name lacks one."""
+    counts = {key: int(value) for key, value in key_values(items).items()}
+    missing = [name for name in names if name not in counts]
+    if missing:
+        parser.error(f"no {option} count for {missing}")
+    return counts
 
 
 def device() -> torch.device:

@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
 import resource
 import subprocess
 import sys
@@ -171,7 +170,6 @@ def _ten_million(args: argparse.Namespace) -> dict[str, Any]:
     if done.returncode != 0:
         raise SystemExit(done.stderr[-3000:])
     results |= json.loads(done.stdout.strip().splitlines()[-1])
-    results["resume_log"] = [line for line in done.stderr.splitlines() if "resuming an encoding" in line]
     print(results, flush=True)
     return results
 
@@ -190,7 +188,6 @@ def _run_until_shards(command: list[str], work: Path, shards: int) -> dict[str, 
 
 def _encode_ten_million(args: argparse.Namespace) -> None:
     """The child: build the 400,000 sentences, encode them, print one JSON line."""
-    logging.basicConfig(level=logging.INFO, format="%(message)s")
     books = {**load_books(args.shared / "books" / "train"), **load_books(args.shared / "books" / "test")}
     texts = list(dict.fromkeys(s for name in sorted(books) for s in books[name]))
     prose = generate_prose(40, 20_000, seed=10, split="train")
@@ -199,11 +196,14 @@ def _encode_ten_million(args: argparse.Namespace) -> None:
         raise SystemExit(f"only {len(texts)} distinct sentences")
     spec = EncoderSpec.of(conf_parameters()["embed"]["encoder"], args.backend, str(ONNX_CACHE))
     encoder = ShardedEncoder(spec, ExecutorSettings(shard_size=args.shard_size), args.work_dir / "ten_million")
+    found = len(list((args.work_dir / "ten_million").glob("*/shard-*.npy")))
     start = time.perf_counter()
     vectors = encoder.encode(texts, progress=True)
     seconds = time.perf_counter() - start
+    encoded = len(texts) - min(len(texts), found * args.shard_size)
     print(json.dumps({
-        "encode_s": round(seconds, 1), "sentences_per_s": round(len(texts) / seconds, 1),
+        "shards_found_at_start": found, "encode_s": round(seconds, 1),
+        "sentences_encoded": encoded, "sentences_per_s": round(encoded / seconds, 1),
         "vectors": list(vectors.shape), "all_finite": bool(np.isfinite(vectors.numpy()).all()),
         "peak_memory_gib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20, 2),
     }))

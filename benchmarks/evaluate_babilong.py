@@ -25,7 +25,17 @@ import argparse
 import time
 
 import torch
-from common import RESULTS, add_common_arguments, add_length_arguments, parse_arguments, checkpoint_network, evaluate_methods, print_table, write_report
+from common import (
+    RESULTS,
+    add_common_arguments,
+    add_length_arguments,
+    checkpoint_network,
+    evaluate_methods,
+    official_stories,
+    parse_arguments,
+    print_table,
+    write_report,
+)
 
 from qrag_pipeline.builders.babilong import build_babilong_episodes
 from qrag_pipeline.episodes import Episode
@@ -43,7 +53,7 @@ HEADLINE = ("fact_em@T={T}", "fact_f1@T={T}", "fact_f1@learned", "fact_f1@oracle
 def main() -> None:
     args = _arguments()
     torch.manual_seed(args.seed)
-    stories = {"source": "babi_files", "babi_dirs": [str(args.shared / "babi" / "en-10k"), str(args.shared / "babi" / "en")]}
+    stories = official_stories(args.shared)
     test_books = load_books(args.shared / "books" / "test")
     test_samples = {task: load_story_samples(stories, task, "test", args.seed) for task in args.tasks}
     episodes = [

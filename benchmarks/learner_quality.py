@@ -29,7 +29,6 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 import torch  # noqa: E402
-import yaml  # noqa: E402
 
 from common import (  # noqa: E402
     RESULTS,
@@ -37,7 +36,10 @@ from common import (  # noqa: E402
     cached_episode_embeddings,
     cached_pool_embeddings,
     conf_parameters,
+    counts_for,
+    key_values,
     machine,
+    official_stories,
 )
 from common import device as compute_device  # noqa: E402
 
@@ -61,7 +63,7 @@ def main() -> None:
     torch.manual_seed(args.seed)
     device = compute_device()
     train_q = conf_parameters()["train_q"]
-    stories = {"source": "babi_files", "babi_dirs": [str(args.shared / "babi" / d) for d in ("en-10k", "en")]}
+    stories = official_stories(args.shared)
     train_spec = stories if args.train_source == "files" else {
         "source": "generator", "generated_train_stories": args.generated_stories}
     train_samples = load_story_samples(train_spec, args.task, "train", args.seed)
@@ -77,19 +79,30 @@ def main() -> None:
         length: build_babilong_episodes({args.task: test_samples}, test_books, [length], args.episodes, args.seed)
         for length in args.lengths
     }
-    overrides = _key_values(args.set)
+    overrides = key_values(args.set)
     learning_values = {
         **train_q["learning"], "seed": args.seed, "eval_episodes": args.validation_episodes, **overrides,
     }
     models = {
-        "default": {**train_q["model"], **_key_values(args.model)},
+        "default": {**train_q["model"], **key_values(args.model)},
         "paper": {**train_q["model"], "frozen_action_encoder": False, "action_head": "none"},
     }
     frozen_encoder = QNetwork.from_pretrained(**models["default"]).action_encoder.to(device)
     pool, _ = cached_pool_embeddings(frozen_encoder, training_pool_texts(train_samples, train_books))
     test_embeddings = {length: cached_episode_embeddings(frozen_encoder, episodes) for length, episodes in test.items()}
 
-    runs: dict[str, Any] = {}
+    out = args.out or RESULTS / f"learner_quality_{args.task}.json"
+    report = {
+        "machine": machine(),
+        "command": " ".join([Path(sys.executable).name, *sys.argv]),
+        "data": (f"official bAbI {args.task} train stories (en-10k; en/ for qa3)" if args.train_source == "files"
+                 else f"{args.generated_stories} stories of the built-in bAbI generator")
+        + f" in the training books, {args.train_sentences}-sentence documents; "
+        f"test: {args.episodes} episodes per length from the official test stories in the test books",
+        "task": args.task,
+        "learning": {k: v for k, v in learning_values.items() if k != "total_updates"},
+        "runs": {},
+    }
     for name in args.learners:
         updates = args.updates[name]
         learning = learning_config(
@@ -111,35 +124,21 @@ def main() -> None:
             embeddings = q_chunk_embeddings(network, episodes, test_embeddings[length])
             traces = retrieve_batch(network, episodes, embeddings, learning.max_steps, learning.chunk_budget)
             scores[length] = round(fact_em_rate(episodes, [t.retrieved for t in traces]), 4)
-        runs[name] = {
+        report["runs"][name] = {
             "model": model, "checkpoint": str(saved.relative_to(ROOT)),
             "updates": learning.total_updates, "train_seconds": round(train_seconds, 1),
             "seconds_per_update": round(train_seconds / learning.total_updates, 3),
             "fact_em": scores, "curve": _curve_with_minutes(result.curves),
         }
         print(f"{name}: {learning.total_updates} updates in {train_seconds / 60:.1f} min, fact EM@{learning.max_steps} {scores}", flush=True)
-
-    report = {
-        "machine": machine(),
-        "command": " ".join([Path(sys.executable).name, *sys.argv]),
-        "data": (f"official bAbI {args.task} train stories (en-10k; en/ for qa3)" if args.train_source == "files"
-                 else f"{args.generated_stories} stories of the built-in bAbI generator")
-        + f" in the training books, {args.train_sentences}-sentence documents; "
-        f"test: {args.episodes} episodes per length from the official test stories in the test books",
-        "task": args.task,
-        "learning": {k: v for k, v in learning_values.items() if k != "total_updates"},
-        "runs": runs,
-    }
-    out = args.out or RESULTS / f"learner_quality_{args.task}.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(report, indent=2))
-    _plot(report, out.with_suffix(".png"))
+        _write(report, out)  # after each learner: a run cut short keeps the learners it finished
     _print(report, out)
 
 
-def _key_values(items: list[str]) -> dict[str, Any]:
-    """KEY=VALUE arguments, each value read as YAML (numbers, booleans, strings)."""
-    return {key: yaml.safe_load(value) for key, value in (item.split("=", 1) for item in items)}
+def _write(report: dict[str, Any], out: Path) -> None:
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(report, indent=2))
+    _plot(report, out.with_suffix(".png"))
 
 
 def _curve_with_minutes(curves: pd.DataFrame) -> list[dict[str, float]]:
@@ -199,10 +198,7 @@ def _arguments() -> argparse.Namespace:
     parser.add_argument("--shared", type=Path, default=ROOT.parent / "shared" / "data")
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args()
-    args.updates = {key: int(value) for key, value in (item.split("=", 1) for item in args.updates)}
-    missing = [name for name in args.learners if name not in args.updates]
-    if missing:
-        parser.error(f"no --updates count for learners {missing}")
+    args.updates = counts_for(parser, args.updates, args.learners, "--updates")
     return args
 
 

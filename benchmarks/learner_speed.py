@@ -10,7 +10,12 @@ pools embedded once. Prints, side by side, the mean seconds per update of each p
 an update and their shares, the one-time pool embedding on its own line, and last
 `speedup: X.XX` (paper seconds per update / default seconds per update).
 
+With `--rollouts ENVSxSTEPS ...` it instead times the default learner at each rollout
+size (parallel environments x steps per update) and prints transitions per second and
+seconds per update, to size the rollout for the hardware.
+
     .venv/bin/python benchmarks/learner_speed.py --updates 20
+    .venv/bin/python benchmarks/learner_speed.py --updates 20 --rollouts 8x8 16x8 8x16 16x16
 
 Needs the real data in ../shared/data (or --shared PATH).
 """
@@ -27,7 +32,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from common import RESULTS, ROOT, cached_pool_embeddings, conf_parameters, machine
+from common import RESULTS, ROOT, cached_pool_embeddings, conf_parameters, machine, official_stories
 from common import device as compute_device
 
 from qrag_pipeline.models.q_network import QNetwork
@@ -43,8 +48,7 @@ def main() -> None:
     torch.manual_seed(args.seed)
     device = compute_device()
     train_q = conf_parameters()["train_q"]
-    stories = {"source": "babi_files", "babi_dirs": [str(args.shared / "babi" / d) for d in ("en-10k", "en")]}
-    samples = load_story_samples(stories, args.task, "train", args.seed)
+    samples = load_story_samples(official_stories(args.shared), args.task, "train", args.seed)
     books = load_books(args.shared / "books" / "train")
     sampler, _ = babilong_training_data(samples, books, [args.task], args.train_sentences, 10, args.seed)
     learning = learning_config({**train_q["learning"], "total_updates": args.updates, "seed": args.seed})
@@ -60,6 +64,9 @@ def main() -> None:
         + (f" (read from the cache in {time.perf_counter() - pool_start:.1f} s)" if cached else "")
     )
 
+    if args.rollouts:
+        _rollout_sizes(args, train_q, sampler, pool, device)
+        return
     runs = {}
     for name, model in (("paper", paper_model), ("default", default_model)):
         start = time.perf_counter()
@@ -87,6 +94,25 @@ def main() -> None:
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(report, indent=2))
     _print(report, out)
+
+
+def _rollout_sizes(args: argparse.Namespace, train_q: dict[str, Any], sampler: Any, pool: Any,
+                   device: torch.device) -> None:
+    """The default learner's throughput at each rollout size, into rollout_sizes.json."""
+    sizes: dict[str, Any] = {}
+    for size in args.rollouts:
+        envs, steps = (int(n) for n in size.split("x"))
+        learning = learning_config({**train_q["learning"], "total_updates": args.updates, "seed": args.seed,
+                                    "num_envs": envs, "num_steps": steps})
+        learner = QLearner(QNetwork.from_pretrained(**train_q["model"]), sampler, learning, device, pool)
+        history = [learner.update() for _ in range(args.updates)]
+        sizes[size] = _summary(train_q["model"], history, 0.0)
+        print(f"{size:>6}: {sizes[size]['seconds_per_update']:.2f} s/update, "
+              f"{sizes[size]['transitions_per_s']:.1f} transitions/s", flush=True)
+    out = args.out or RESULTS / "rollout_sizes.json"
+    out.write_text(json.dumps({"machine": machine(), "command": " ".join([Path(sys.executable).name, *sys.argv]),
+                               "updates": args.updates, "sizes": sizes}, indent=2))
+    print(f"written to {out.relative_to(ROOT)}")
 
 
 def _summary(model: dict[str, Any], history: list[dict[str, float]], setup_s: float) -> dict[str, Any]:
@@ -123,6 +149,8 @@ def _arguments() -> argparse.Namespace:
     parser.add_argument("--task", default="qa2", choices=["qa1", "qa2", "qa3", "qa4", "qa5"])
     parser.add_argument("--updates", type=int, default=20)
     parser.add_argument("--train-sentences", type=int, default=50, help="sentences per training document")
+    parser.add_argument("--rollouts", nargs="*", default=[],
+                        help="time the default learner at these rollout sizes, ENVSxSTEPS")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--shared", type=Path, default=ROOT.parent / "shared" / "data")
     parser.add_argument("--out", type=Path, default=None)

@@ -44,6 +44,7 @@ from common import (
     cached_pool_embeddings,
     conf_parameters,
     device,
+    official_stories,
     print_table,
     write_report,
 )
@@ -154,7 +155,7 @@ def _model(args: argparse.Namespace) -> Model:
 
 
 def _evaluation_episodes(args: argparse.Namespace) -> list[Episode]:
-    stories = {"source": "babi_files", "babi_dirs": [str(args.shared / "babi" / d) for d in ("en-10k", "en")]}
+    stories = official_stories(args.shared)
     books = load_books(args.shared / "books" / "test")
     samples = {task: load_story_samples(stories, task, "test", args.seed) for task in BABI_TASKS}
     episodes = []

@@ -123,38 +123,42 @@ def train_q_embedder(
             )
     lock = exclusive(run_dir, "train_q with these parameters") if run_dir else nullcontext()
     with lock:
-        return _train(
-            make_network, learning, sampler, held_out, run_dir, checkpoint_every, device,
-            keep_checkpoints, progress, pool_embeddings,
-        )
+        if run_dir is not None:
+            _remove_unfinished_saves(run_dir)
+        learner, history = _new_or_resumed_learner(make_network, learning, sampler, run_dir, device, pool_embeddings)
+        return _run_updates(learner, history, held_out, run_dir, checkpoint_every, keep_checkpoints, progress)
 
 
-def _train(
+def _new_or_resumed_learner(
     make_network: Callable[[], QNetwork],
     learning: QLearningConfig,
     sampler: EpisodeSampler,
+    run_dir: Path | None,
+    device: torch.device,
+    pool_embeddings: EpisodeEmbeddings | None,
+) -> tuple[QLearner, list[dict[str, float]]]:
+    """A learner from `make_network`, or from the run's latest checkpoint with its history."""
+    resume_from = latest_checkpoint(run_dir) if run_dir is not None else None
+    if resume_from is None:
+        return QLearner(make_network(), sampler, learning, device, pool_embeddings), []
+    saved = _load_resumable(resume_from)
+    learner = QLearner(saved.build_network(), sampler, learning, device, pool_embeddings)
+    learner.load_state_dict(saved.training_tensors, saved.training_state["learner"])
+    LOGGER.info("resuming from %s (update %d of %d)", resume_from, learner.updates, learning.total_updates)
+    return learner, list(saved.training_state["history"])
+
+
+def _run_updates(
+    learner: QLearner,
+    history: list[dict[str, float]],
     held_out: Sequence[Episode],
     run_dir: Path | None,
     checkpoint_every: int,
-    device: torch.device,
     keep_checkpoints: int,
     progress: bool,
-    pool_embeddings: EpisodeEmbeddings | None,
 ) -> TrainingResult:
-    """`train_q_embedder`'s work, with its run folder (if any) locked."""
-    if run_dir is not None:
-        _remove_unfinished_saves(run_dir)
-    resume_from = latest_checkpoint(run_dir) if run_dir is not None else None
-    if resume_from is None:
-        learner = QLearner(make_network(), sampler, learning, device, pool_embeddings)
-        history: list[dict[str, float]] = []
-    else:
-        saved = _load_resumable(resume_from)
-        learner = QLearner(saved.build_network(), sampler, learning, device, pool_embeddings)
-        learner.load_state_dict(saved.training_tensors, saved.training_state["learner"])
-        history = list(saved.training_state["history"])
-        LOGGER.info("resuming from %s (update %d of %d)", resume_from, learner.updates, learning.total_updates)
-
+    """The updates still to do, checkpointed into `run_dir`; then the stop thresholds."""
+    learning = learner.config
     bar = tqdm(total=learning.total_updates, initial=learner.updates, desc="train_q", unit="update", disable=not progress)
 
     def after_update(learner: QLearner, metrics: dict[str, float]) -> None:
