@@ -88,18 +88,9 @@ def embed_episodes(
     Episode ids must be unique: they are the keys by which an evaluation finds an
     episode's rows.
     """
-    _check_dtype(dtype)
     _check_unique_ids(episodes)
-    start = time.perf_counter()
-    texts, table, rows = _encode_distinct(
-        encoder, [episode.chunks for episode in episodes], progress
-    )
-    return EpisodeEmbeddings(
-        texts=texts,
-        vectors=table.cpu().numpy().astype(dtype, copy=False),
-        rows={episode.id: row for episode, row in zip(episodes, rows, strict=True)},
-        encode_s=time.perf_counter() - start,
-        encoder=encoder.encoder_config(),
+    return _embedded(
+        encoder, [episode.chunks for episode in episodes], [e.id for e in episodes], dtype, progress
     )
 
 
@@ -112,13 +103,25 @@ def embed_texts(
     """Embed each distinct text of `texts` once, belonging to no episode (`rows` is
     empty): a table of known texts, such as the training pools a frozen action
     encoder looks its chunks up in."""
+    return _embedded(encoder, [texts], [], dtype, progress)
+
+
+def _embedded(
+    encoder: TextEncoder,
+    chunk_lists: Sequence[Sequence[str]],
+    ids: Sequence[str],
+    dtype: str,
+    progress: bool,
+) -> EpisodeEmbeddings:
+    """The distinct texts of `chunk_lists` embedded once; `ids` name the lists whose
+    rows are kept (none: a table of texts only)."""
     _check_dtype(dtype)
     start = time.perf_counter()
-    distinct, table, _ = _encode_distinct(encoder, [texts], progress)
+    texts, table, rows = _encode_distinct(encoder, chunk_lists, progress)
     return EpisodeEmbeddings(
-        texts=distinct,
+        texts=texts,
         vectors=table.cpu().numpy().astype(dtype, copy=False),
-        rows={},
+        rows=dict(zip(ids, rows)),
         encode_s=time.perf_counter() - start,
         encoder=encoder.encoder_config(),
     )

@@ -343,8 +343,9 @@ class QLearner:
     at its reset, and the taken chunks are encoded again with gradient for the loss.
     With a frozen action encoder, a chunk's vector depends on its text alone: it is
     looked up in a `ChunkTable` of `pool_embeddings` (the training pools embedded once
-    by the frozen encoder, in the embed stage), online and target share it, and only the head and the rotation are applied per
-    step; the loss's gradient then flows through the state encoder and the head.
+    by the frozen encoder, in the embed stage), online and target share it, and only
+    the head and the rotation are applied per step; the loss's gradient then flows
+    through the state encoder and the head.
     """
 
     def __init__(
@@ -753,7 +754,7 @@ def train(
     config = learner.config
     episodes = list(held_out[: config.eval_episodes])
     table = learner.chunk_table
-    frozen_chunks = [table.lookup(e.chunks) for e in episodes] if table else None
+    frozen_chunks = [table.lookup(e.chunks) for e in episodes] if table is not None else None
     history: list[dict[str, float]] = []
     while learner.updates < config.total_updates:
         metrics = learner.update()
