@@ -25,7 +25,7 @@ from qrag_pipeline.training import (
     train_q_embedder,
 )
 from qrag_pipeline.training_data import training_data as mixed_training_data
-from qrag_pipeline.training_data import babilong_training_data
+from qrag_pipeline.training_data import babilong_training_data, training_pool_texts
 
 LEARNING = QLearningConfig(
     total_updates=6, warmup_updates=1, learning_start=0, learning_rate=3e-3, num_envs=2,
@@ -116,6 +116,21 @@ def test_the_mixture_draws_each_task_in_proportion_to_its_weight() -> None:
         assert drawn[task] / 3000 == pytest.approx(weight / total, abs=0.025), task
     # validation episodes take turns, so any first n of them cover every task
     assert [e.task for e in validation[:4]] == tasks and len(validation) == 12
+
+
+def test_validation_chunks_are_pool_texts_but_the_needles_asked_about() -> None:
+    """Validation is looked up in the embedded pools: a needle haystack's thousands of
+    distractor needles must come from the training filler, not be fresh ones."""
+    samples = generate_babi_samples("qa3", 20, seed=1)
+    prose = generate_prose(2, 300, seed=2)
+    tasks = ["qa3", "niah_multikey_2", "niah_multikey_3", "niah_multivalue"]
+    _, validation = mixed_training_data(tasks, samples, prose, [], [40, 120], 3, 0)
+    pool = set(training_pool_texts(samples, prose))
+    for episode in validation:
+        unseen = {chunk for chunk in episode.chunks if chunk not in pool}
+        asked = {episode.chunks[i] for i in episode.support} if episode.task != "qa3" else set()
+        assert unseen == asked, episode.task
+        assert len(episode.chunks) == 120
 
 
 @pytest.mark.parametrize(

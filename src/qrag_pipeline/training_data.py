@@ -157,11 +157,13 @@ def niah_training_data(
     seed: int,
 ) -> tuple[EpisodeSampler, list[Episode]]:
     """NIAH's sampler and validation episodes: both generated, with different seeds, so
-    the validation keys and values are not ones the learner trained on."""
+    the validation keys and values asked about are not ones the learner trained on;
+    a needle haystack's distractor needles come from the training pool in both."""
     lengths = LengthRange.of(lengths)
     validation = build_niah_episodes(
         tasks, documents, [TRAINING_LENGTH], validation_questions,
         derive_seed(seed, "niah-validation"), {TRAINING_LENGTH: lengths.longest},
+        training_fillers=True,
     )
     return niah_sampler(tasks, documents, lengths), validation
 

@@ -223,11 +223,15 @@ def build_niah_episodes(
     episodes_per_task_length: int,
     seed: int,
     buckets: Mapping[str, int] = DEFAULT_LENGTH_BUCKETS,
+    training_fillers: bool = False,
 ) -> list[Episode]:
     """Evaluation episodes for every task and length bucket, deterministic in `seed`.
 
     Every episode has its own random stream (task, bucket, index), so adding a task,
-    a length or more episodes leaves the other episodes as they were.
+    a length or more episodes leaves the other episodes as they were. With
+    `training_fillers` a needle haystack's distractor needles come from the training
+    pool (`training_filler`), as in training: validation episodes whose only unseen
+    sentences are the needles asked about, so their chunks need no fresh encoding.
     """
     if episodes_per_task_length < 1:
         raise QragInputError(
@@ -239,6 +243,7 @@ def build_niah_episodes(
     for task in tasks:
         for size in sizes.values():
             _check_length(task, size)
+    fillers = _training_fillers(tasks) if training_fillers else {}
     return [
         build_niah_episode(
             task,
@@ -247,6 +252,7 @@ def build_niah_episodes(
             rng_for(seed, "niah", task, bucket, index),
             f"ruler-{task}-{bucket}-{index}",
             bucket,
+            fillers.get(task),
         )
         for task in tasks
         for bucket, size in sizes.items()
@@ -278,7 +284,7 @@ def niah_sampler(
     for task in tasks:
         _check_length(task, lengths.longest)
     chosen = list(tasks)
-    fillers = {task: training_filler(task) for task in chosen if NIAH_TASKS[task].haystack == "needle"}
+    fillers = _training_fillers(chosen)
 
     def sample_episode(rng: np.random.Generator) -> Episode:
         task = chosen[int(rng.integers(len(chosen)))]
@@ -306,6 +312,11 @@ def training_filler(task: str) -> tuple[tuple[str, str], ...]:
     keys = _draw_keys(spec.key_type, TRAINING_FILLER_NEEDLES, rng)
     values = _draw_values(spec.value_type, TRAINING_FILLER_NEEDLES, rng)
     return tuple(zip(keys, values, strict=True))
+
+
+def _training_fillers(tasks: Sequence[str]) -> dict[str, tuple[tuple[str, str], ...]]:
+    """The training filler of each needle-haystack task among `tasks`."""
+    return {task: training_filler(task) for task in tasks if NIAH_TASKS[task].haystack == "needle"}
 
 
 def training_filler_texts() -> list[str]:
