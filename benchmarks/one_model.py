@@ -44,6 +44,7 @@ from common import (
     cached_pool_embeddings,
     conf_parameters,
     device,
+    key_values,
     official_stories,
     print_table,
     write_report,
@@ -139,7 +140,7 @@ def _model(args: argparse.Namespace) -> Model:
     )
     learning = learning_config({**train_q["learning"], "seed": args.seed,
                                 **({"total_updates": args.updates} if args.updates else {})})
-    network = QNetwork.from_pretrained(**train_q["model"])
+    network = QNetwork.from_pretrained(**{**train_q["model"], **args.model})
     pool, _ = cached_pool_embeddings(network.action_encoder.to(device()), training_pool_texts(samples, documents))
     start = time.perf_counter()
     result = train_q_embedder(lambda: network, learning, sampler, validation, run_dir=None,
@@ -149,7 +150,8 @@ def _model(args: argparse.Namespace) -> Model:
     save_checkpoint(result.checkpoint, saved)
     curve = result.curves[["update", "eval_fact_em", "train_return", "loss", "updates_per_s"]].round(3)
     print(curve.to_string(index=False))
-    note = (f"conf/base's one model trained here: {learning.total_updates} updates in {seconds} s, "
+    note = (f"conf/base's one model trained here{f' with {args.model}' if args.model else ''}: "
+            f"{learning.total_updates} updates in {seconds} s, "
             f"distractors {args.train_distractors}, seed {args.seed}; saved to {saved}")
     return Model(result.network, note, seconds, result.checkpoint.stop_thresholds)
 
@@ -193,6 +195,8 @@ def _arguments() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--checkpoint", type=Path, default=None, help="a train_q checkpoint folder; else train one")
     parser.add_argument("--updates", type=int, default=None, help="updates (default: conf/base's)")
+    parser.add_argument("--model", nargs="+", default=[], metavar="KEY=VALUE",
+                        help="train_q.model settings over conf/base's, e.g. rotary_fraction=0.5")
     parser.add_argument("--train-distractors", default="books", choices=["books", "prose"])
     parser.add_argument("--babilong-episodes", nargs="+", default=[f"{k}={v}" for k, v in BABILONG_EPISODES.items()])
     parser.add_argument("--ruler-episodes", nargs="+", default=[f"{k}={v}" for k, v in RULER_EPISODES.items()])
@@ -203,6 +207,7 @@ def _arguments() -> argparse.Namespace:
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args()
     args.babilong_episodes, args.ruler_episodes = _counts(args.babilong_episodes), _counts(args.ruler_episodes)
+    args.model = key_values(args.model)
     return args
 
 

@@ -37,7 +37,9 @@ def test_round_trip_rebuilds_the_same_network_with_its_training_state(make_tiny_
 
 
 def test_a_frozen_action_encoder_and_its_head_round_trip(make_tiny_network, tmp_path: Path) -> None:
-    network = make_tiny_network(seed=3, frozen_action_encoder=True, action_head="linear")
+    network = make_tiny_network(
+        seed=3, frozen_action_encoder=True, action_head="linear", rotary_fraction=0.5
+    )
     with torch.no_grad():
         network.action_head.weight.mul_(1.5)
     save_checkpoint(Checkpoint.from_network(network), tmp_path / "ck")
@@ -52,11 +54,12 @@ def test_a_checkpoint_written_before_the_action_side_options_is_the_papers(
     make_tiny_network, tmp_path: Path
 ) -> None:
     checkpoint = Checkpoint.from_network(make_tiny_network(seed=3))
-    for key in ("frozen_action_encoder", "action_head"):
+    for key in ("frozen_action_encoder", "action_head", "rotary_fraction"):
         del checkpoint.config[key]
     save_checkpoint(checkpoint, tmp_path / "old")
     rebuilt = load_checkpoint(tmp_path / "old").build_network()
     assert not rebuilt.frozen_action_encoder and rebuilt.action_head is None
+    assert rebuilt.rotary_fraction == 1.0
 
 
 def test_checkpoints_are_never_overwritten_and_a_failed_save_leaves_nothing(make_tiny_network, tmp_path: Path) -> None:

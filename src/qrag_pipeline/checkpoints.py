@@ -98,6 +98,7 @@ class Checkpoint:
                 rotary_base=self.config["rotary_base"],
                 frozen_action_encoder=self.config.get("frozen_action_encoder", False),
                 action_head=self.config.get("action_head", "none"),
+                rotary_fraction=self.config.get("rotary_fraction", 1.0),
             )
         except QragInputError:
             raise

@@ -110,6 +110,9 @@ RULES: dict[str, Rule] = {
     "train_q.model.max_length": whole(1),
     "train_q.model.scale": number(above=0),
     "train_q.model.step_size": number(above=0),
+    "train_q.model.rotary_fraction": Rule(
+        lambda v: number().valid(v) and 0 <= v <= 1, "a number from 0 to 1"
+    ),
     "train_q.model.trust_remote_code": BOOLEAN,
     "train_q.model.frozen_action_encoder": BOOLEAN,
     "train_q.model.action_head": Rule(lambda v: v in ("none", "linear"), "none or linear"),

@@ -82,3 +82,20 @@ def test_positions_broadcast_over_leading_dimensions() -> None:
 def test_dimension_must_split_into_halves_of_pairs(dim: int, n_halves: int) -> None:
     with pytest.raises(QragInputError, match="divisible"):
         rotate(torch.zeros(2, dim), torch.zeros(2), n_halves=n_halves)
+
+
+def test_a_partial_rotation_turns_the_leading_pairs_of_each_half_and_keeps_the_rest() -> None:
+    torch.manual_seed(3)
+    vectors, positions = torch.randn(5, 16), torch.rand(5) * 40
+    rotated = rotate(vectors, positions, fraction=0.5).unflatten(-1, (2, 8))
+    halves = vectors.unflatten(-1, (2, 8))
+    torch.testing.assert_close(rotated[..., 4:], halves[..., 4:])
+    leading = rotate(halves[..., :4].flatten(-2), positions).unflatten(-1, (2, 4))
+    torch.testing.assert_close(rotated[..., :4], leading)
+    assert not torch.allclose(rotated[..., :4], halves[..., :4])
+
+
+@pytest.mark.parametrize("fraction", [-0.1, 1.5])
+def test_a_fraction_outside_zero_to_one_names_the_setting(fraction: float) -> None:
+    with pytest.raises(QragInputError, match="train_q.model.rotary_fraction"):
+        rotate(torch.zeros(2, 8), torch.zeros(2), fraction=fraction)

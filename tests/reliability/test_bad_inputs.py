@@ -281,6 +281,9 @@ IN_PROCESS_CASES = {
     "unknown_action_head": (
         "train_q", lambda tmp: {"train_q": {"model": {"action_head": "mlp"}}}, None,
         "train_q.model.action_head='mlp' must be none or linear"),
+    "rotary_fraction_above_one": (
+        "train_q", lambda tmp: {"train_q": {"model": {"rotary_fraction": 1.5}}}, None,
+        "train_q.model.rotary_fraction=1.5 must be a number from 0 to 1"),
     "fractional_update_count": (
         "train_q", lambda tmp: {"train_q": {"learning": {"total_updates": 2.5}}}, None,
         "total_updates=2.5 must be a whole number"),

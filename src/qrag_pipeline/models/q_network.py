@@ -42,6 +42,7 @@ class QNetwork(torch.nn.Module):
         rotary_base: float = 10000.0,
         frozen_action_encoder: bool = False,
         action_head: str = "none",
+        rotary_fraction: float = 1.0,
     ) -> None:
         super().__init__()
         check_position_mode(position_mode)
@@ -58,6 +59,7 @@ class QNetwork(torch.nn.Module):
         self.position_mode = position_mode
         self.step_size = step_size
         self.rotary_base = rotary_base
+        self.rotary_fraction = rotary_fraction
         self.frozen_action_encoder = frozen_action_encoder
         self.action_head_kind = action_head
         self.action_head = build_action_head(action_head, action_encoder.dim, TWIN_HEADS)
@@ -78,6 +80,7 @@ class QNetwork(torch.nn.Module):
         trust_remote_code: bool = False,
         frozen_action_encoder: bool = False,
         action_head: str = "none",
+        rotary_fraction: float = 1.0,
     ) -> QNetwork:
         """Both encoders loaded from the same weights, as two independent copies."""
         state_encoder, action_encoder = (
@@ -98,6 +101,7 @@ class QNetwork(torch.nn.Module):
             rotary_base,
             frozen_action_encoder,
             action_head,
+            rotary_fraction,
         )
 
     def config(self) -> dict[str, Any]:
@@ -121,6 +125,7 @@ class QNetwork(torch.nn.Module):
             "rotary_base": self.rotary_base,
             "frozen_action_encoder": self.frozen_action_encoder,
             "action_head": self.action_head_kind,
+            "rotary_fraction": self.rotary_fraction,
         }
 
     def state_text(
@@ -165,6 +170,7 @@ class QNetwork(torch.nn.Module):
             positions,
             n_halves=TWIN_HEADS,
             base=self.rotary_base,
+            fraction=self.rotary_fraction,
         )
 
     def twin_q(
