@@ -1,6 +1,8 @@
 """Project hooks: a run needs sound parameters and saved inputs, and a failed run leaves
 nothing behind.
 
+- `RequireEnvironmentHook` names an unknown `--env` before plugins read their own
+  configuration from its folder (kedro-mlflow would fail first, on a traceback).
 - `CheckParametersHook` checks the type and sign of every parameter the run reads
   (`qrag_pipeline.parameters.RULES`) before any node runs, so a string where a count
   belongs is named at once instead of failing as a `TypeError` hours into a run.
@@ -42,6 +44,20 @@ from qrag_pipeline.pipeline_registry import STAGES
 
 LOGGER = logging.getLogger(__name__)
 PIPELINES_PACKAGE = "qrag_pipeline.pipelines"
+
+
+class RequireEnvironmentHook:
+    """Name an unknown `--env` before any plugin reads its own configuration.
+
+    kedro-mlflow reads `mlflow.yml` when the context is created; without the environment's
+    folder it falls back to its defaults (a ./mlruns store, which MLflow 3.13+ refuses)
+    and ends on a traceback about that store. Loading the parameters first raises Kedro's
+    own error naming the missing folder, which the CLI hook prints as one line.
+    """
+
+    @hook_impl(tryfirst=True)
+    def after_context_created(self, context: Any) -> None:
+        context.config_loader["parameters"]
 
 
 class CheckParametersHook:

@@ -7,6 +7,7 @@ import warnings
 from qrag_pipeline.hooks import (
     CheckParametersHook,
     RemovePartialArtifactsHook,
+    RequireEnvironmentHook,
     RequireSavedInputsHook,
     TrackArtifactsHook,
 )
@@ -17,6 +18,7 @@ warnings.filterwarnings("ignore", message="register_new_resolver", category=User
 # Both checks run before every other hook (`tryfirst`); among those, pluggy calls the
 # hook registered last first: the parameters are checked before the saved inputs.
 HOOKS = (
+    RequireEnvironmentHook(),
     RequireSavedInputsHook(),
     CheckParametersHook(),
     RemovePartialArtifactsHook(),
