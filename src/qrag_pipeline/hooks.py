@@ -1,6 +1,8 @@
 """Project hooks: a run needs sound parameters and saved inputs, and a failed run leaves
 nothing behind.
 
+- `RequireEnvironmentHook` names an unknown `--env` before plugins read their own
+  configuration from its folder (kedro-mlflow would fail first, on a traceback).
 - `CheckParametersHook` checks the type and sign of every parameter the run reads
   (`qrag_pipeline.parameters.RULES`) before any node runs, so a string where a count
   belongs is named at once instead of failing as a `TypeError` hours into a run.
@@ -12,6 +14,15 @@ nothing behind.
   third node would otherwise keep the first two nodes' versioned files as if they were
   a complete run. `RemovePartialArtifactsHook` remembers every file the run saved and
   removes them when the pipeline raises.
+- kedro-mlflow records a run's parameters and the metrics of its MLflow datasets. Its
+  MlflowArtifactDataset, which wraps a file dataset to log it, gives a versioned file its
+  own save timestamp, which Kedro 1.7's catalog refuses (every versioned dataset of a
+  run shares one). `TrackArtifactsHook` logs instead, after Kedro saved it, the version
+  of each dataset whose catalog metadata names an `mlflow.artifact_path`, and tags the
+  run with the path of every versioned artifact it saves or loads (`saved/<dataset>`,
+  `loaded/<dataset>`): a run of evaluate names the checkpoint it scored, one of train_q
+  the checkpoint it made, without copying checkpoints (versioned on disk already, and
+  large) into the MLflow store.
 """
 
 from __future__ import annotations
@@ -22,6 +33,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+import mlflow
 from kedro.framework.hooks import hook_impl
 from kedro.io import AbstractVersionedDataset
 from kedro.pipeline import Pipeline
@@ -32,6 +44,20 @@ from qrag_pipeline.pipeline_registry import STAGES
 
 LOGGER = logging.getLogger(__name__)
 PIPELINES_PACKAGE = "qrag_pipeline.pipelines"
+
+
+class RequireEnvironmentHook:
+    """Name an unknown `--env` before any plugin reads its own configuration.
+
+    kedro-mlflow reads `mlflow.yml` when the context is created; without the environment's
+    folder it falls back to its defaults (a ./mlruns store, which MLflow 3.13+ refuses)
+    and ends on a traceback about that store. Loading the parameters first raises Kedro's
+    own error naming the missing folder, which the CLI hook prints as one line.
+    """
+
+    @hook_impl(tryfirst=True)
+    def after_context_created(self, context: Any) -> None:
+        context.config_loader["parameters"]
 
 
 class CheckParametersHook:
@@ -45,9 +71,13 @@ class CheckParametersHook:
 
 
 class RequireSavedInputsHook:
-    """Fail before the first node when an input of the run was never saved."""
+    """Fail before the first node when an input of the run was never saved.
 
-    @hook_impl
+    First with the parameter check (`tryfirst`): before plugins' hooks, so that
+    kedro-mlflow starts no MLflow run that a refused Kedro run would leave open (Kedro
+    calls no `on_pipeline_error` for an error raised in `before_pipeline_run`)."""
+
+    @hook_impl(tryfirst=True)
     def before_pipeline_run(
         self, run_params: dict[str, Any], pipeline: Pipeline, catalog: Any
     ) -> None:
@@ -167,3 +197,45 @@ def _remove(path: Path) -> None:
         shutil.rmtree(path, ignore_errors=True)
     elif path.exists():
         path.unlink()
+
+
+class TrackArtifactsHook:
+    """Log to the active MLflow run the artifacts the catalog marks, and tag it with the
+    path of every versioned artifact the Kedro run saves or loads; without an active
+    run (tracking off) it does nothing."""
+
+    def __init__(self) -> None:
+        self._catalog: Any = None
+
+    @hook_impl
+    def after_catalog_created(self, catalog: Any) -> None:
+        self._catalog = catalog
+
+    @hook_impl
+    def after_dataset_saved(self, dataset_name: str) -> None:
+        dataset = self._versioned(dataset_name)
+        if dataset is None:
+            return
+        path = Path(str(dataset._get_versioned_path(dataset.resolve_save_version()))).absolute()
+        mlflow.set_tag(f"saved/{dataset_name}", str(path))
+        artifact_path = ((getattr(dataset, "metadata", None) or {}).get("mlflow") or {}).get(
+            "artifact_path"
+        )
+        if artifact_path is not None:
+            mlflow.log_artifact(str(path), artifact_path)
+
+    @hook_impl
+    def after_dataset_loaded(self, dataset_name: str) -> None:
+        dataset = self._versioned(dataset_name)
+        if dataset is not None:
+            path = Path(str(dataset._get_versioned_path(dataset.resolve_load_version())))
+            mlflow.set_tag(f"loaded/{dataset_name}", str(path.absolute()))
+
+    def _versioned(self, dataset_name: str) -> AbstractVersionedDataset | None:
+        """The catalog's versioned dataset of that name while an MLflow run is active."""
+        if mlflow.active_run() is None or self._catalog is None:
+            return None
+        dataset = self._catalog.get(dataset_name)
+        if isinstance(dataset, AbstractVersionedDataset) and dataset._version is not None:
+            return dataset
+        return None

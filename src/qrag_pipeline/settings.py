@@ -7,13 +7,23 @@ import warnings
 from qrag_pipeline.hooks import (
     CheckParametersHook,
     RemovePartialArtifactsHook,
+    RequireEnvironmentHook,
     RequireSavedInputsHook,
+    TrackArtifactsHook,
 )
 
 # Kedro 1.7 calls an OmegaConf API that OmegaConf deprecated; the warning is theirs.
 warnings.filterwarnings("ignore", message="register_new_resolver", category=UserWarning)
 
-HOOKS = (CheckParametersHook(), RequireSavedInputsHook(), RemovePartialArtifactsHook())
+# Both checks run before every other hook (`tryfirst`); among those, pluggy calls the
+# hook registered last first: the parameters are checked before the saved inputs.
+HOOKS = (
+    RequireEnvironmentHook(),
+    RequireSavedInputsHook(),
+    CheckParametersHook(),
+    RemovePartialArtifactsHook(),
+    TrackArtifactsHook(),
+)
 
 CONFIG_LOADER_ARGS = {
     "base_env": "base",

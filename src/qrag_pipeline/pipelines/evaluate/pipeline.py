@@ -1,7 +1,10 @@
 """evaluate: episodes + embeddings + checkpoint -> retrieval traces and metrics, for
-Q-RAG and the untrained baselines alike."""
+Q-RAG and the untrained baselines alike (the headline metrics also go to the MLflow
+run)."""
 
 from kedro.pipeline import Node, Pipeline
+
+from qrag_pipeline.tracking import headline_metrics
 
 from .nodes import retrieve_with_baselines, retrieve_with_q_embedder, score_retrieval
 
@@ -41,6 +44,12 @@ def create_pipeline(**kwargs) -> Pipeline:
                 ],
                 outputs="retrieval_metrics",
                 name="score_retrieval",
+            ),
+            Node(
+                headline_metrics,
+                inputs="retrieval_metrics",
+                outputs="headline_metrics",
+                name="track_headline_metrics",
             ),
         ]
     )

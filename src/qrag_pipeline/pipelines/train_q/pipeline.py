@@ -1,7 +1,9 @@
 """train_q: training pools (and their embeddings) + parameters -> Q-embedder checkpoint
-and training curves."""
+and training curves (also recorded as the MLflow run's metric histories)."""
 
 from kedro.pipeline import Node, Pipeline
+
+from qrag_pipeline.tracking import curve_histories
 
 from .nodes import train_q_embedder_node
 
@@ -20,6 +22,12 @@ def create_pipeline(**kwargs) -> Pipeline:
                 ],
                 outputs=["q_embedder_checkpoint", "training_curves"],
                 name="train_q_embedder",
+            ),
+            Node(
+                curve_histories,
+                inputs="training_curves",
+                outputs="training_curve_metrics",
+                name="track_training_curves",
             ),
         ]
     )
