@@ -3,6 +3,7 @@ nested parameter (e.g. `data_prep.babilong.eval_lengths`) without restating its
 whole top-level group."""
 
 import warnings
+from pathlib import Path
 
 from qrag_pipeline.hooks import (
     CheckParametersHook,
@@ -25,8 +26,13 @@ HOOKS = (
     TrackArtifactsHook(),
 )
 
+# `${cwd:}`: the folder `kedro run` starts in, as an absolute path. mlflow.yml's SQLite
+# store needs one: MLflow caches a store per URI string, so a relative
+# `sqlite:///mlflow/mlflow.db` would keep writing to the first project's file for every
+# later session in the same process (a notebook, the test suite).
 CONFIG_LOADER_ARGS = {
     "base_env": "base",
     "default_run_env": "local",
     "merge_strategy": {"parameters": "soft", "catalog": "soft"},
+    "custom_resolvers": {"cwd": lambda: Path.cwd().as_posix()},
 }
