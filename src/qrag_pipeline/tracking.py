@@ -19,16 +19,9 @@ import re
 import pandas as pd
 
 from qrag_pipeline.reporting.metrics_table import checked_metrics, headline_column
+from qrag_pipeline.training import CURVE_COLUMNS
 
-CURVE_METRICS = (
-    "train_return",
-    "train_fact_em",
-    "eval_fact_em",
-    "loss",
-    "updates_per_s",
-    "learning_rate",
-    "alpha",
-)
+CURVE_METRICS = tuple(column for column in CURVE_COLUMNS if column != "update")
 """The columns of `training_curves` recorded as metric histories (all but `update`,
 which is their step)."""
 
