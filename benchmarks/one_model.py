@@ -87,9 +87,10 @@ def main() -> None:
     with torch.inference_mode():
         q_embeddings = q_chunk_embeddings(network, episodes, embeddings, progress=True)
         traces = [q_rag_traces(network, episodes, q_embeddings, T, progress=True)]
-        limit = bucket_size(args.baseline_max)
-        compared = [e for e in episodes if len(e.chunks) <= limit]
-        traces.append(baseline_traces(encoder, compared, embeddings, T, progress=True))
+        if args.baseline_max != "none":
+            limit = bucket_size(args.baseline_max)
+            compared = [e for e in episodes if len(e.chunks) <= limit]
+            traces.append(baseline_traces(encoder, compared, embeddings, T, progress=True))
     metrics = score_traces(episodes, pd.concat(traces, ignore_index=True), T, model.stop_thresholds)
     ruler_average = (metrics[metrics.benchmark == "ruler"]
                      .groupby(["length_bucket", "method"], sort=False)[[f"niah_values@T={T}", f"niah_all@T={T}"]]
@@ -200,7 +201,9 @@ def _arguments() -> argparse.Namespace:
     parser.add_argument("--train-distractors", default="books", choices=["books", "prose"])
     parser.add_argument("--babilong-episodes", nargs="+", default=[f"{k}={v}" for k, v in BABILONG_EPISODES.items()])
     parser.add_argument("--ruler-episodes", nargs="+", default=[f"{k}={v}" for k, v in RULER_EPISODES.items()])
-    parser.add_argument("--baseline-max", default="1M", help="the longest length the baselines run at")
+    parser.add_argument("--baseline-max", default="1M",
+                        help="the longest length the baselines run at; none: Q-RAG alone (their "
+                        "figures do not depend on the model)")
     parser.add_argument("--max-steps", type=int, default=4, help="T: chunks retrieved per question")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--shared", type=Path, default=ROOT.parent / "shared" / "data")

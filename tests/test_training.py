@@ -155,3 +155,20 @@ def test_the_learned_stop_thresholds_are_chosen_on_validation_and_round_trip(
     assert load_checkpoint(tmp_path / "ck").stop_thresholds == thresholds
     retriever = QRetriever.from_checkpoint(tmp_path / "ck")
     assert retriever.stop_threshold == thresholds[ALL_BENCHMARKS]
+
+
+def test_hotpotqa_training_draws_fresh_mixes_of_the_training_paragraphs() -> None:
+    from qrag_pipeline.episodes import Episode
+
+    episodes = [
+        Episode(f"h{n}", "hotpotqa", "hotpotqa", "distractor", f"q{n}?", "a",
+                [f"T{n}{k}: p {n} {k}" for k in range(3)], [0, 2])
+        for n in range(8)
+    ]
+    sampler, validation = mixed_training_data(["hotpotqa"], [], {}, episodes, 12, 2, 0, None, 4)
+    assert validation == episodes[-2:]  # validation stays as built
+    pool = set(training_pool_texts([], {}, episodes))
+    drawn = [sampler(np.random.default_rng(seed)) for seed in range(40)]
+    assert {len(e.chunks) for e in drawn} == {3, 4, 5, 6, 7}
+    assert all(set(e.chunks) <= pool for e in drawn)  # every chunk has a pool embedding
+    assert not {e.id for e in drawn} & {f"{v.id}/mix" for v in validation}

@@ -54,7 +54,8 @@ from qrag_pipeline.rl.inference import ALL_BENCHMARKS
 from qrag_pipeline.sources.babi_files import BABI_TASKS
 
 Q_RAG = "q_rag"
-HOTPOTQA = "hotpotqa"
+OPEN_DOMAIN_BENCHMARKS = ("hotpotqa", "musique")
+"""Wikipedia multi-hop questions, their answers scored SQuAD-style."""
 METHODS = (Q_RAG, "tfidf", "dense", "multistep_dense")
 """Every method evaluated, in the order the metrics table lists them."""
 
@@ -342,11 +343,11 @@ def retrieval_answer_scores(
 
 def answer_scores(episode: Episode, prediction: str, reader: str) -> dict[str, float]:
     """One reader's answer, scored by the benchmark's answer metric (BENCHMARKS.md):
-    bAbI exact match of the one word; HotpotQA SQuAD-style EM and F1; RULER the
+    bAbI exact match of the one word; HotpotQA and MuSiQue SQuAD-style EM and F1; RULER the
     fraction of the gold values the answer contains."""
     if episode.task in NIAH_TASKS:
         return {f"answer_values_{reader}": niah_values_in(episode, prediction)}
-    if episode.benchmark == HOTPOTQA:
+    if episode.benchmark in OPEN_DOMAIN_BENCHMARKS:
         return {
             f"answer_em_{reader}": squad_exact_match(prediction, episode.answer),
             f"answer_f1_{reader}": squad_f1(prediction, episode.answer),

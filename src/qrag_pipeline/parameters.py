@@ -104,6 +104,7 @@ RULES: dict[str, Rule] = {
     ),
     "train_q.validation_questions": whole(1),
     "train_q.task_weights.*": number(above=0),
+    "train_q.hotpotqa_mix_chunks": whole(0),
     "train_q.checkpoint_every": whole(1),
     "train_q.resume": BOOLEAN,
     "train_q.progress": BOOLEAN,

@@ -47,6 +47,7 @@ def training_data(
     validation_questions: int,
     seed: int,
     task_weights: Mapping[str, float] | None = None,
+    hotpotqa_mix_chunks: int = 0,
 ) -> tuple[EpisodeSampler, list[Episode]]:
     """The sampler over all `tasks` and every task's validation episodes.
 
@@ -54,9 +55,9 @@ def training_data(
     `task_weights` (1 for a task it does not name), then an episode of that task.
     `train_sentences` sets the document length of BabiLong and NIAH training episodes,
     one size or a range [shortest, longest] drawn from per episode (HotpotQA episodes
-    keep their own; validation documents have the longest length);
-    `validation_questions` are held out per task, and returned one task after another
-    in turn.
+    keep their own, mixed with up to `hotpotqa_mix_chunks` other training paragraphs
+    per draw; validation documents have the longest length); `validation_questions`
+    are held out per task, and returned one task after another in turn.
     """
     lengths = LengthRange.of(train_sentences)
     known = [*BABI_TASKS, *NIAH_TASKS, HOTPOTQA_TASK]
@@ -79,7 +80,9 @@ def training_data(
                 [task], documents, lengths, validation_questions, seed
             )
         else:
-            sampler, held_out = hotpotqa_training_data(hotpotqa_episodes, validation_questions)
+            sampler, held_out = hotpotqa_training_data(
+                hotpotqa_episodes, validation_questions, hotpotqa_mix_chunks
+            )
         samplers.append(sampler)
         validation.append(held_out)
     return mixed_sampler(samplers, weights), _interleaved(validation)
@@ -169,10 +172,11 @@ def niah_training_data(
 
 
 def hotpotqa_training_data(
-    episodes: Sequence[Episode], validation_questions: int
+    episodes: Sequence[Episode], validation_questions: int, mix_chunks: int = 0
 ) -> tuple[EpisodeSampler, list[Episode]]:
-    """HotpotQA's sampler over its training episodes, the last `validation_questions`
-    of them held out for the validation curve."""
+    """HotpotQA's sampler over its training episodes (each draw a fresh mix with up to
+    `mix_chunks` other chunks, see `hotpotqa_sampler`), the last `validation_questions`
+    of them held out, unmixed, for the validation curve."""
     if len(episodes) <= validation_questions:
         raise QragInputError(
             f"train_q.tasks lists hotpotqa but there are only {len(episodes)} HotpotQA "
@@ -180,7 +184,7 @@ def hotpotqa_training_data(
             f"{validation_questions}). Fix: add hotpotqa to data_prep.benchmarks and "
             "give it training questions (data_prep.hotpotqa.train_questions)."
         )
-    return hotpotqa_sampler(list(episodes[:-validation_questions])), list(
+    return hotpotqa_sampler(list(episodes[:-validation_questions]), mix_chunks), list(
         episodes[-validation_questions:]
     )
 

@@ -198,3 +198,30 @@ def test_the_sampler_draws_uniformly_among_episodes_with_support() -> None:
     for empty in ([], [unsupported]):
         with pytest.raises(QragInputError, match="training episodes has supporting"):
             hotpotqa_sampler(empty)
+
+
+def test_the_mixing_sampler_hides_each_question_among_fresh_chunks_of_the_others() -> None:
+    episodes = [
+        Episode(f"e{n}", "hotpotqa", "hotpotqa", "distractor", f"q{n}?", "a",
+                [f"T{n}{k}: text {n} {k}" for k in range(4)], [1, 3])
+        for n in range(6)
+    ]
+    episodes[1].chunks[0] = episodes[0].chunks[0]  # one paragraph shared by two questions
+    sample = hotpotqa_sampler(episodes, mix_chunks=5)
+    rng = np.random.default_rng(0)
+    sizes = Counter()
+    for _ in range(300):
+        mixed = sample(rng)
+        source = next(e for e in episodes if mixed.id == f"{e.id}/mix")
+        assert len(set(mixed.chunks)) == len(mixed.chunks)
+        assert set(source.chunks) <= set(mixed.chunks)
+        assert sorted(mixed.chunks[i] for i in mixed.support) == sorted(source.chunks[i] for i in source.support)
+        assert mixed.question == source.question
+        sizes[len(mixed.chunks) - len(source.chunks)] += 1
+    assert set(sizes) == set(range(6))
+    replay = hotpotqa_sampler(episodes, mix_chunks=5)
+    assert [replay(np.random.default_rng(7)).chunks for _ in range(2)] == [
+        sample(np.random.default_rng(7)).chunks for _ in range(2)
+    ]
+    with pytest.raises(QragInputError, match="mix_chunks is -1"):
+        hotpotqa_sampler(episodes, mix_chunks=-1)

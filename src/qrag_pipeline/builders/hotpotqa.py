@@ -83,12 +83,16 @@ def build_hotpotqa_long_episodes(
     return episodes
 
 
-def hotpotqa_sampler(episodes: Sequence[Episode]) -> EpisodeSampler:
+def hotpotqa_sampler(episodes: Sequence[Episode], mix_chunks: int = 0) -> EpisodeSampler:
     """Training episodes drawn uniformly from a fixed list, by the caller's generator.
 
     Unlike BabiLong, HotpotQA has no background text to renew, so the training set is
     the fixed list of built episodes; those without supporting chunks are left out,
-    because they can give no reward.
+    because they can give no reward. With `mix_chunks` > 0 each draw is a fresh mix,
+    as the long-context variant builds its documents: the episode's own chunks with 0
+    to `mix_chunks` chunks of the other training episodes (none equal to one of its
+    own), all in a new order. A few hundred questions then go further: the same
+    question comes back among new distractors, at a new length and place.
     """
     usable = [episode for episode in episodes if episode.support]
     if not usable:
@@ -97,11 +101,41 @@ def hotpotqa_sampler(episodes: Sequence[Episode]) -> EpisodeSampler:
             "chunks. Fix: give training questions with supporting facts (a train part "
             "of at least one question, see split_records)."
         )
+    if mix_chunks < 0:
+        raise QragInputError(f"mix_chunks is {mix_chunks}. Fix: give 0 (no mixing) or more.")
+    pool = list(dict.fromkeys(chunk for episode in usable for chunk in episode.chunks))
 
     def sample_episode(rng: np.random.Generator) -> Episode:
-        return usable[int(rng.integers(len(usable)))]
+        episode = usable[int(rng.integers(len(usable)))]
+        return _mixed(episode, pool, int(rng.integers(mix_chunks + 1)), rng) if mix_chunks else episode
 
     return sample_episode
+
+
+def _mixed(episode: Episode, pool: Sequence[str], extra: int, rng: np.random.Generator) -> Episode:
+    """`episode` with `extra` pool chunks it does not hold, all shuffled, its support
+    following its own chunks to their new places."""
+    own = set(episode.chunks)
+    filler: list[str] = []
+    for index in rng.permutation(len(pool)):
+        if len(filler) == extra:
+            break
+        if pool[index] not in own:
+            filler.append(pool[index])
+    chunks = [*episode.chunks, *filler]
+    order = rng.permutation(len(chunks))
+    place = {int(old): new for new, old in enumerate(order)}
+    return Episode(
+        id=f"{episode.id}/mix",
+        benchmark=episode.benchmark,
+        task=episode.task,
+        length_bucket=episode.length_bucket,
+        question=episode.question,
+        answer=episode.answer,
+        chunks=[chunks[i] for i in order],
+        support=sorted(place[i] for i in episode.support),
+        n_tokens=approx_token_count(chunks),
+    )
 
 
 def _check_chunking(chunking: str) -> None:

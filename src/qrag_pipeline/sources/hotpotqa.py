@@ -17,8 +17,6 @@ questions); the check is there for other copies of the data.
 
 from __future__ import annotations
 
-import gzip
-import json
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -26,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from qrag_pipeline.errors import QragInputError
+from qrag_pipeline.sources.json_records import read_json_records
 
 LOGGER = logging.getLogger(__name__)
 
@@ -60,7 +59,7 @@ def parse_hotpotqa_file(path: str | Path) -> list[HotpotRecord]:
     """All records of a HotpotQA file: a JSON list or JSONL, plain or gzipped."""
     path = Path(path)
     where = f"HotpotQA file {str(path)!r}"
-    return _convert_records(_read_raw_records(path, where), where)
+    return _convert_records(read_json_records(path, where, _FILE_FIX), where)
 
 
 def load_hotpotqa_hub(
@@ -116,36 +115,6 @@ def _convert_records(raw_records: Sequence[Any], where: str) -> list[HotpotRecor
             dropped,
         )
     return records
-
-
-def _read_raw_records(path: Path, where: str) -> list[Any]:
-    text = _read_text(path, where)
-    if not text.strip():
-        raise QragInputError(f"{where} is empty. Fix: {_FILE_FIX}.")
-    if text.lstrip().startswith("["):
-        return _loads(text, where)
-    return [
-        _loads(line, f"{where}, line {number}")
-        for number, line in enumerate(text.splitlines(), start=1)
-        if line.strip()
-    ]
-
-
-def _read_text(path: Path, where: str) -> str:
-    try:
-        data = path.read_bytes()
-        if data[:2] == b"\x1f\x8b":  # the gzip magic number, whatever the suffix says
-            data = gzip.decompress(data)
-        return data.decode("utf-8")
-    except (OSError, EOFError, UnicodeDecodeError) as error:
-        raise QragInputError(f"cannot read {where}: {error}. Fix: {_FILE_FIX}.") from error
-
-
-def _loads(text: str, where: str) -> Any:
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as error:
-        raise QragInputError(f"{where} is not JSON: {error}. Fix: {_FILE_FIX}.") from error
 
 
 def _hub_rows(source: str, split: str, where: str) -> list[dict[str, Any]]:
