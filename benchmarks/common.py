@@ -33,7 +33,8 @@ from qrag_pipeline.retrieval.embeddings import (
     save_embeddings,
 )
 from qrag_pipeline.rl.environment import EpisodeSampler
-from qrag_pipeline.training import learning_config, train_q_embedder
+from qrag_pipeline.rl.config import learning_config
+from qrag_pipeline.training import train_q_embedder
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"

@@ -52,7 +52,8 @@ from qrag_pipeline.retrieval.multistep import retrieve_batch  # noqa: E402
 from qrag_pipeline.rl.inference import fact_em_rate  # noqa: E402
 from qrag_pipeline.sources.books import load_books  # noqa: E402
 from qrag_pipeline.sources.story_sources import load_story_samples  # noqa: E402
-from qrag_pipeline.training import learning_config, train_q_embedder  # noqa: E402
+from qrag_pipeline.rl.config import learning_config  # noqa: E402
+from qrag_pipeline.training import train_q_embedder  # noqa: E402
 from qrag_pipeline.training_data import babilong_training_data, training_pool_texts  # noqa: E402
 
 LEARNERS = ("paper", "default")

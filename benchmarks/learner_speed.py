@@ -39,7 +39,7 @@ from qrag_pipeline.models.q_network import QNetwork
 from qrag_pipeline.rl.learner import UPDATE_PARTS, QLearner
 from qrag_pipeline.sources.books import load_books
 from qrag_pipeline.sources.story_sources import load_story_samples
-from qrag_pipeline.training import learning_config
+from qrag_pipeline.rl.config import learning_config
 from qrag_pipeline.training_data import babilong_training_data, training_pool_texts
 
 

@@ -61,7 +61,8 @@ from qrag_pipeline.sources.babi_files import BABI_TASKS
 from qrag_pipeline.sources.books import load_books
 from qrag_pipeline.sources.prose_generator import generate_prose
 from qrag_pipeline.sources.story_sources import load_story_samples
-from qrag_pipeline.training import learning_config, train_q_embedder
+from qrag_pipeline.rl.config import learning_config
+from qrag_pipeline.training import train_q_embedder
 from qrag_pipeline.training_data import training_data, training_pool_texts
 
 BABILONG_EPISODES = {"1k": 100, "32k": 100, "128k": 50, "1M": 20, "10M": 10}

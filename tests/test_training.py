@@ -14,13 +14,13 @@ from qrag_pipeline.api import QRetriever
 from qrag_pipeline.checkpoints import load_checkpoint, save_checkpoint
 from qrag_pipeline.errors import QragInputError
 from qrag_pipeline.rl.inference import ALL_BENCHMARKS
-from qrag_pipeline.rl.learner import QLearner, QLearningConfig
+from qrag_pipeline.rl.config import QLearningConfig, learning_config
+from qrag_pipeline.rl.learner import QLearner
 from qrag_pipeline.sources.babi_generator import generate_babi_samples
 from qrag_pipeline.sources.prose_generator import generate_prose
 from qrag_pipeline.training import (
     CURVE_COLUMNS,
     latest_checkpoint,
-    learning_config,
     resolve_device,
     train_q_embedder,
 )

@@ -34,7 +34,8 @@ from qrag_pipeline.models.q_network import QNetwork
 from qrag_pipeline.retrieval.embeddings import EpisodeEmbeddings
 from qrag_pipeline.rl.environment import EpisodeSampler
 from qrag_pipeline.rl.inference import stop_thresholds
-from qrag_pipeline.rl.learner import QLearner, QLearningConfig, train
+from qrag_pipeline.rl.config import QLearningConfig
+from qrag_pipeline.rl.learner import QLearner, train
 
 LOGGER = logging.getLogger(__name__)
 CHECKPOINT_PREFIX = "update-"
@@ -57,18 +58,6 @@ class TrainingResult:
     network: QNetwork
     checkpoint: Checkpoint
     curves: pd.DataFrame
-
-
-def learning_config(values: Mapping[str, Any]) -> QLearningConfig:
-    """`QLearningConfig` from parameters, naming any key it does not know."""
-    known = set(QLearningConfig.__dataclass_fields__)
-    unknown = sorted(set(values) - known)
-    if unknown:
-        raise QragInputError(
-            f"unknown learner parameters {unknown}. Fix: use only {sorted(known)} in "
-            "train_q.learning."
-        )
-    return QLearningConfig(**values)
 
 
 def resolve_device(name: str) -> torch.device:

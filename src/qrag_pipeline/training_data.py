@@ -29,7 +29,7 @@ from qrag_pipeline.builders.ruler import (
 )
 from qrag_pipeline.episodes import Episode
 from qrag_pipeline.errors import QragInputError
-from qrag_pipeline.parameters import is_finite_number
+from qrag_pipeline.checks import is_finite_number
 from qrag_pipeline.rl.environment import EpisodeSampler, babilong_sampler
 from qrag_pipeline.seeding import derive_seed
 from qrag_pipeline.sources.babi_files import BABI_TASKS, BabiSample

@@ -45,7 +45,7 @@ from qrag_pipeline.datasets.atomic_files import CSVDataset, ParquetDataset, Text
 from qrag_pipeline.datasets.embeddings_dataset import EpisodeEmbeddingsDataset
 from qrag_pipeline.errors import QragInputError
 from qrag_pipeline.retrieval.embeddings import EpisodeEmbeddings
-from qrag_pipeline.rl.learner import QLearningConfig
+from qrag_pipeline.rl.config import QLearningConfig
 from qrag_pipeline.sources.babi_generator import generate_babi_samples
 from qrag_pipeline.sources.prose_generator import generate_prose
 from qrag_pipeline.training import CURVE_COLUMNS, latest_checkpoint, train_q_embedder

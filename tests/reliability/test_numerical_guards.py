@@ -32,7 +32,8 @@ from qrag_pipeline.checkpoints import load_checkpoint
 from qrag_pipeline.cli_hooks import input_error_in
 from qrag_pipeline.errors import QragInputError, TrainingDivergedError
 from qrag_pipeline.rl import learner as learner_module
-from qrag_pipeline.rl.learner import QLearner, QLearningConfig
+from qrag_pipeline.rl.config import QLearningConfig
+from qrag_pipeline.rl.learner import QLearner
 from qrag_pipeline.sources.babi_generator import generate_babi_samples
 from qrag_pipeline.sources.prose_generator import generate_prose
 from qrag_pipeline.training import train_q_embedder

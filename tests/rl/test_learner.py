@@ -16,9 +16,9 @@ from qrag_pipeline.errors import QragInputError
 from qrag_pipeline.models.q_network import QNetwork
 from qrag_pipeline.rl.environment import babilong_sampler
 from qrag_pipeline.rl.inference import fact_em_rate, greedy_rollout
+from qrag_pipeline.rl.config import QLearningConfig
 from qrag_pipeline.rl.learner import (
     QLearner,
-    QLearningConfig,
     lambda_returns,
     learning_rate_at,
     set_trainable,

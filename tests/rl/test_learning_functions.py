@@ -8,8 +8,8 @@ import pytest
 import torch
 from torch import nn
 
+from qrag_pipeline.rl.config import QLearningConfig
 from qrag_pipeline.rl.learner import (
-    QLearningConfig,
     behaviour_actions,
     greedy_actions,
     lambda_returns,

@@ -13,8 +13,8 @@ from qrag_pipeline.episodes import episodes_from_frame
 from qrag_pipeline.models.q_network import QNetwork
 from qrag_pipeline.pools import documents_from_frame, samples_from_frame
 from qrag_pipeline.retrieval.embeddings import EpisodeEmbeddings
+from qrag_pipeline.rl.config import learning_config
 from qrag_pipeline.training import (
-    learning_config,
     resolve_device,
     run_fingerprint,
     train_q_embedder,
