@@ -24,7 +24,7 @@ from qrag_pipeline.readers.babi_rules import (
 )
 from qrag_pipeline.sources.babi_files import (
     BabiSample,
-    load_babi_samples,
+    babi_file,
     parse_babi_file,
 )
 
@@ -65,7 +65,7 @@ DISTRACTORS = (
 @lru_cache(maxsize=None)
 def _samples(babi: Path, folder: str, task: str, split: str) -> list[BabiSample]:
     """Each file is parsed once for all tests that read it."""
-    return load_babi_samples(babi / folder, task, split)
+    return parse_babi_file(babi_file(babi / folder, task, split), task)
 
 
 def _mismatches(

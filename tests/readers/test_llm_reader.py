@@ -26,7 +26,7 @@ from qrag_pipeline.errors import QragInputError
 from qrag_pipeline.readers import Reader
 from qrag_pipeline.readers.llm_reader import LLMReader
 from qrag_pipeline.readers.rule_reader import RuleReader
-from qrag_pipeline.sources.babi_files import load_babi_samples
+from qrag_pipeline.sources.babi_files import babi_file, parse_babi_file
 
 CHUNKS = [
     "Mary went to the kitchen.",
@@ -216,7 +216,7 @@ def test_rule_reader_answers_every_test_question_from_the_gold_facts(
     test_babi_rules.py) only trip the reader over the full story, where it takes A's
     latest gift to B; their gold facts name the labelled gift alone.
     """
-    samples = load_babi_samples(shared_data / "babi" / "en", task, "test")
+    samples = parse_babi_file(babi_file(shared_data / "babi" / "en", task, "test"), task)
     rule = RuleReader(task)
 
     wrong = [

@@ -15,7 +15,6 @@ from qrag_pipeline.retrieval.multistep import (
     available_q,
     retrieve,
     retrieve_batch,
-    timed_retrieve_batch,
 )
 from qrag_pipeline.retrieval.trace import Trace, learned_stop
 from qrag_pipeline.rl.inference import greedy_rollout
@@ -147,23 +146,6 @@ def test_retrieve_batch_equals_retrieve_one_episode_at_a_time(
         assert trace.retrieved == listed.retrieved == alone.retrieved
         assert learned_stop(trace, 0.0) == learned_stop(alone, 0.0)
         np.testing.assert_allclose(trace.q_values, alone.q_values, atol=1e-5)
-
-
-def test_timed_retrieval_splits_encoding_from_steps(make_tiny_network) -> None:
-    network = make_tiny_network(seed=3)
-    episodes = small_episodes()
-    traces, timing = timed_retrieve_batch(network, episodes, 4)
-    assert [t.retrieved for t in traces] == [
-        t.retrieved
-        for t in retrieve_batch(
-            network,
-            episodes,
-            embed_episodes(network.action_encoder, episodes, progress=False),
-            4,
-        )
-    ]
-    assert timing.questions == 3 and timing.encode_s > 0 and timing.steps_s > 0
-    assert timing.steps_s_per_question == pytest.approx(timing.steps_s / 3)
 
 
 def test_embeddings_that_do_not_fit_the_chunks_are_refused(make_tiny_network) -> None:

@@ -22,7 +22,7 @@ from qrag_pipeline.errors import QragInputError
 from qrag_pipeline.readers.babi_rules import answer_babi_question
 from qrag_pipeline.sources.babi_files import (
     BabiSample,
-    load_babi_samples,
+    babi_file,
     parse_babi_file,
 )
 from qrag_pipeline.sources.babi_generator import generate_babi_samples
@@ -54,7 +54,7 @@ def _generated(task: str, vocabulary: str = "official") -> tuple[BabiSample, ...
 
 @cache
 def _official(folder: Path, task: str) -> tuple[BabiSample, ...]:
-    return tuple(load_babi_samples(folder, task, "test"))
+    return tuple(parse_babi_file(babi_file(folder, task, "test"), task))
 
 
 def _stories(samples: tuple[BabiSample, ...]) -> dict[int, list[BabiSample]]:

@@ -26,7 +26,7 @@ from torch.nn.utils.rnn import pad_sequence
 from qrag_pipeline.episodes import Episode
 from qrag_pipeline.errors import QragInputError, TrainingDivergedError
 from qrag_pipeline.models.positions import chunk_positions
-from qrag_pipeline.models.q_network import TWIN_HEADS, QNetwork
+from qrag_pipeline.models.q_network import QNetwork
 from qrag_pipeline.retrieval.chunk_table import ChunkTable
 from qrag_pipeline.retrieval.embeddings import EpisodeEmbeddings
 from qrag_pipeline.rl.config import TRAINABLE_CHOICES, QLearningConfig
@@ -118,11 +118,6 @@ def behaviour_actions(
 def random_actions(available: Tensor, generator: torch.Generator) -> Tensor:
     """One uniformly random available action per row [E] (exploration at the start)."""
     return torch.multinomial(available.float(), 1, generator=generator).squeeze(-1)
-
-
-def greedy_actions(q: Tensor, available: Tensor) -> Tensor:
-    """The best available action per row [E] (the evaluation policy)."""
-    return q.masked_fill(~available, -torch.inf).argmax(dim=-1)
 
 
 def autocast_dtype(precision: str, device: torch.device) -> torch.dtype | None:

@@ -173,8 +173,3 @@ def _question(
         answer=answer,
         support=tuple(fact_index_of_line[i] for i in line_ids),
     )
-
-
-def load_babi_samples(folder: str | Path, task: str, split: str) -> list[BabiSample]:
-    """All questions of one task and split from a folder of official files."""
-    return parse_babi_file(babi_file(folder, task, split), task)
