@@ -13,8 +13,8 @@ import pytest
 
 from qrag_pipeline.episodes import Episode
 from qrag_pipeline.errors import QragInputError
+from qrag_pipeline.reporting.metrics_table import GROUP_COLUMNS
 from qrag_pipeline.evaluation import (
-    GROUP_COLUMNS,
     METHODS,
     TRACE_COLUMNS,
     baseline_traces,

@@ -28,17 +28,15 @@ from tqdm.auto import tqdm
 
 from qrag_pipeline.episodes import Episode
 from qrag_pipeline.errors import QragInputError
-from qrag_pipeline.builders.ruler import (
-    NIAH_TASKS,
-    niah_all_found,
-    niah_values_found,
-    niah_values_in,
-)
+from qrag_pipeline.builders.ruler import NIAH_TASKS
 from qrag_pipeline.metrics import (
     FactScores,
     aggregate,
     babi_answer_correct,
     fact_scores,
+    niah_all_found,
+    niah_values_found,
+    niah_values_in,
     squad_exact_match,
     squad_f1,
 )
@@ -46,6 +44,7 @@ from qrag_pipeline.models.encoder import TextEncoder, same_embeddings
 from qrag_pipeline.models.q_network import QNetwork
 from qrag_pipeline.readers.llm_reader import LLMReader
 from qrag_pipeline.readers.rule_reader import RuleReader
+from qrag_pipeline.reporting.metrics_table import GROUP_COLUMNS
 from qrag_pipeline.retrieval.baselines import dense_top_k, multistep_dense, tfidf_top_k
 from qrag_pipeline.retrieval.embeddings import EpisodeEmbeddings, embed_episodes
 from qrag_pipeline.retrieval.multistep import retrieve
@@ -54,9 +53,12 @@ from qrag_pipeline.rl.inference import ALL_BENCHMARKS
 from qrag_pipeline.sources.babi_files import BABI_TASKS
 
 Q_RAG = "q_rag"
+TFIDF = "tfidf"
+DENSE = "dense"
+MULTISTEP_DENSE = "multistep_dense"
 OPEN_DOMAIN_BENCHMARKS = ("hotpotqa", "musique")
 """Wikipedia multi-hop questions, their answers scored SQuAD-style."""
-METHODS = (Q_RAG, "tfidf", "dense", "multistep_dense")
+METHODS = (Q_RAG, TFIDF, DENSE, MULTISTEP_DENSE)
 """Every method evaluated, in the order the metrics table lists them."""
 
 TRACE_COLUMNS = (
@@ -70,7 +72,6 @@ TRACE_COLUMNS = (
     "encode_s",
     "steps_s",
 )
-GROUP_COLUMNS = ("benchmark", "task", "length_bucket", "method")
 NO_SCORES = FactScores(math.nan, math.nan, math.nan, math.nan)
 
 RetrieveOne = Callable[[Episode], Trace]
@@ -184,14 +185,14 @@ def baseline_traces(
     vectoriser is fitted on each document), so all of its time counts as steps.
     """
     methods: dict[str, tuple[RetrieveOne, float]] = {
-        "tfidf": (lambda e: tfidf_top_k(e, max_steps), 0.0),
-        "dense": (
+        TFIDF: (lambda e: tfidf_top_k(e, max_steps), 0.0),
+        DENSE: (
             lambda e: dense_top_k(
                 encoder.encode([e.question])[0], embeddings.of(e.id), max_steps
             ),
             embeddings.encode_s,
         ),
-        "multistep_dense": (
+        MULTISTEP_DENSE: (
             lambda e: multistep_dense(
                 encoder,
                 e.question,

@@ -31,6 +31,7 @@ from qrag_pipeline.episodes import Episode
 from qrag_pipeline.errors import QragInputError, TrainingDivergedError
 from qrag_pipeline.locks import exclusive
 from qrag_pipeline.models.q_network import QNetwork
+from qrag_pipeline.reporting.curves_table import CURVE_COLUMNS as REPORTED_CURVE_COLUMNS
 from qrag_pipeline.retrieval.embeddings import EpisodeEmbeddings
 from qrag_pipeline.rl.environment import EpisodeSampler
 from qrag_pipeline.rl.inference import stop_thresholds
@@ -39,16 +40,8 @@ from qrag_pipeline.rl.learner import QLearner, train
 
 LOGGER = logging.getLogger(__name__)
 CHECKPOINT_PREFIX = "update-"
-CURVE_COLUMNS = (
-    "update",
-    "train_return",
-    "train_fact_em",
-    "eval_fact_em",
-    "loss",
-    "updates_per_s",
-    "learning_rate",
-    "alpha",
-)
+CURVE_COLUMNS = (*REPORTED_CURVE_COLUMNS, "updates_per_s", "learning_rate", "alpha")
+"""The training curve's columns: those the report reads, then the run's pace and schedule."""
 
 
 @dataclass

@@ -16,9 +16,7 @@ from qrag_pipeline.builders.ruler import (
     build_niah_episode,
     build_niah_episodes,
     check_niah_task,
-    niah_all_found,
     niah_sampler,
-    niah_values_found,
 )
 from qrag_pipeline.episodes import (
     Episode,
@@ -27,6 +25,7 @@ from qrag_pipeline.episodes import (
     episodes_to_frame,
 )
 from qrag_pipeline.errors import QragInputError
+from qrag_pipeline.metrics import niah_all_found, niah_values_found
 from qrag_pipeline.sources.prose_generator import generate_prose
 
 ESSAY = generate_prose(3, 40, seed=11)

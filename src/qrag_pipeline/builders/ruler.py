@@ -27,6 +27,7 @@ from qrag_pipeline.builders.babilong import (
 from qrag_pipeline.builders.lengths import LengthRange
 from qrag_pipeline.episodes import Episode, approx_token_count
 from qrag_pipeline.errors import QragInputError
+from qrag_pipeline.metrics import NIAH_ANSWER_SEPARATOR
 from qrag_pipeline.rl.environment import EpisodeSampler
 from qrag_pipeline.seeding import rng_for
 
@@ -209,7 +210,7 @@ def build_niah_episode(
         task=task,
         length_bucket=length_bucket,
         question=_question(spec.value_type, asked),
-        answer=", ".join(value for _, value in gold),
+        answer=NIAH_ANSWER_SEPARATOR.join(value for _, value in gold),
         chunks=chunks,
         support=[p for p, _ in gold],
         n_tokens=approx_token_count(chunks),
@@ -327,27 +328,6 @@ def training_filler_texts() -> list[str]:
         if spec.haystack == "needle"
         for key, value in training_filler(task)
     ]
-
-
-def niah_values_found(episode: Episode, retrieved: Sequence[int]) -> float:
-    """RULER's score: the fraction of gold values written in the retrieved chunks.
-
-    It reads the text, not the indices, so a chunk that repeats a needle counts as
-    well as the needle itself, as it would for a reader.
-    """
-    return niah_values_in(episode, "\n".join(episode.chunks[i] for i in retrieved))
-
-
-def niah_values_in(episode: Episode, text: str) -> float:
-    """The fraction of the episode's gold values that `text` contains: the score of
-    retrieved chunks and of a reader's answer alike."""
-    gold = episode.answer.split(", ")
-    return sum(value in text for value in gold) / len(gold)
-
-
-def niah_all_found(episode: Episode, retrieved: Sequence[int]) -> float:
-    """The stricter score: 1.0 when all gold values were retrieved, else 0.0."""
-    return float(niah_values_found(episode, retrieved) == 1.0)
 
 
 def _check_length(task: str, n_sentences: int) -> NiahTask:

@@ -16,6 +16,7 @@ import pandas as pd
 from qrag_pipeline.errors import QragInputError
 
 GROUP_COLUMNS = ("benchmark", "task", "length_bucket", "method")
+"""What one row of the table is about; the evaluate pipeline groups its scores by these."""
 REQUIRED_COLUMNS = (
     *GROUP_COLUMNS,
     "n_episodes",

@@ -8,12 +8,14 @@ every step then costs one state encoding per episode plus a dot product per chun
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
 from collections.abc import Sequence
 
 import torch
 
 from qrag_pipeline.episodes import Episode
+from qrag_pipeline.metrics import fact_scores
 from qrag_pipeline.models.q_network import QNetwork
 from qrag_pipeline.retrieval.embeddings import encode_chunk_lists
 from qrag_pipeline.retrieval.multistep import retrieve_batch
@@ -62,11 +64,12 @@ def encode_chunks_once(
 def fact_em_rate(
     episodes: Sequence[Episode], retrieved: Sequence[Sequence[int]]
 ) -> float:
-    """Share of episodes whose supporting chunks are all among the retrieved ones."""
-    if not episodes:
-        return float("nan")
-    hits = [set(e.support) <= set(r) for e, r in zip(episodes, retrieved, strict=True)]
-    return sum(hits) / len(hits)
+    """Mean fact EM (`metrics.fact_scores`): the share of episodes whose supporting
+    chunks are all among the retrieved ones. Episodes of unknown support are skipped,
+    as `metrics.aggregate` skips them; NaN when none is left."""
+    ems = [fact_scores(e.support, r).em for e, r in zip(episodes, retrieved, strict=True)]
+    known = [em for em in ems if not math.isnan(em)]
+    return sum(known) / len(known) if known else math.nan
 
 
 @torch.no_grad()
