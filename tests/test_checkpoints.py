@@ -17,7 +17,7 @@ TEXTS = ["Mary went to the kitchen.", "Where is Mary?", "The hedgehog returned t
 
 def _scores(network) -> torch.Tensor:
     states = network.state_encoder.encode(TEXTS[1:2])
-    return network.q_values(states, network.positioned_actions(network.action_encoder.encode(TEXTS), torch.tensor([0])))
+    return sum(network.twin_q(states, network.positioned_actions(network.action_encoder.encode(TEXTS), torch.tensor([0]))))
 
 
 def test_round_trip_rebuilds_the_same_network_with_its_training_state(make_tiny_network, tmp_path: Path) -> None:

@@ -21,7 +21,7 @@ def _q(network: QNetwork, question: str, retrieved: list[int]) -> torch.Tensor:
         actions = network.positioned_actions(
             network.action_encoder.encode(CHUNKS), torch.tensor(retrieved, dtype=torch.long)
         )
-        return network.q_values(state, actions)
+        return sum(network.twin_q(state, actions))
 
 
 def test_an_untrained_head_leaves_q_that_of_the_pretrained_pair(make_tiny_network: MakeNetwork) -> None:

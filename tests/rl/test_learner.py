@@ -257,7 +257,7 @@ def test_greedy_rollout_takes_distinct_argmax_chunks_and_stops_when_none_are_lef
     state = network.state_encoder.encode([long.question])
     chunks = network.action_encoder.encode(long.chunks)
     nothing_retrieved = torch.tensor([], dtype=torch.long)
-    q = network.q_values(state, network.positioned_actions(chunks, nothing_retrieved))
+    q = sum(network.twin_q(state, network.positioned_actions(chunks, nothing_retrieved)))
     assert retrieved[0][0] == int(q[0].argmax())
 
 

@@ -186,7 +186,19 @@ class QNetwork(torch.nn.Module):
         a1, a2 = actions.chunk(TWIN_HEADS, dim=-1)
         return torch.matmul(a1, s1).squeeze(-1), torch.matmul(a2, s2).squeeze(-1)
 
-    def q_values(self, state_embeddings: Tensor, actions: Tensor) -> Tensor:
-        """Q [B, N] as the policy uses it: the sum of the twin estimates."""
-        q1, q2 = self.twin_q(state_embeddings, actions)
-        return q1 + q2
+    def chunk_twin_q(
+        self, state_embedding: Tensor, chunk_embeddings: Tensor, retrieved: Sequence[int]
+    ) -> tuple[Tensor, Tensor]:
+        """The two Q estimates (q1, q2), each [N], of every chunk of one document for
+        one state [D], given the chunks retrieved so far (scored too: masking them is
+        the caller's).
+
+        `chunk_embeddings` [N, D] are the action encoder's outputs made once per
+        document; only their positions depend on `retrieved`. Training (the learner's
+        policy and target values) and inference (`retrieval.multistep.available_q`)
+        both score chunks here, so they score them alike.
+        """
+        taken = torch.tensor(list(retrieved), dtype=torch.long)
+        actions = self.positioned_actions(chunk_embeddings.to(state_embedding.device), taken)
+        q1, q2 = self.twin_q(state_embedding.reshape(1, -1), actions)
+        return q1[0], q2[0]

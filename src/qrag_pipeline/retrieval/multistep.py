@@ -53,12 +53,9 @@ def available_q(
     `chunk_embeddings` [N, D] are the unrotated action embeddings computed once per
     document; only their rotation depends on `retrieved`.
     """
-    taken = torch.tensor(list(retrieved), dtype=torch.long)
-    actions = network.positioned_actions(
-        chunk_embeddings.to(state_embedding.device), taken
-    )
-    q = network.q_values(state_embedding.reshape(1, -1), actions)[0]
-    q[taken.to(q.device)] = -torch.inf
+    q1, q2 = network.chunk_twin_q(state_embedding, chunk_embeddings, retrieved)
+    q = q1 + q2
+    q[torch.tensor(list(retrieved), dtype=torch.long, device=q.device)] = -torch.inf
     return q
 
 

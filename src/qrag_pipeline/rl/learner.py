@@ -519,11 +519,11 @@ class QLearner:
         q1s, q2s, masks = [], [], []
         for row, env in enumerate(envs):
             progress = self.env.progress[env]
-            retrieved = torch.tensor(progress.retrieved, dtype=torch.long)
-            actions = network.positioned_actions(chunk_embeddings[env], retrieved)
-            q1, q2 = network.twin_q(state_embeddings[row : row + 1], actions)
-            q1s.append(q1[0].float())
-            q2s.append(q2[0].float())
+            q1, q2 = network.chunk_twin_q(
+                state_embeddings[row], chunk_embeddings[env], progress.retrieved
+            )
+            q1s.append(q1.float())
+            q2s.append(q2.float())
             masks.append(torch.from_numpy(progress.available))
         available = pad_sequence(masks, batch_first=True).to(self.device)
         return (
