@@ -29,4 +29,5 @@ run: setup
 	$(BIN)/kedro run
 
 test: setup
+	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/python -m pytest

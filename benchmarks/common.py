@@ -10,8 +10,8 @@ import json
 import platform
 import sys
 import time
-from dataclasses import dataclass
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -32,8 +32,8 @@ from qrag_pipeline.retrieval.embeddings import (
     load_embeddings,
     save_embeddings,
 )
-from qrag_pipeline.rl.environment import EpisodeSampler
 from qrag_pipeline.rl.config import learning_config
+from qrag_pipeline.rl.environment import EpisodeSampler
 from qrag_pipeline.training import train_q_embedder
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -115,7 +115,9 @@ def _cached(kind: str, key: Any, make: Callable[[], EpisodeEmbeddings]) -> tuple
 
 def add_common_arguments(parser: argparse.ArgumentParser, updates: int) -> None:
     """The options every evaluation benchmark takes."""
-    parser.add_argument("--checkpoint", type=Path, default=None, help="a train_q checkpoint folder; else train one")
+    parser.add_argument(
+        "--checkpoint", type=Path, default=None, help="a train_q checkpoint folder; else train one"
+    )
     parser.add_argument("--updates", type=int, default=updates, help="updates when training here")
     parser.add_argument("--lr", type=float, default=2e-4)
     parser.add_argument("--max-length", type=int, default=256)
@@ -180,7 +182,9 @@ def checkpoint_network(
     embedded `pool_texts`, and saved under benchmarks/results/checkpoints/ (git-ignored)."""
     if args.checkpoint is not None:
         checkpoint = load_checkpoint(args.checkpoint)
-        return Model(checkpoint.build_network(device()), str(args.checkpoint), None, checkpoint.stop_thresholds)
+        return Model(
+            checkpoint.build_network(device()), str(args.checkpoint), None, checkpoint.stop_thresholds
+        )
     train_q = conf_parameters()["train_q"]
     model = {**train_q["model"], "max_length": args.max_length}
     learning = learning_config({

@@ -25,6 +25,7 @@ import argparse
 import time
 
 import torch
+
 from common import (
     RESULTS,
     add_common_arguments,
@@ -36,7 +37,6 @@ from common import (
     print_table,
     write_report,
 )
-
 from qrag_pipeline.builders.babilong import build_babilong_episodes
 from qrag_pipeline.episodes import Episode
 from qrag_pipeline.models.q_network import QNetwork
@@ -59,7 +59,9 @@ def main() -> None:
     episodes = [
         episode
         for length in args.lengths
-        for episode in build_babilong_episodes(test_samples, test_books, [length], args.episodes[length], args.seed)
+        for episode in build_babilong_episodes(
+            test_samples, test_books, [length], args.episodes[length], args.seed
+        )
     ]
     sampler, validation, pool_texts = None, [], []
     if args.checkpoint is None:
@@ -88,9 +90,12 @@ def main() -> None:
     }, metrics, out)
     print_table(metrics, [name.format(T=args.max_steps) for name in HEADLINE])
     if cost:
-        print(f"\nat {args.cost_length} ({cost['chunks_per_document']:.0f} chunks, {cost['documents']} documents): "
-              f"one encoding pass {cost['encode_pass_s']} s, T={args.max_steps} steps {cost['steps_s']} s, "
-              f"ratio total/encoding {cost['ratio_total_to_encode_pass']}")
+        print(
+            f"\nat {args.cost_length} ({cost['chunks_per_document']:.0f} chunks, "
+            f"{cost['documents']} documents): "
+            f"one encoding pass {cost['encode_pass_s']} s, T={args.max_steps} steps {cost['steps_s']} s, "
+            f"ratio total/encoding {cost['ratio_total_to_encode_pass']}"
+        )
     print(f"checkpoint: {note}\nwritten to {out} and {out.with_suffix('.csv')}")
 
 

@@ -42,17 +42,16 @@ from common import (  # noqa: E402
     official_stories,
 )
 from common import device as compute_device  # noqa: E402
-
 from qrag_pipeline.builders.babilong import build_babilong_episodes  # noqa: E402
 from qrag_pipeline.builders.lengths import LengthRange  # noqa: E402
 from qrag_pipeline.checkpoints import save_checkpoint  # noqa: E402
 from qrag_pipeline.evaluation import q_chunk_embeddings  # noqa: E402
 from qrag_pipeline.models.q_network import QNetwork  # noqa: E402
 from qrag_pipeline.retrieval.multistep import retrieve_batch  # noqa: E402
+from qrag_pipeline.rl.config import learning_config  # noqa: E402
 from qrag_pipeline.rl.inference import fact_em_rate  # noqa: E402
 from qrag_pipeline.sources.books import load_books  # noqa: E402
 from qrag_pipeline.sources.story_sources import load_story_samples  # noqa: E402
-from qrag_pipeline.rl.config import learning_config  # noqa: E402
 from qrag_pipeline.training import train_q_embedder  # noqa: E402
 from qrag_pipeline.training_data import babilong_training_data, training_pool_texts  # noqa: E402
 
@@ -72,12 +71,17 @@ def main() -> None:
     train_books = load_books(args.shared / "books" / "train")
     test_books = load_books(args.shared / "books" / "test")
     sampler, validation = babilong_training_data(
-        train_samples, train_books, [args.task], LengthRange.of(args.train_sentences if len(args.train_sentences) > 1
-                                                                  else args.train_sentences[0]),
-        args.validation_episodes, args.seed,
+        train_samples,
+        train_books,
+        [args.task],
+        LengthRange.of(args.train_sentences if len(args.train_sentences) > 1 else args.train_sentences[0]),
+        args.validation_episodes,
+        args.seed,
     )
     test = {
-        length: build_babilong_episodes({args.task: test_samples}, test_books, [length], args.episodes, args.seed)
+        length: build_babilong_episodes(
+            {args.task: test_samples}, test_books, [length], args.episodes, args.seed
+        )
         for length in args.lengths
     }
     overrides = key_values(args.set)
@@ -90,14 +94,19 @@ def main() -> None:
     }
     frozen_encoder = QNetwork.from_pretrained(**models["default"]).action_encoder.to(device)
     pool, _ = cached_pool_embeddings(frozen_encoder, training_pool_texts(train_samples, train_books))
-    test_embeddings = {length: cached_episode_embeddings(frozen_encoder, episodes) for length, episodes in test.items()}
+    test_embeddings = {
+        length: cached_episode_embeddings(frozen_encoder, episodes) for length, episodes in test.items()
+    }
 
     out = args.out or RESULTS / f"learner_quality_{args.task}.json"
     report = {
         "machine": machine(),
         "command": " ".join([Path(sys.executable).name, *sys.argv]),
-        "data": (f"official bAbI {args.task} train stories (en-10k; en/ for qa3)" if args.train_source == "files"
-                 else f"{args.generated_stories} stories of the built-in bAbI generator")
+        "data": (
+            f"official bAbI {args.task} train stories (en-10k; en/ for qa3)"
+            if args.train_source == "files"
+            else f"{args.generated_stories} stories of the built-in bAbI generator"
+        )
         + f" in the training books, {args.train_sentences}-sentence documents; "
         f"test: {args.episodes} episodes per length from the official test stories in the test books",
         "task": args.task,
@@ -117,7 +126,11 @@ def main() -> None:
             pool_embeddings=pool if model["frozen_action_encoder"] else None,
         )
         train_seconds = time.perf_counter() - start
-        saved = RESULTS / "checkpoints" / f"{args.task}_{name}_{learning.total_updates}u_{time.strftime('%Y%m%dT%H%M%S')}"
+        saved = (
+            RESULTS
+            / "checkpoints"
+            / f"{args.task}_{name}_{learning.total_updates}u_{time.strftime('%Y%m%dT%H%M%S')}"
+        )
         save_checkpoint(result.checkpoint, saved)
         network = result.network.eval()
         scores = {}
@@ -131,7 +144,11 @@ def main() -> None:
             "seconds_per_update": round(train_seconds / learning.total_updates, 3),
             "fact_em": scores, "curve": _curve_with_minutes(result.curves),
         }
-        print(f"{name}: {learning.total_updates} updates in {train_seconds / 60:.1f} min, fact EM@{learning.max_steps} {scores}", flush=True)
+        print(
+            f"{name}: {learning.total_updates} updates in {train_seconds / 60:.1f} min, "
+            f"fact EM@{learning.max_steps} {scores}",
+            flush=True,
+        )
         _write(report, out)  # after each learner: a run cut short keeps the learners it finished
     _print(report, out)
 
@@ -174,7 +191,10 @@ def _print(report: dict[str, Any], out: Path) -> None:
               f"({run['seconds_per_update']} s/update); fact EM {run['fact_em']}")
         for row in run["curve"]:
             if row["eval_fact_em"] == row["eval_fact_em"]:
-                print(f"          update {row['update']:>5}  {row['minutes']:6.1f} min  validation EM {row['eval_fact_em']:.3f}")
+                print(
+                    f"          update {row['update']:>5}  {row['minutes']:6.1f} min  "
+                    f"validation EM {row['eval_fact_em']:.3f}"
+                )
     print(f"written to {out} and {out.with_suffix('.png')}")
 
 
@@ -185,7 +205,9 @@ def _arguments() -> argparse.Namespace:
     parser.add_argument("--updates", nargs="+", default=["paper=130", "default=900"],
                         help="updates per learner, LEARNER=N, sized to the time budget")
     parser.add_argument("--set", nargs="*", default=[], help="learner settings KEY=VALUE over conf/base's")
-    parser.add_argument("--model", nargs="*", default=[], help="the default learner's model settings KEY=VALUE")
+    parser.add_argument(
+        "--model", nargs="*", default=[], help="the default learner's model settings KEY=VALUE"
+    )
     parser.add_argument("--train-sentences", type=int, nargs="+", default=[50],
                         help="sentences per training document: one size, or SHORTEST LONGEST")
     parser.add_argument("--train-source", default="files", choices=["files", "generator"],

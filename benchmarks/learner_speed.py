@@ -34,12 +34,11 @@ import torch
 
 from common import RESULTS, ROOT, cached_pool_embeddings, conf_parameters, machine, official_stories
 from common import device as compute_device
-
 from qrag_pipeline.models.q_network import QNetwork
+from qrag_pipeline.rl.config import learning_config
 from qrag_pipeline.rl.learner import UPDATE_PARTS, QLearner
 from qrag_pipeline.sources.books import load_books
 from qrag_pipeline.sources.story_sources import load_story_samples
-from qrag_pipeline.rl.config import learning_config
 from qrag_pipeline.training_data import babilong_training_data, training_pool_texts
 
 
@@ -110,8 +109,17 @@ def _rollout_sizes(args: argparse.Namespace, train_q: dict[str, Any], sampler: A
         print(f"{size:>6}: {sizes[size]['seconds_per_update']:.2f} s/update, "
               f"{sizes[size]['transitions_per_s']:.1f} transitions/s", flush=True)
     out = args.out or RESULTS / "rollout_sizes.json"
-    out.write_text(json.dumps({"machine": machine(), "command": " ".join([Path(sys.executable).name, *sys.argv]),
-                               "updates": args.updates, "sizes": sizes}, indent=2))
+    out.write_text(
+        json.dumps(
+            {
+                "machine": machine(),
+                "command": " ".join([Path(sys.executable).name, *sys.argv]),
+                "updates": args.updates,
+                "sizes": sizes,
+            },
+            indent=2,
+        )
+    )
     print(f"written to {out.relative_to(ROOT)}")
 
 
@@ -120,7 +128,9 @@ def _summary(model: dict[str, Any], history: list[dict[str, float]], setup_s: fl
     parts = {part: float(np.mean([m[f"seconds_{part}"] for m in history])) for part in UPDATE_PARTS}
     parts["other"] = total - sum(parts.values())
     return {
-        "action_side": "trained" if not model["frozen_action_encoder"] else f"frozen, head {model['action_head']}",
+        "action_side": "trained"
+        if not model["frozen_action_encoder"]
+        else f"frozen, head {model['action_head']}",
         "setup_s": setup_s,
         "seconds_per_update": total,
         "part_seconds_per_update": parts,

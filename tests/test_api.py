@@ -226,7 +226,9 @@ def test_the_checkpoints_learned_threshold_stops_retrieval_by_default(
     between = (trace.q_values[0] + trace.q_values[1]) / 2  # keeps the first pick only
     assert trace.q_values[1] < between < trace.q_values[0]
     directory = tmp_path / "checkpoint"
-    save_checkpoint(Checkpoint.from_network(network, stop_thresholds={"all": between, "ruler": 9.0}), directory)
+    save_checkpoint(
+        Checkpoint.from_network(network, stop_thresholds={"all": between, "ruler": 9.0}), directory
+    )
 
     retriever = QRetriever.from_checkpoint(directory)
     assert retriever.stop_threshold == between  # the one chosen on all benchmarks

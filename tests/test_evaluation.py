@@ -13,7 +13,6 @@ import pytest
 
 from qrag_pipeline.episodes import Episode
 from qrag_pipeline.errors import QragInputError
-from qrag_pipeline.reporting.metrics_table import GROUP_COLUMNS
 from qrag_pipeline.evaluation import (
     METHODS,
     TRACE_COLUMNS,
@@ -23,6 +22,7 @@ from qrag_pipeline.evaluation import (
     score_traces,
     trace_rows,
 )
+from qrag_pipeline.reporting.metrics_table import GROUP_COLUMNS
 from qrag_pipeline.retrieval.baselines import dense_top_k, multistep_dense, tfidf_top_k
 from qrag_pipeline.retrieval.embeddings import embed_episodes
 from qrag_pipeline.retrieval.multistep import retrieve

@@ -9,12 +9,12 @@ import numpy as np
 import pytest
 import torch
 
-from qrag_pipeline.locks import LOCK_FILE
 from qrag_pipeline.api import QRetriever
 from qrag_pipeline.checkpoints import load_checkpoint, save_checkpoint
 from qrag_pipeline.errors import QragInputError
-from qrag_pipeline.rl.inference import ALL_BENCHMARKS
+from qrag_pipeline.locks import LOCK_FILE
 from qrag_pipeline.rl.config import QLearningConfig, learning_config
+from qrag_pipeline.rl.inference import ALL_BENCHMARKS
 from qrag_pipeline.rl.learner import QLearner
 from qrag_pipeline.sources.babi_generator import generate_babi_samples
 from qrag_pipeline.sources.prose_generator import generate_prose
@@ -24,8 +24,8 @@ from qrag_pipeline.training import (
     resolve_device,
     train_q_embedder,
 )
-from qrag_pipeline.training_data import training_data as mixed_training_data
 from qrag_pipeline.training_data import babilong_training_data, training_pool_texts
+from qrag_pipeline.training_data import training_data as mixed_training_data
 
 LEARNING = QLearningConfig(
     total_updates=6, warmup_updates=1, learning_start=0, learning_rate=3e-3, num_envs=2,
@@ -69,11 +69,16 @@ def test_an_interrupted_run_resumes_and_ends_like_an_uninterrupted_one(
 
     resumed = _run(make_tiny_network, training_data, tmp_path)
     # same parameters as the uninterrupted run (CPU, one thread: equal to float rounding)
-    for (name, a), b in zip(reference.network.state_dict().items(), resumed.network.state_dict().values(), strict=True):
+    for (name, a), b in zip(
+        reference.network.state_dict().items(), resumed.network.state_dict().values(), strict=True
+    ):
         assert torch.allclose(a, b, atol=1e-6), name
     timeless = [c for c in CURVE_COLUMNS if c != "updates_per_s"]  # wall-clock differs
     assert resumed.curves[timeless].equals(reference.curves[timeless])
-    assert [p.name for p in sorted(tmp_path.iterdir()) if p.name != LOCK_FILE] == ["update-00000004", "update-00000006"]
+    assert [p.name for p in sorted(tmp_path.iterdir()) if p.name != LOCK_FILE] == [
+        "update-00000004",
+        "update-00000006",
+    ]
 
 
 def test_curves_have_one_row_per_eval_interval(make_tiny_network, training_data) -> None:

@@ -26,9 +26,9 @@ import pandas as pd
 import torch
 from tqdm.auto import tqdm
 
+from qrag_pipeline.builders.ruler import NIAH_TASKS
 from qrag_pipeline.episodes import Episode
 from qrag_pipeline.errors import QragInputError
-from qrag_pipeline.builders.ruler import NIAH_TASKS
 from qrag_pipeline.metrics import (
     FactScores,
     aggregate,

@@ -33,9 +33,9 @@ from qrag_pipeline.locks import exclusive
 from qrag_pipeline.models.q_network import QNetwork
 from qrag_pipeline.reporting.curves_table import CURVE_COLUMNS as REPORTED_CURVE_COLUMNS
 from qrag_pipeline.retrieval.embeddings import EpisodeEmbeddings
+from qrag_pipeline.rl.config import QLearningConfig
 from qrag_pipeline.rl.environment import EpisodeSampler
 from qrag_pipeline.rl.inference import stop_thresholds
-from qrag_pipeline.rl.config import QLearningConfig
 from qrag_pipeline.rl.learner import QLearner, train
 
 LOGGER = logging.getLogger(__name__)
@@ -107,7 +107,9 @@ def train_q_embedder(
     with lock:
         if run_dir is not None:
             _remove_unfinished_saves(run_dir)
-        learner, history = _new_or_resumed_learner(make_network, learning, sampler, run_dir, device, pool_embeddings)
+        learner, history = _new_or_resumed_learner(
+            make_network, learning, sampler, run_dir, device, pool_embeddings
+        )
         return _run_updates(learner, history, held_out, run_dir, checkpoint_every, keep_checkpoints, progress)
 
 
@@ -141,7 +143,13 @@ def _run_updates(
 ) -> TrainingResult:
     """The updates still to do, checkpointed into `run_dir`; then the stop thresholds."""
     learning = learner.config
-    bar = tqdm(total=learning.total_updates, initial=learner.updates, desc="train_q", unit="update", disable=not progress)
+    bar = tqdm(
+        total=learning.total_updates,
+        initial=learner.updates,
+        desc="train_q",
+        unit="update",
+        disable=not progress,
+    )
 
     def after_update(learner: QLearner, metrics: dict[str, float]) -> None:
         history.append(metrics)
@@ -251,7 +259,9 @@ def _remove_unfinished_saves(run_dir: Path) -> None:
         shutil.rmtree(unfinished, ignore_errors=True)
 
 
-def _save_training_state(learner: QLearner, history: list[dict[str, float]], run_dir: Path, keep: int) -> None:
+def _save_training_state(
+    learner: QLearner, history: list[dict[str, float]], run_dir: Path, keep: int
+) -> None:
     tensors, values = learner.state_dict()
     checkpoint = Checkpoint.from_network(
         learner.network, training_tensors=tensors, training_state={"learner": values, "history": history}
@@ -263,9 +273,10 @@ def _save_training_state(learner: QLearner, history: list[dict[str, float]], run
 
 def _progress_fields(history: Sequence[Mapping[str, float]], interval: int) -> dict[str, str]:
     recent = history[-interval:]
+    mean_return = _weighted_mean([m["mean_return"] for m in recent], [m["episodes"] for m in recent])
     fields = {
         "loss": f"{sum(m['loss'] for m in recent) / len(recent):.4f}",
-        "return": f"{_weighted_mean([m['mean_return'] for m in recent], [m['episodes'] for m in recent]):.3f}",
+        "return": f"{mean_return:.3f}",
     }
     evaluated = [m["eval_fact_em"] for m in history if "eval_fact_em" in m]
     if evaluated:

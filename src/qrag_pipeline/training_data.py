@@ -27,9 +27,9 @@ from qrag_pipeline.builders.ruler import (
     niah_sampler,
     training_filler_texts,
 )
+from qrag_pipeline.checks import is_finite_number
 from qrag_pipeline.episodes import Episode
 from qrag_pipeline.errors import QragInputError
-from qrag_pipeline.checks import is_finite_number
 from qrag_pipeline.rl.environment import EpisodeSampler, babilong_sampler
 from qrag_pipeline.seeding import derive_seed
 from qrag_pipeline.sources.babi_files import BABI_TASKS, BabiSample
@@ -198,9 +198,10 @@ def training_pool_texts(
 
     Distractor sentences (BabiLong's background and NIAH's essay haystack), NIAH's
     noise sentences and needle-haystack fillers, story facts and the HotpotQA training
-    paragraphs (the largest and most stable part first): embedded once by a frozen action encoder, they spare training
-    the encoding of each new document. Only the needles a NIAH question asks about
-    (fresh keys and values at every reset) are not here.
+    paragraphs (the largest and most stable part first): embedded once by a frozen
+    action encoder, they spare training the encoding of each new document. Only the
+    needles a NIAH question asks about (fresh keys and values at every reset) are not
+    here.
     """
     return list(
         dict.fromkeys(

@@ -9,9 +9,9 @@ import pytest
 from qrag_pipeline.builders.babilong import (
     DEFAULT_LENGTH_BUCKETS,
     DistractorStream,
+    bucket_size,
     build_babilong_episode,
     build_babilong_episodes,
-    bucket_size,
 )
 from qrag_pipeline.episodes import episodes_from_frame, episodes_to_frame
 from qrag_pipeline.errors import QragInputError

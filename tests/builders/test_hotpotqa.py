@@ -215,7 +215,9 @@ def test_the_mixing_sampler_hides_each_question_among_fresh_chunks_of_the_others
         source = next(e for e in episodes if mixed.id == f"{e.id}/mix")
         assert len(set(mixed.chunks)) == len(mixed.chunks)
         assert set(source.chunks) <= set(mixed.chunks)
-        assert sorted(mixed.chunks[i] for i in mixed.support) == sorted(source.chunks[i] for i in source.support)
+        assert sorted(mixed.chunks[i] for i in mixed.support) == sorted(
+            source.chunks[i] for i in source.support
+        )
         assert mixed.question == source.question
         sizes[len(mixed.chunks) - len(source.chunks)] += 1
     assert set(sizes) == set(range(6))

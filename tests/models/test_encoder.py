@@ -17,7 +17,6 @@ from qrag_pipeline.models.encoder import (
     TextEncoder,
     resolve_encoder_path,
 )
-
 from tests.conftest import TinyFactory
 
 TEXTS = [

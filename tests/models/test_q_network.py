@@ -12,7 +12,6 @@ from qrag_pipeline.errors import QragInputError
 from qrag_pipeline.models.positions import chunk_positions
 from qrag_pipeline.models.q_network import QNetwork
 from qrag_pipeline.models.rotary import rotate
-
 from tests.conftest import TinyFactory
 
 QUESTION = "Where is the football?"

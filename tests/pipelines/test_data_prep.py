@@ -45,7 +45,9 @@ def test_a_failing_run_leaves_no_partial_artifact(project_copy: Path, run_pipeli
 
 
 @pytest.mark.shared_data
-def test_data_prep_on_the_official_files_and_real_books(project_copy: Path, run_pipeline, shared_data: Path) -> None:
+def test_data_prep_on_the_official_files_and_real_books(
+    project_copy: Path, run_pipeline, shared_data: Path
+) -> None:
     from qrag_pipeline.readers.babi_rules import answer_babi_question, parse_sentence
 
     babi, books = shared_data / "babi", shared_data / "books"

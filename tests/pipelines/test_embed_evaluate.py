@@ -83,7 +83,7 @@ def test_embed_and_evaluate_write_versioned_embeddings_traces_and_metrics(
     assert set(q_traces.method) == {"q_rag"}
     assert set(baselines.method) == set(METHODS[1:])
     traces = pd.concat([q_traces, baselines], ignore_index=True)
-    assert sorted(zip(traces.episode_id, traces.method)) == sorted(
+    assert sorted(zip(traces.episode_id, traces.method, strict=True)) == sorted(
         (episode.id, method) for episode in episodes for method in METHODS
     )
     for row in traces.itertuples():

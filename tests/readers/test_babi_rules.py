@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import gzip
 import re
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 import pytest
@@ -62,7 +62,7 @@ DISTRACTORS = (
 )
 
 
-@lru_cache(maxsize=None)
+@cache
 def _samples(babi: Path, folder: str, task: str, split: str) -> list[BabiSample]:
     """Each file is parsed once for all tests that read it."""
     return parse_babi_file(babi_file(babi / folder, task, split), task)
@@ -156,7 +156,8 @@ def _book_sentences(shared_data: Path, count: int) -> list[str]:
     book = shared_data / "books" / "test" / "pg1342_pride_and_prejudice_austen.txt.gz"
     if not book.is_file():
         pytest.skip(f"book {book} is absent: the distractor test reads real book text")
-    text = " ".join(gzip.open(book, "rt", encoding="utf-8").read().split())
+    with gzip.open(book, "rt", encoding="utf-8") as file:
+        text = " ".join(file.read().split())
     return re.split(r"(?<=[.!?]) (?=[A-Z])", text)[1000 : 1000 + count]
 
 

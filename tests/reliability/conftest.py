@@ -105,7 +105,9 @@ def kedro_command(*args: str, env: str = "tiny") -> list[str]:
     return [sys.executable, "-m", "kedro", "run", "--env", env, *args]
 
 
-def kedro_run(project: Path, *args: str, env: str = "tiny", **kwargs: Any) -> subprocess.CompletedProcess[str]:
+def kedro_run(
+    project: Path, *args: str, env: str = "tiny", **kwargs: Any
+) -> subprocess.CompletedProcess[str]:
     """`kedro run --env <env> <args>` as a user types it, in `project`."""
     return subprocess.run(
         kedro_command(*args, env=env), cwd=project, env={**kedro_env(), **kwargs.pop("env_extra", {})},

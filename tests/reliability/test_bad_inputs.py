@@ -124,14 +124,30 @@ CLI_CASES = {
         lambda tmp: f"books folder '{tmp / 'books'}' holds no .txt or .txt.gz file",
     ),
     "document_without_sentences": Case(
-        data_prep(lambda tmp: books_params(folder_with(tmp, "books", {"headings.txt": "CHAPTER I\n\nCHAPTER II\n"}))),
+        data_prep(
+            lambda tmp: books_params(folder_with(tmp, "books", {"headings.txt": "CHAPTER I\n\nCHAPTER II\n"}))
+        ),
         lambda tmp: f"book '{tmp / 'books' / 'headings.txt'}' yields no sentence of 4-60 words",
     ),
     "hotpotqa_record_missing_fields": Case(
-        data_prep(lambda tmp: hotpotqa_params(folder_with(tmp, "hotpotqa", {"dev.json": (
-            '[{"_id": "a1", "question": "Who?", "supporting_facts": [["T", 0]], '
-            '"context": [["T", ["A sentence."]]]}]')}) / "dev.json")),
-        lambda tmp: f"HotpotQA file '{tmp / 'hotpotqa' / 'dev.json'}', record 0 (id 'a1') lacks the fields ['answer']",
+        data_prep(
+            lambda tmp: hotpotqa_params(
+                folder_with(
+                    tmp,
+                    "hotpotqa",
+                    {
+                        "dev.json": (
+                            '[{"_id": "a1", "question": "Who?", "supporting_facts": [["T", 0]], '
+                            '"context": [["T", ["A sentence."]]]}]'
+                        )
+                    },
+                )
+                / "dev.json"
+            )
+        ),
+        lambda tmp: (
+            f"HotpotQA file '{tmp / 'hotpotqa' / 'dev.json'}', record 0 (id 'a1') lacks the fields ['answer']"
+        ),
     ),
     "unknown_task": Case(
         data_prep(lambda tmp: "data_prep.babilong.tasks=[qa9]"),
@@ -150,8 +166,12 @@ CLI_CASES = {
         lambda tmp: "data_prep.babilong.episodes_per_task_length=-2 must be a whole number of at least 1",
     ),
     "missing_model_directory": Case(
-        lambda tmp: ["--pipelines", "train_q", "--params",
-                     f"train_q.model.name_or_path={tmp / 'no_such_model'},train_q.resume=false"],
+        lambda tmp: [
+            "--pipelines",
+            "train_q",
+            "--params",
+            f"train_q.model.name_or_path={tmp / 'no_such_model'},train_q.resume=false",
+        ],
         lambda tmp: f"cannot load the encoder at '{tmp / 'no_such_model'}'",
         data="prepared",
     ),
@@ -212,7 +232,9 @@ def test_kedro_run_failing_after_its_first_nodes_removes_what_they_saved(
 def hub_folder(tmp: Path) -> Path:
     folder = tmp / "hub"
     (folder / "1k").mkdir(parents=True)
-    (folder / "1k" / "qa1.jsonl").write_text('{"input": "", "question": "Where is Mary?", "target": "bathroom"}\n')
+    (folder / "1k" / "qa1.jsonl").write_text(
+        '{"input": "", "question": "Where is Mary?", "target": "bathroom"}\n'
+    )
     return folder
 
 

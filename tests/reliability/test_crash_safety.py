@@ -39,11 +39,11 @@ import torch
 import yaml
 from kedro.io import DatasetError, Version
 
-from qrag_pipeline.locks import LOCK_FILE
 from qrag_pipeline.checkpoints import load_checkpoint
 from qrag_pipeline.datasets.atomic_files import CSVDataset, ParquetDataset, TextDataset
 from qrag_pipeline.datasets.embeddings_dataset import EpisodeEmbeddingsDataset
 from qrag_pipeline.errors import QragInputError
+from qrag_pipeline.locks import LOCK_FILE
 from qrag_pipeline.retrieval.embeddings import EpisodeEmbeddings
 from qrag_pipeline.rl.config import QLearningConfig
 from qrag_pipeline.sources.babi_generator import generate_babi_samples
@@ -115,7 +115,9 @@ def test_sigkill_during_train_q_then_the_same_command_resumes_and_ends_as_an_uni
     for name, weight in expected.weights.items():
         assert torch.allclose(final.weights[name], weight, rtol=0, atol=TOLERANCE), name
     timeless = [c for c in CURVE_COLUMNS if c != "updates_per_s"]
-    curves, expected_curves = (pd.read_csv(latest(p, "training_curves.csv"))[timeless] for p in (project, reference))
+    curves, expected_curves = (
+        pd.read_csv(latest(p, "training_curves.csv"))[timeless] for p in (project, reference)
+    )
     pd.testing.assert_frame_equal(curves, expected_curves)
 
 
@@ -165,7 +167,9 @@ FRAME = pd.DataFrame({"update": [2, 4], "loss": [0.5, 0.25]})
 NEWER = pd.DataFrame({"update": [2, 4, 6], "loss": [0.4, 0.2, 0.1]})
 
 
-@pytest.mark.parametrize(("dataset_class", "writer"), [(ParquetDataset, "to_parquet"), (CSVDataset, "to_csv")])
+@pytest.mark.parametrize(
+    ("dataset_class", "writer"), [(ParquetDataset, "to_parquet"), (CSVDataset, "to_csv")]
+)
 def test_a_table_save_that_fails_midway_leaves_nothing_and_the_previous_version_loads(
     dataset_class, writer: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -185,7 +189,9 @@ def test_a_table_save_that_fails_midway_leaves_nothing_and_the_previous_version_
 
     monkeypatch.setattr(pd.DataFrame, writer, torn_write)
     with pytest.raises(DatasetError, match="No space left on device"):
-        dataset_class(filepath=str(path), version=Version(None, "2026-01-02T00.00.00.000Z"), **args).save(NEWER)
+        dataset_class(filepath=str(path), version=Version(None, "2026-01-02T00.00.00.000Z"), **args).save(
+            NEWER
+        )
     monkeypatch.undo()
 
     assert seen["target_during_write"] is False

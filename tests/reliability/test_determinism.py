@@ -49,7 +49,11 @@ def timeless(frame: pd.DataFrame) -> pd.DataFrame:
 def evaluation(project: Path, version: str | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(metrics, all traces) of the latest evaluation, or of the one saved at `version`."""
     def read(name: str, reader) -> pd.DataFrame:
-        path = latest(project, name) if version is None else next(project.glob(f"data/*/{name}/{version}/{name}"))
+        path = (
+            latest(project, name)
+            if version is None
+            else next(project.glob(f"data/*/{name}/{version}/{name}"))
+        )
         return timeless(reader(path))
 
     traces = pd.concat([read("q_retrieval_traces.parquet", pd.read_parquet),
@@ -117,7 +121,11 @@ def test_kedro_run_load_versions_reproduces_an_earlier_evaluation(
     assert all(version_of(project, name) != pins[name] for name in EVALUATION_INPUTS)
     newer_episodes = table(project, "eval_episodes")
     pinned_episodes = pd.read_parquet(
-        project / "data/05_model_input/eval_episodes.parquet" / pins["eval_episodes"] / "eval_episodes.parquet")
+        project
+        / "data/05_model_input/eval_episodes.parquet"
+        / pins["eval_episodes"]
+        / "eval_episodes.parquet"
+    )
     assert not newer_episodes.equals(pinned_episodes)
 
     done = kedro_run(

@@ -27,10 +27,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from qrag_pipeline.locks import LOCK_FILE
 from qrag_pipeline.checkpoints import load_checkpoint
 from qrag_pipeline.cli_hooks import input_error_in
 from qrag_pipeline.errors import QragInputError, TrainingDivergedError
+from qrag_pipeline.locks import LOCK_FILE
 from qrag_pipeline.rl import learner as learner_module
 from qrag_pipeline.rl.config import QLearningConfig
 from qrag_pipeline.rl.learner import QLearner
@@ -96,7 +96,11 @@ def inject(where: str, monkeypatch: pytest.MonkeyPatch) -> None:
 
         def faulty_twin_q(self, network, *args):
             q1, q2, available = twin_q(self, network, *args)
-            return (q1 * math.nan, q2, available) if faulty() and network is self.network else (q1, q2, available)
+            return (
+                (q1 * math.nan, q2, available)
+                if faulty() and network is self.network
+                else (q1, q2, available)
+            )
 
         monkeypatch.setattr(QLearner, "_twin_q", faulty_twin_q)
 
@@ -131,7 +135,9 @@ def test_a_non_finite_value_stops_training_and_keeps_the_last_good_checkpoint(
     resumed = _train(make_tiny_network, training_data, tmp_path)  # the fault is gone
     reference = _train(make_tiny_network, training_data, None)
     assert resumed.curves["update"].tolist() == [2, 4]
-    for (name, a), b in zip(reference.network.state_dict().items(), resumed.network.state_dict().values(), strict=True):
+    for (name, a), b in zip(
+        reference.network.state_dict().items(), resumed.network.state_dict().values(), strict=True
+    ):
         assert torch.allclose(a, b, rtol=0, atol=1e-6), name
 
 
@@ -185,7 +191,10 @@ def test_kedro_run_with_a_diverging_learning_rate_ends_on_one_clear_error(
     assert done.returncode == 1, done.stderr[-3000:]
     assert "Traceback" not in done.stderr + done.stdout
     last_line = done.stderr.strip().splitlines()[-1]
-    assert re.match(r"Error: training diverged: (a Q value|the TD loss|the gradient norm) is (nan|-?inf) at update 2 ", last_line)
+    assert re.match(
+        r"Error: training diverged: (a Q value|the TD loss|the gradient norm) is (nan|-?inf) at update 2 ",
+        last_line,
+    )
     assert "Fix: lower train_q.learning.learning_rate" in last_line
     (run_dir,) = (project / "data/06_models/train_q_runs").iterdir()
     assert sorted(p.name for p in run_dir.iterdir() if p.name != LOCK_FILE) == ["update-00000001"]

@@ -54,7 +54,9 @@ def test_a_killed_encoding_resumes_from_the_shards_it_wrote(tmp_path: Path, monk
     assert sorted(p.name for p in work.glob("shard-*")) == ["shard-000000.npy", "shard-000001.npy"]
 
     resumed: list[int] = []
-    monkeypatch.setattr(sharded_encoding, "encode_shard", lambda spec, texts: resumed.append(len(texts)) or real(spec, texts))
+    monkeypatch.setattr(
+        sharded_encoding, "encode_shard", lambda spec, texts: resumed.append(len(texts)) or real(spec, texts)
+    )
     vectors = _sharded(tmp_path).encode(TEXTS)
     assert resumed == [10, 10, 5]  # shards 2-4 only
     assert np.array_equal(vectors.numpy(), expected)
@@ -63,9 +65,14 @@ def test_a_killed_encoding_resumes_from_the_shards_it_wrote(tmp_path: Path, monk
 def test_a_second_encoding_of_the_same_texts_at_once_stops_clearly(tmp_path: Path) -> None:
     encoder = _sharded(tmp_path)
     work = tmp_path / "work" / encoder._fingerprint(TEXTS)
-    with exclusive(work, "an encoding of these texts"):
-        with pytest.raises(QragInputError, match=r"an encoding of these texts in .* is already running \(process \d+\)\. Fix: wait"):
-            encoder.encode(TEXTS)
+    with (
+        exclusive(work, "an encoding of these texts"),
+        pytest.raises(
+            QragInputError,
+            match=r"an encoding of these texts in .* is already running \(process \d+\)\. Fix: wait",
+        ),
+    ):
+        encoder.encode(TEXTS)
 
 
 @pytest.mark.parametrize("processes", [False, True], ids=["in-process", "two-processes"])

@@ -14,9 +14,10 @@ from safetensors.torch import save as save_safetensors
 from qrag_pipeline.episodes import Episode
 from qrag_pipeline.errors import QragInputError
 from qrag_pipeline.models.q_network import QNetwork
+from qrag_pipeline.retrieval.embeddings import EpisodeEmbeddings, embed_texts
+from qrag_pipeline.rl.config import QLearningConfig
 from qrag_pipeline.rl.environment import babilong_sampler
 from qrag_pipeline.rl.inference import fact_em_rate, greedy_rollout
-from qrag_pipeline.rl.config import QLearningConfig
 from qrag_pipeline.rl.learner import (
     QLearner,
     lambda_returns,
@@ -24,7 +25,6 @@ from qrag_pipeline.rl.learner import (
     set_trainable,
     td_loss,
 )
-from qrag_pipeline.retrieval.embeddings import EpisodeEmbeddings, embed_texts
 from qrag_pipeline.sources.babi_generator import generate_babi_samples
 from qrag_pipeline.training_data import training_pool_texts
 

@@ -77,7 +77,7 @@ class ChunkTable:
         out = np.empty((len(texts), self.vectors.shape[1]), dtype=np.float32)
         out[known] = self.vectors[rows[known]]
         if not known.all():
-            missing = list(dict.fromkeys(t for t, k in zip(texts, known) if not k))
+            missing = list(dict.fromkeys(t for t, k in zip(texts, known, strict=True) if not k))
             fresh = (
                 self.encoder.encode(missing)
                 .cpu()
@@ -86,7 +86,7 @@ class ChunkTable:
                 .astype(np.float32)
             )
             position = {text: i for i, text in enumerate(missing)}
-            out[~known] = fresh[[position[t] for t, k in zip(texts, known) if not k]]
+            out[~known] = fresh[[position[t] for t, k in zip(texts, known, strict=True) if not k]]
         self.hits += int(known.sum())
         self.misses += int((~known).sum())
         return torch.from_numpy(out).to(self.encoder.device)

@@ -121,7 +121,7 @@ def _embedded(
     return EpisodeEmbeddings(
         texts=texts,
         vectors=table.cpu().numpy().astype(dtype, copy=False),
-        rows=dict(zip(ids, rows)),
+        rows=dict(zip(ids, rows, strict=False)),  # no ids: a table of texts only
         encode_s=time.perf_counter() - start,
         encoder=encoder.encoder_config(),
     )
@@ -250,7 +250,7 @@ def _read_index(path: Path) -> dict:
     )
     if (
         index.get("format_version") != FORMAT_VERSION
-        or not INDEX_KEYS <= index.keys()
+        or not index.keys() >= INDEX_KEYS
     ):
         raise QragInputError(
             f"{str(path)!r} is not an embeddings index of format version "

@@ -137,14 +137,18 @@ class ShardedEncoder:
         with exclusive(work, "an encoding of these texts"):
             done = {i for i in range(len(shards)) if (work / SHARD_PATTERN.format(i)).is_file()}
             if done:
-                LOGGER.info("resuming an encoding: %d of %d shards already in %s", len(done), len(shards), work)
+                LOGGER.info(
+                    "resuming an encoding: %d of %d shards already in %s", len(done), len(shards), work
+                )
             todo = [i for i in range(len(shards)) if i not in done]
             bar = tqdm(total=len(shards), initial=len(done), desc="encode shards", unit="shard",
                        disable=not progress)
             for index, vectors in self._run(todo, shards):
-                with staged(work / SHARD_PATTERN.format(index)) as staging:
-                    with staging.open("wb") as file:
-                        np.save(file, vectors, allow_pickle=False)
+                with (
+                    staged(work / SHARD_PATTERN.format(index)) as staging,
+                    staging.open("wb") as file,
+                ):
+                    np.save(file, vectors, allow_pickle=False)
                 bar.update(1)
             bar.close()
             parts = [np.load(work / SHARD_PATTERN.format(i), allow_pickle=False) for i in range(len(shards))]

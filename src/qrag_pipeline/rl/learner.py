@@ -102,7 +102,7 @@ def polyak_update(target: nn.Module, online: nn.Module, tau: float) -> None:
         if online_parameter.requires_grad
     ]
     if pairs:
-        targets, onlines = zip(*pairs)
+        targets, onlines = zip(*pairs, strict=True)
         torch._foreach_lerp_(list(targets), list(onlines), tau)
 
 

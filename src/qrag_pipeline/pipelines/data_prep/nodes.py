@@ -30,7 +30,6 @@ from qrag_pipeline.sources.hotpotqa import (
 )
 from qrag_pipeline.sources.story_sources import load_story_samples
 
-
 BENCHMARKS = ("babilong", "ruler", "hotpotqa")
 
 
