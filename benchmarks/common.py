@@ -32,9 +32,9 @@ from qrag_pipeline.retrieval.embeddings import (
     load_embeddings,
     save_embeddings,
 )
-from qrag_pipeline.rl.config import learning_config
+from qrag_pipeline.rl.config import QLearningConfig, learning_config
 from qrag_pipeline.rl.environment import EpisodeSampler
-from qrag_pipeline.training import train_q_embedder
+from qrag_pipeline.training import TrainingResult, train_q_embedder
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
@@ -173,6 +173,30 @@ class Model:
     stop_thresholds: dict[str, float]
 
 
+def loaded_model(path: Path) -> Model:
+    """The network of the checkpoint saved in `path` and the stop thresholds it learned."""
+    checkpoint = load_checkpoint(path)
+    return Model(checkpoint.build_network(device()), str(path), None, checkpoint.stop_thresholds)
+
+
+def trained_and_saved(
+    network: QNetwork, learning: QLearningConfig, sampler: EpisodeSampler | None,
+    validation: Sequence[Episode], pool: EpisodeEmbeddings | None, name: str,
+) -> tuple[TrainingResult, float, Path]:
+    """`network` trained for `learning.total_updates` updates (no run folder: nothing
+    resumed), the wall seconds that took, and where its checkpoint is saved:
+    benchmarks/results/checkpoints/<name>_<updates>u_<time> (git-ignored)."""
+    start = time.perf_counter()
+    result = train_q_embedder(
+        lambda: network, learning, sampler, validation, run_dir=None,
+        checkpoint_every=learning.total_updates, device=device(), pool_embeddings=pool,
+    )
+    seconds = round(time.perf_counter() - start, 1)
+    saved = RESULTS / "checkpoints" / f"{name}_{learning.total_updates}u_{time.strftime('%Y%m%dT%H%M%S')}"
+    save_checkpoint(result.checkpoint, saved)
+    return result, seconds, saved
+
+
 def checkpoint_network(
     args: argparse.Namespace, name: str, sampler: EpisodeSampler | None,
     validation: Sequence[Episode], max_steps: int, pool_texts: Sequence[str] = (),
@@ -181,10 +205,7 @@ def checkpoint_network(
     and learner (--updates, --lr and `max_steps` over them), looking chunks up in the
     embedded `pool_texts`, and saved under benchmarks/results/checkpoints/ (git-ignored)."""
     if args.checkpoint is not None:
-        checkpoint = load_checkpoint(args.checkpoint)
-        return Model(
-            checkpoint.build_network(device()), str(args.checkpoint), None, checkpoint.stop_thresholds
-        )
+        return loaded_model(args.checkpoint)
     train_q = conf_parameters()["train_q"]
     model = {**train_q["model"], "max_length": args.max_length}
     learning = learning_config({
@@ -195,14 +216,7 @@ def checkpoint_network(
     pool = None
     if network.frozen_action_encoder:
         pool, _ = cached_pool_embeddings(network.action_encoder.to(device()), pool_texts)
-    start = time.perf_counter()
-    result = train_q_embedder(
-        lambda: network, learning, sampler, validation, run_dir=None,
-        checkpoint_every=args.updates, device=device(), pool_embeddings=pool,
-    )
-    seconds = round(time.perf_counter() - start, 1)
-    saved = RESULTS / "checkpoints" / f"{name}_{args.updates}u_{time.strftime('%Y%m%dT%H%M%S')}"
-    save_checkpoint(result.checkpoint, saved)
+    result, seconds, saved = trained_and_saved(network, learning, sampler, validation, pool, name)
     note = (f"trained here: {args.updates} updates, lr {args.lr}, T={max_steps}, seed {args.seed}; "
             f"saved to {saved.relative_to(ROOT)}")
     return Model(result.network, note, seconds, result.checkpoint.stop_thresholds)

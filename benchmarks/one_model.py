@@ -45,13 +45,14 @@ from common import (
     conf_parameters,
     device,
     key_values,
+    loaded_model,
     official_stories,
     print_table,
+    trained_and_saved,
     write_report,
 )
 from qrag_pipeline.builders.babilong import bucket_size, build_babilong_episodes
 from qrag_pipeline.builders.ruler import NIAH_TASKS, build_niah_episodes
-from qrag_pipeline.checkpoints import load_checkpoint, save_checkpoint
 from qrag_pipeline.episodes import Episode
 from qrag_pipeline.evaluation import baseline_traces, q_chunk_embeddings, q_rag_traces, score_traces
 from qrag_pipeline.models.encoder import TextEncoder
@@ -61,7 +62,6 @@ from qrag_pipeline.sources.babi_files import BABI_TASKS
 from qrag_pipeline.sources.books import load_books
 from qrag_pipeline.sources.prose_generator import generate_prose
 from qrag_pipeline.sources.story_sources import load_story_samples
-from qrag_pipeline.training import train_q_embedder
 from qrag_pipeline.training_data import training_data, training_pool_texts
 
 BABILONG_EPISODES = {"1k": 100, "32k": 100, "128k": 50, "1M": 20, "10M": 10}
@@ -139,10 +139,7 @@ def main() -> None:
 def _model(args: argparse.Namespace) -> Model:
     """--checkpoint's model, or conf/base's one model trained here and saved."""
     if args.checkpoint is not None:
-        checkpoint = load_checkpoint(args.checkpoint)
-        return Model(
-            checkpoint.build_network(device()), str(args.checkpoint), None, checkpoint.stop_thresholds
-        )
+        return loaded_model(args.checkpoint)
     parameters = conf_parameters()
     train_q, stories = parameters["train_q"], parameters["data_prep"]["stories"]
     tasks = list(train_q["tasks"])
@@ -160,12 +157,7 @@ def _model(args: argparse.Namespace) -> Model:
     pool, _ = cached_pool_embeddings(
         network.action_encoder.to(device()), training_pool_texts(samples, documents)
     )
-    start = time.perf_counter()
-    result = train_q_embedder(lambda: network, learning, sampler, validation, run_dir=None,
-                              checkpoint_every=learning.total_updates, device=device(), pool_embeddings=pool)
-    seconds = round(time.perf_counter() - start, 1)
-    saved = RESULTS / "checkpoints" / f"one_model_{learning.total_updates}u_{time.strftime('%Y%m%dT%H%M%S')}"
-    save_checkpoint(result.checkpoint, saved)
+    result, seconds, saved = trained_and_saved(network, learning, sampler, validation, pool, "one_model")
     curve = result.curves[["update", "eval_fact_em", "train_return", "loss", "updates_per_s"]].round(3)
     print(curve.to_string(index=False))
     note = (f"conf/base's one model trained here{f' with {args.model}' if args.model else ''}: "

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -13,7 +14,7 @@ from qrag_pipeline.api import QRetriever
 from qrag_pipeline.checkpoints import load_checkpoint, save_checkpoint
 from qrag_pipeline.errors import QragInputError
 from qrag_pipeline.locks import LOCK_FILE
-from qrag_pipeline.rl.config import QLearningConfig, learning_config
+from qrag_pipeline.rl.config import learning_config
 from qrag_pipeline.rl.inference import ALL_BENCHMARKS
 from qrag_pipeline.rl.learner import QLearner
 from qrag_pipeline.sources.babi_generator import generate_babi_samples
@@ -22,15 +23,12 @@ from qrag_pipeline.training import (
     CURVE_COLUMNS,
     latest_checkpoint,
     resolve_device,
-    train_q_embedder,
 )
 from qrag_pipeline.training_data import babilong_training_data, training_pool_texts
 from qrag_pipeline.training_data import training_data as mixed_training_data
+from tests.conftest import TINY_LEARNING, train_tiny
 
-LEARNING = QLearningConfig(
-    total_updates=6, warmup_updates=1, learning_start=0, learning_rate=3e-3, num_envs=2,
-    num_steps=3, max_steps=3, eval_every=2, eval_episodes=4, seed=5,
-)
+LEARNING = replace(TINY_LEARNING, total_updates=6, num_steps=3, eval_episodes=4)
 
 
 @pytest.fixture
@@ -40,12 +38,8 @@ def training_data():
 
 
 def _run(make_tiny_network, training_data, run_dir: Path | None):
-    sampler, validation = training_data
     torch.manual_seed(0)
-    return train_q_embedder(
-        lambda: make_tiny_network(seed=11), LEARNING, sampler, validation, run_dir,
-        checkpoint_every=2, device=torch.device("cpu"), progress=False,
-    )
+    return train_tiny(make_tiny_network, training_data, run_dir, LEARNING)
 
 
 def test_an_interrupted_run_resumes_and_ends_like_an_uninterrupted_one(

@@ -23,6 +23,11 @@ import torch
 from kedro.framework.session import KedroSession
 from kedro.framework.startup import bootstrap_project
 
+from qrag_pipeline.episodes import Episode
+from qrag_pipeline.rl.environment import EpisodeSampler
+from qrag_pipeline.sources.babi_generator import generate_babi_samples
+from qrag_pipeline.sources.prose_generator import generate_prose
+from qrag_pipeline.training_data import babilong_training_data
 from tests.conftest import PROJECT_ROOT
 
 CPU = {"train_q": {"device": "cpu"}, "embed": {"device": "cpu"}, "evaluate": {"device": "cpu"}}
@@ -143,6 +148,13 @@ def trained_project(tmp_path_factory: pytest.TempPathFactory, prepared_project: 
     project = make_project(tmp_path_factory.mktemp("trained") / "project", data_from=prepared_project)
     run_stage(project, "train_q", NO_RUN_FOLDER)
     return project
+
+
+@pytest.fixture
+def training_data() -> tuple[EpisodeSampler, list[Episode]]:
+    """Tiny qa1 episodes to train on (sampler) and to validate with, for `train_tiny`."""
+    samples = generate_babi_samples("qa1", 12, seed=1)
+    return babilong_training_data(samples, generate_prose(1, 40, seed=2), ["qa1"], 12, 2, seed=3)
 
 
 NO_RUN_FOLDER = {"train_q": {"resume": False}}

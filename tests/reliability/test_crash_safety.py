@@ -30,7 +30,9 @@ import shutil
 import signal
 import subprocess
 import time
+from collections.abc import Sequence
 from pathlib import Path
+from typing import IO
 
 import numpy as np
 import pandas as pd
@@ -45,12 +47,8 @@ from qrag_pipeline.datasets.embeddings_dataset import EpisodeEmbeddingsDataset
 from qrag_pipeline.errors import QragInputError
 from qrag_pipeline.locks import LOCK_FILE
 from qrag_pipeline.retrieval.embeddings import EpisodeEmbeddings
-from qrag_pipeline.rl.config import QLearningConfig
-from qrag_pipeline.sources.babi_generator import generate_babi_samples
-from qrag_pipeline.sources.prose_generator import generate_prose
-from qrag_pipeline.training import CURVE_COLUMNS, latest_checkpoint, train_q_embedder
-from qrag_pipeline.training_data import babilong_training_data
-from tests.conftest import PROJECT_ROOT
+from qrag_pipeline.training import CURVE_COLUMNS, latest_checkpoint
+from tests.conftest import PROJECT_ROOT, train_tiny
 from tests.reliability.conftest import kedro_command, kedro_env, kedro_run, latest, make_project, run_stage
 
 UPDATES = 12
@@ -60,12 +58,18 @@ TRAIN = ["--pipelines", "train_q", "--params",
          f"train_q.learning.total_updates={UPDATES},train_q.checkpoint_every={EVERY},train_q.device=cpu"]
 
 
-def _kill_after_first_checkpoint(project: Path) -> subprocess.Popen:
-    log = (project / "killed.log").open("w")
-    process = subprocess.Popen(
-        kedro_command(*TRAIN), cwd=project, env=kedro_env(), stdout=log, stderr=subprocess.STDOUT,
+def _start_kedro_run(project: Path, args: Sequence[str], log: IO[str]) -> subprocess.Popen:
+    """`kedro run <args>` in the background, in a session of its own (so that it can be
+    killed whole), writing its output to `log`."""
+    return subprocess.Popen(
+        kedro_command(*args), cwd=project, env=kedro_env(), stdout=log, stderr=subprocess.STDOUT,
         start_new_session=True,
     )
+
+
+def _kill_after_first_checkpoint(project: Path) -> subprocess.Popen:
+    log = (project / "killed.log").open("w")
+    process = _start_kedro_run(project, TRAIN, log)
     runs = project / "data/06_models/train_q_runs"
     deadline = time.monotonic() + 900
     while process.poll() is None and time.monotonic() < deadline:
@@ -121,43 +125,24 @@ def test_sigkill_during_train_q_then_the_same_command_resumes_and_ends_as_an_uni
     pd.testing.assert_frame_equal(curves, expected_curves)
 
 
-LEARNING = QLearningConfig(
-    total_updates=4, warmup_updates=1, learning_start=0, learning_rate=3e-3, num_envs=2,
-    num_steps=2, max_steps=3, eval_every=2, eval_episodes=2, seed=5,
-)
-
-
-@pytest.fixture
-def training_data():
-    samples = generate_babi_samples("qa1", 12, seed=1)
-    return babilong_training_data(samples, generate_prose(1, 40, seed=2), ["qa1"], 12, 2, seed=3)
-
-
-def _train(make_tiny_network, training_data, run_dir: Path):
-    sampler, validation = training_data
-    return train_q_embedder(
-        lambda: make_tiny_network(seed=11), LEARNING, sampler, validation, run_dir,
-        checkpoint_every=2, device=torch.device("cpu"), progress=False,
-    )
-
 
 def test_a_damaged_latest_checkpoint_names_the_folder_to_delete(
     make_tiny_network, training_data, tmp_path: Path
 ) -> None:
-    _train(make_tiny_network, training_data, tmp_path)
+    train_tiny(make_tiny_network, training_data, tmp_path)
     damaged = latest_checkpoint(tmp_path)
     assert damaged.name == "update-00000004"
     weights = damaged / "model.safetensors"
     weights.write_bytes(weights.read_bytes()[:2048])
 
     with pytest.raises(QragInputError) as raised:
-        _train(make_tiny_network, training_data, tmp_path)
+        train_tiny(make_tiny_network, training_data, tmp_path)
     message = str(raised.value)
     assert message.startswith(f"cannot resume training from {str(damaged)!r}: cannot read checkpoint weights")
     assert "Fix: delete that folder to resume from the run's checkpoint before it" in message
 
     shutil.rmtree(damaged)
-    assert _train(make_tiny_network, training_data, tmp_path).curves["update"].tolist() == [2, 4]
+    assert train_tiny(make_tiny_network, training_data, tmp_path).curves["update"].tolist() == [2, 4]
 
 
 # Atomic table writes
@@ -269,8 +254,7 @@ def test_a_second_identical_train_q_beside_the_first_stops_clearly_and_the_first
     project = make_project(tmp_path / "project", data_from=prepared_project)
     log = (project / "first.log").open("w")
     train = [*TRAIN[:-1], TRAIN[-1].replace(f"total_updates={UPDATES}", "total_updates=200")]
-    first = subprocess.Popen(kedro_command(*train), cwd=project, env=kedro_env(), stdout=log,
-                             stderr=subprocess.STDOUT, start_new_session=True)
+    first = _start_kedro_run(project, train, log)
     runs = project / "data/06_models/train_q_runs"
     deadline = time.monotonic() + 600
     while first.poll() is None and time.monotonic() < deadline and not any(

@@ -32,36 +32,18 @@ from qrag_pipeline.cli_hooks import input_error_in
 from qrag_pipeline.errors import QragInputError, TrainingDivergedError
 from qrag_pipeline.locks import LOCK_FILE
 from qrag_pipeline.rl import learner as learner_module
-from qrag_pipeline.rl.config import QLearningConfig
 from qrag_pipeline.rl.learner import QLearner
-from qrag_pipeline.sources.babi_generator import generate_babi_samples
-from qrag_pipeline.sources.prose_generator import generate_prose
-from qrag_pipeline.training import train_q_embedder
-from qrag_pipeline.training_data import babilong_training_data
+from tests.conftest import TINY_LEARNING, train_tiny
 from tests.reliability.conftest import kedro_run, make_project, run_stage
 
-LEARNING = QLearningConfig(
-    total_updates=4, warmup_updates=1, learning_start=0, learning_rate=3e-3, num_envs=2,
-    num_steps=2, max_steps=3, eval_every=2, eval_episodes=2, seed=5,
-)
 FAULTY_UPDATE = 3
 
 
-@pytest.fixture
-def training_data():
-    samples = generate_babi_samples("qa1", 12, seed=1)
-    return babilong_training_data(samples, generate_prose(1, 40, seed=2), ["qa1"], 12, 2, seed=3)
-
-
 def _train(make_tiny_network, training_data, run_dir: Path | None):
-    sampler, validation = training_data
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        return train_q_embedder(
-            lambda: make_tiny_network(seed=11), LEARNING, sampler, validation, run_dir,
-            checkpoint_every=2, device=torch.device("cpu"), progress=False,
-        )
+        return train_tiny(make_tiny_network, training_data, run_dir)
     finally:
         torch.set_num_threads(threads)
 
@@ -145,7 +127,7 @@ def test_a_nan_loss_leaves_the_learner_as_it_was(
     make_tiny_network, training_data, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     sampler, _ = training_data
-    learner = QLearner(make_tiny_network(seed=11), sampler, LEARNING, torch.device("cpu"))
+    learner = QLearner(make_tiny_network(seed=11), sampler, TINY_LEARNING, torch.device("cpu"))
     learner.update()
     learner.update()
     weights = {k: v.clone() for k, v in learner.network.state_dict().items()}
