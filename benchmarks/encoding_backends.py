@@ -111,7 +111,8 @@ def _backends(encoder_args: dict[str, Any], sentences: list[str]) -> dict[str, A
         print(backend, results[backend], flush=True)
     for backend in BACKENDS[1:]:
         results[backend]["speedup_over_torch"] = round(
-            results[backend]["sentences_per_s"] / results["torch"]["sentences_per_s"], 2)
+            results[backend]["sentences_per_s"] / results["torch"]["sentences_per_s"], 2
+        )
     return results
 
 
@@ -153,10 +154,12 @@ def _executors(
     }
     runs = {
         "local (this process, 2 threads)": ExecutorSettings(kind="local", shard_size=args.shard_size),
-        "dask, 1 worker x 2 threads": ExecutorSettings(kind="dask", shard_size=args.shard_size, n_workers=1,
-                                                       threads_per_worker=2),
-        "dask, 2 workers x 1 thread": ExecutorSettings(kind="dask", shard_size=args.shard_size, n_workers=2,
-                                                       threads_per_worker=1),
+        "dask, 1 worker x 2 threads": ExecutorSettings(
+            kind="dask", shard_size=args.shard_size, n_workers=1, threads_per_worker=2
+        ),
+        "dask, 2 workers x 1 thread": ExecutorSettings(
+            kind="dask", shard_size=args.shard_size, n_workers=2, threads_per_worker=1
+        ),
     }
     spec = EncoderSpec.of(encoder_args, args.backend, str(ONNX_CACHE))
     for name, settings in runs.items():
@@ -212,8 +215,10 @@ def _run_until_shards(command: list[str], work: Path, shards: int) -> dict[str, 
         time.sleep(0.2)
     child.kill()
     child.wait()
-    return {"killed_after_s": round(time.perf_counter() - start, 1),
-            "shards_written": len(list(work.glob("*/shard-*.npy")))}
+    return {
+        "killed_after_s": round(time.perf_counter() - start, 1),
+        "shards_written": len(list(work.glob("*/shard-*.npy"))),
+    }
 
 
 def _encode_ten_million(args: argparse.Namespace) -> None:
@@ -233,12 +238,19 @@ def _encode_ten_million(args: argparse.Namespace) -> None:
     vectors = encoder.encode(texts, progress=True)
     seconds = time.perf_counter() - start
     encoded = len(texts) - min(len(texts), found * args.shard_size)
-    print(json.dumps({
-        "shards_found_at_start": found, "encode_s": round(seconds, 1),
-        "sentences_encoded": encoded, "sentences_per_s": round(encoded / seconds, 1),
-        "vectors": list(vectors.shape), "all_finite": bool(np.isfinite(vectors.numpy()).all()),
-        "peak_memory_gib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20, 2),
-    }))
+    print(
+        json.dumps(
+            {
+                "shards_found_at_start": found,
+                "encode_s": round(seconds, 1),
+                "sentences_encoded": encoded,
+                "sentences_per_s": round(encoded / seconds, 1),
+                "vectors": list(vectors.shape),
+                "all_finite": bool(np.isfinite(vectors.numpy()).all()),
+                "peak_memory_gib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20, 2),
+            }
+        )
+    )
 
 
 def _arguments() -> argparse.Namespace:

@@ -87,8 +87,18 @@ def main() -> None:
         out,
     )
     for table, steps in ((hotpotqa, T), (musique, MUSIQUE_T)):
-        print_table(table, [f"fact_em@T={steps}", f"fact_f1@T={steps}", "fact_f1@learned", "steps@learned",
-                            "fact_f1@oracle", "seconds_per_question_encode", "seconds_per_question_steps"])
+        print_table(
+            table,
+            [
+                f"fact_em@T={steps}",
+                f"fact_f1@T={steps}",
+                "fact_f1@learned",
+                "steps@learned",
+                "fact_f1@oracle",
+                "seconds_per_question_encode",
+                "seconds_per_question_steps",
+            ],
+        )
     print(f"checkpoint: {note}\nwritten to {out} and {out.with_suffix('.csv')}")
 
 
@@ -96,10 +106,18 @@ def _arguments() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     add_common_arguments(parser, updates=600)
     parser.add_argument("--train-questions", type=int, default=1000)
-    parser.add_argument("--train-sample", action=argparse.BooleanOptionalAction, default=True,
-                        help="add the 100 questions of the train-split sample to training")
-    parser.add_argument("--mix-chunks", type=int, default=10,
-                        help="up to this many other training paragraphs mixed into each training draw")
+    parser.add_argument(
+        "--train-sample",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="add the 100 questions of the train-split sample to training",
+    )
+    parser.add_argument(
+        "--mix-chunks",
+        type=int,
+        default=10,
+        help="up to this many other training paragraphs mixed into each training draw",
+    )
     parser.add_argument("--chunking", default="paragraph", choices=["paragraph", "sentence"])
     return parser.parse_args()
 

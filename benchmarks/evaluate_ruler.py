@@ -57,19 +57,37 @@ def main() -> None:
     average = _average_over_tasks(metrics, args.max_steps)
 
     out = args.out or RESULTS / "evaluate_ruler.json"
-    write_report({
-        "data": f"NIAH episodes generated here (seed {args.seed}); essay haystack: "
-        "../shared/data/books/test sentences (training: books/train)",
-        "checkpoint": note, "train_seconds": train_seconds, "max_steps": args.max_steps,
-        "episodes_per_task": {length: args.episodes[length] for length in args.lengths},
-        **facts, "average_over_tasks": average.to_dict(orient="records"),
-    }, metrics, out)
+    write_report(
+        {
+            "data": f"NIAH episodes generated here (seed {args.seed}); essay haystack: "
+            "../shared/data/books/test sentences (training: books/train)",
+            "checkpoint": note,
+            "train_seconds": train_seconds,
+            "max_steps": args.max_steps,
+            "episodes_per_task": {length: args.episodes[length] for length in args.lengths},
+            **facts,
+            "average_over_tasks": average.to_dict(orient="records"),
+        },
+        metrics,
+        out,
+    )
     T = args.max_steps
-    print_table(metrics, [f"niah_values@T={T}", f"niah_all@T={T}", "fact_f1@oracle",
-                          "seconds_per_question_encode", "seconds_per_question_steps"])
+    print_table(
+        metrics,
+        [
+            f"niah_values@T={T}",
+            f"niah_all@T={T}",
+            "fact_f1@oracle",
+            "seconds_per_question_encode",
+            "seconds_per_question_steps",
+        ],
+    )
     print("\naverage over the eight tasks (RULER score = fraction of gold values retrieved):")
-    print(average.pivot(index="method", columns="length_bucket", values=f"niah_values@T={T}")
-          [args.lengths].round(3).to_string())
+    print(
+        average.pivot(index="method", columns="length_bucket", values=f"niah_values@T={T}")[args.lengths]
+        .round(3)
+        .to_string()
+    )
     print(f"checkpoint: {note}\nwritten to {out} and {out.with_suffix('.csv')}")
 
 

@@ -64,8 +64,11 @@ def main() -> None:
     device = compute_device()
     train_q = conf_parameters()["train_q"]
     stories = official_stories(args.shared)
-    train_spec = stories if args.train_source == "files" else {
-        "source": "generator", "generated_train_stories": args.generated_stories}
+    train_spec = (
+        stories
+        if args.train_source == "files"
+        else {"source": "generator", "generated_train_stories": args.generated_stories}
+    )
     train_samples = load_story_samples(train_spec, args.task, "train", args.seed)
     test_samples = load_story_samples(stories, args.task, "test", args.seed)
     train_books = load_books(args.shared / "books" / "train")
@@ -86,7 +89,10 @@ def main() -> None:
     }
     overrides = key_values(args.set)
     learning_values = {
-        **train_q["learning"], "seed": args.seed, "eval_episodes": args.validation_episodes, **overrides,
+        **train_q["learning"],
+        "seed": args.seed,
+        "eval_episodes": args.validation_episodes,
+        **overrides,
     }
     models = {
         "default": {**train_q["model"], **key_values(args.model)},
@@ -121,8 +127,13 @@ def main() -> None:
         model = models[name]
         start = time.perf_counter()
         result = train_q_embedder(
-            lambda model=model: QNetwork.from_pretrained(**model), learning, sampler, validation,
-            run_dir=None, checkpoint_every=learning.total_updates, device=device,
+            lambda model=model: QNetwork.from_pretrained(**model),
+            learning,
+            sampler,
+            validation,
+            run_dir=None,
+            checkpoint_every=learning.total_updates,
+            device=device,
             pool_embeddings=pool if model["frozen_action_encoder"] else None,
         )
         train_seconds = time.perf_counter() - start
@@ -139,10 +150,13 @@ def main() -> None:
             traces = retrieve_batch(network, episodes, embeddings, learning.max_steps, learning.chunk_budget)
             scores[length] = round(fact_em_rate(episodes, [t.retrieved for t in traces]), 4)
         report["runs"][name] = {
-            "model": model, "checkpoint": str(saved.relative_to(ROOT)),
-            "updates": learning.total_updates, "train_seconds": round(train_seconds, 1),
+            "model": model,
+            "checkpoint": str(saved.relative_to(ROOT)),
+            "updates": learning.total_updates,
+            "train_seconds": round(train_seconds, 1),
             "seconds_per_update": round(train_seconds / learning.total_updates, 3),
-            "fact_em": scores, "curve": _curve_with_minutes(result.curves),
+            "fact_em": scores,
+            "curve": _curve_with_minutes(result.curves),
         }
         print(
             f"{name}: {learning.total_updates} updates in {train_seconds / 60:.1f} min, "
@@ -171,8 +185,13 @@ def _plot(report: dict[str, Any], path: Path) -> None:
     figure, axis = plt.subplots(figsize=(7, 4), dpi=100)
     for name, run in report["runs"].items():
         curve = pd.DataFrame(run["curve"]).dropna(subset=["eval_fact_em"])
-        axis.plot(curve["minutes"], curve["eval_fact_em"], marker="o", markersize=3,
-                  label=f"{name} ({run['updates']} updates)")
+        axis.plot(
+            curve["minutes"],
+            curve["eval_fact_em"],
+            marker="o",
+            markersize=3,
+            label=f"{name} ({run['updates']} updates)",
+        )
     axis.set_xlabel("training wall-clock minutes (2 CPU cores)")
     axis.set_ylabel("held-out fact EM@T (validation)")
     axis.set_ylim(0, 1.02)
@@ -187,8 +206,10 @@ def _plot(report: dict[str, Any], path: Path) -> None:
 def _print(report: dict[str, Any], out: Path) -> None:
     print(f"\n{report['task']}: fact EM on the official test stories in the test books ({report['machine']})")
     for name, run in report["runs"].items():
-        print(f"{name:>8}: {run['updates']} updates, {run['train_seconds'] / 60:.1f} min "
-              f"({run['seconds_per_update']} s/update); fact EM {run['fact_em']}")
+        print(
+            f"{name:>8}: {run['updates']} updates, {run['train_seconds'] / 60:.1f} min "
+            f"({run['seconds_per_update']} s/update); fact EM {run['fact_em']}"
+        )
         for row in run["curve"]:
             if row["eval_fact_em"] == row["eval_fact_em"]:
                 print(
@@ -202,16 +223,29 @@ def _arguments() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--task", default="qa2", choices=["qa1", "qa2", "qa3", "qa4", "qa5"])
     parser.add_argument("--learners", nargs="+", default=list(LEARNERS), choices=LEARNERS)
-    parser.add_argument("--updates", nargs="+", default=["paper=130", "default=900"],
-                        help="updates per learner, LEARNER=N, sized to the time budget")
+    parser.add_argument(
+        "--updates",
+        nargs="+",
+        default=["paper=130", "default=900"],
+        help="updates per learner, LEARNER=N, sized to the time budget",
+    )
     parser.add_argument("--set", nargs="*", default=[], help="learner settings KEY=VALUE over conf/base's")
     parser.add_argument(
         "--model", nargs="*", default=[], help="the default learner's model settings KEY=VALUE"
     )
-    parser.add_argument("--train-sentences", type=int, nargs="+", default=[50],
-                        help="sentences per training document: one size, or SHORTEST LONGEST")
-    parser.add_argument("--train-source", default="files", choices=["files", "generator"],
-                        help="training stories: the official train files, or the built-in generator")
+    parser.add_argument(
+        "--train-sentences",
+        type=int,
+        nargs="+",
+        default=[50],
+        help="sentences per training document: one size, or SHORTEST LONGEST",
+    )
+    parser.add_argument(
+        "--train-source",
+        default="files",
+        choices=["files", "generator"],
+        help="training stories: the official train files, or the built-in generator",
+    )
     parser.add_argument("--generated-stories", type=int, default=2000, help="stories the generator writes")
     parser.add_argument("--lengths", nargs="+", default=["1k", "32k"])
     parser.add_argument("--episodes", type=int, default=200, help="test episodes per length")

@@ -68,8 +68,14 @@ BABILONG_EPISODES = {"1k": 100, "32k": 100, "128k": 50, "1M": 20, "10M": 10}
 RULER_EPISODES = {"4k": 20, "32k": 10, "128k": 4, "1M": 2}
 TASKS_AT_10M = ("qa1", "qa2", "qa3")
 PUBLISHED_QA3_ORACLE_F1 = {"1k": 0.978, "32k": 0.971, "128k": 0.968, "1M": 0.965}
-BABILONG_COLUMNS = ("fact_em@T={T}", "answer_accuracy_rule_reader@T={T}", "fact_f1@learned",
-                    "steps@learned", "fact_f1@oracle", "seconds_per_question_steps")
+BABILONG_COLUMNS = (
+    "fact_em@T={T}",
+    "answer_accuracy_rule_reader@T={T}",
+    "fact_f1@learned",
+    "steps@learned",
+    "fact_f1@oracle",
+    "seconds_per_question_steps",
+)
 RULER_COLUMNS = ("niah_values@T={T}", "niah_all@T={T}", "fact_f1@learned", "steps@learned")
 
 
@@ -130,8 +136,11 @@ def main() -> None:
     print("\nRULER NIAH")
     print_table(metrics[metrics.benchmark == "ruler"], [c.format(T=T) for c in RULER_COLUMNS])
     print("\nRULER eight-task average of niah_values (the RULER score):")
-    print(ruler_average.pivot(index="method", columns="length_bucket", values=f"niah_values@T={T}")
-          .round(3).to_string())
+    print(
+        ruler_average.pivot(index="method", columns="length_bucket", values=f"niah_values@T={T}")
+        .round(3)
+        .to_string()
+    )
     print(f"\ncost at 10M: {cost}")
     print(f"checkpoint: {model.note}; stop thresholds {model.stop_thresholds}\nwritten to {out}")
 
@@ -143,16 +152,34 @@ def _model(args: argparse.Namespace) -> Model:
     parameters = conf_parameters()
     train_q, stories = parameters["train_q"], parameters["data_prep"]["stories"]
     tasks = list(train_q["tasks"])
-    samples = [s for task in tasks if task in BABI_TASKS
-               for s in load_story_samples({**stories, "source": "generator"}, task, "train", args.seed)]
-    documents = (load_books(args.shared / "books" / "train") if args.train_distractors == "books"
-                 else generate_prose(8, 2000, seed=args.seed, split="train"))
-    sampler, validation = training_data(
-        tasks, samples, documents, [], train_q["train_sentences"], train_q["validation_questions"],
-        args.seed, train_q["task_weights"],
+    samples = [
+        s
+        for task in tasks
+        if task in BABI_TASKS
+        for s in load_story_samples({**stories, "source": "generator"}, task, "train", args.seed)
+    ]
+    documents = (
+        load_books(args.shared / "books" / "train")
+        if args.train_distractors == "books"
+        else generate_prose(8, 2000, seed=args.seed, split="train")
     )
-    learning = learning_config({**train_q["learning"], "seed": args.seed,
-                                **({"total_updates": args.updates} if args.updates else {})})
+    sampler, validation = training_data(
+        tasks,
+        samples,
+        documents,
+        [],
+        train_q["train_sentences"],
+        train_q["validation_questions"],
+        args.seed,
+        train_q["task_weights"],
+    )
+    learning = learning_config(
+        {
+            **train_q["learning"],
+            "seed": args.seed,
+            **({"total_updates": args.updates} if args.updates else {}),
+        }
+    )
     network = QNetwork.from_pretrained(**{**train_q["model"], **args.model})
     pool, _ = cached_pool_embeddings(
         network.action_encoder.to(device()), training_pool_texts(samples, documents)
@@ -160,9 +187,11 @@ def _model(args: argparse.Namespace) -> Model:
     result, seconds, saved = trained_and_saved(network, learning, sampler, validation, pool, "one_model")
     curve = result.curves[["update", "eval_fact_em", "train_return", "loss", "updates_per_s"]].round(3)
     print(curve.to_string(index=False))
-    note = (f"conf/base's one model trained here{f' with {args.model}' if args.model else ''}: "
-            f"{learning.total_updates} updates in {seconds} s, "
-            f"distractors {args.train_distractors}, seed {args.seed}; saved to {saved}")
+    note = (
+        f"conf/base's one model trained here{f' with {args.model}' if args.model else ''}: "
+        f"{learning.total_updates} updates in {seconds} s, "
+        f"distractors {args.train_distractors}, seed {args.seed}; saved to {saved}"
+    )
     return Model(result.network, note, seconds, result.checkpoint.stop_thresholds)
 
 
@@ -207,8 +236,13 @@ def _arguments() -> argparse.Namespace:
         "--checkpoint", type=Path, default=None, help="a train_q checkpoint folder; else train one"
     )
     parser.add_argument("--updates", type=int, default=None, help="updates (default: conf/base's)")
-    parser.add_argument("--model", nargs="+", default=[], metavar="KEY=VALUE",
-                        help="train_q.model settings over conf/base's, e.g. rotary_fraction=0.5")
+    parser.add_argument(
+        "--model",
+        nargs="+",
+        default=[],
+        metavar="KEY=VALUE",
+        help="train_q.model settings over conf/base's, e.g. rotary_fraction=0.5",
+    )
     parser.add_argument("--train-distractors", default="books", choices=["books", "prose"])
     parser.add_argument(
         "--babilong-episodes", nargs="+", default=[f"{k}={v}" for k, v in BABILONG_EPISODES.items()]
@@ -216,9 +250,12 @@ def _arguments() -> argparse.Namespace:
     parser.add_argument(
         "--ruler-episodes", nargs="+", default=[f"{k}={v}" for k, v in RULER_EPISODES.items()]
     )
-    parser.add_argument("--baseline-max", default="1M",
-                        help="the longest length the baselines run at; none: Q-RAG alone (their "
-                        "figures do not depend on the model)")
+    parser.add_argument(
+        "--baseline-max",
+        default="1M",
+        help="the longest length the baselines run at; none: Q-RAG alone (their "
+        "figures do not depend on the model)",
+    )
     parser.add_argument("--max-steps", type=int, default=4, help="T: chunks retrieved per question")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--shared", type=Path, default=ROOT.parent / "shared" / "data")

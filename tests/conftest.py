@@ -33,8 +33,16 @@ os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 TINY_LEARNING = QLearningConfig(
-    total_updates=4, warmup_updates=1, learning_start=0, learning_rate=3e-3, num_envs=2,
-    num_steps=2, max_steps=3, eval_every=2, eval_episodes=2, seed=5,
+    total_updates=4,
+    warmup_updates=1,
+    learning_start=0,
+    learning_rate=3e-3,
+    num_envs=2,
+    num_steps=2,
+    max_steps=3,
+    eval_every=2,
+    eval_episodes=2,
+    seed=5,
 )
 """A training run of a few updates of a tiny network, for tests of whole runs."""
 
@@ -49,9 +57,17 @@ def train_tiny(
     validation episodes), checkpointed every 2 updates into `run_dir`."""
     sampler, validation = training_data
     return train_q_embedder(
-        lambda: make_tiny_network(seed=11), learning, sampler, validation, run_dir,
-        checkpoint_every=2, device=torch.device("cpu"), progress=False,
+        lambda: make_tiny_network(seed=11),
+        learning,
+        sampler,
+        validation,
+        run_dir,
+        checkpoint_every=2,
+        device=torch.device("cpu"),
+        progress=False,
     )
+
+
 SHARED_DATA = Path(os.environ.get("QRAG_SHARED_DATA", PROJECT_ROOT.parent / "shared" / "data"))
 
 

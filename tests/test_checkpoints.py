@@ -43,9 +43,7 @@ def test_round_trip_rebuilds_the_same_network_with_its_training_state(
 
 
 def test_a_frozen_action_encoder_and_its_head_round_trip(make_tiny_network, tmp_path: Path) -> None:
-    network = make_tiny_network(
-        seed=3, frozen_action_encoder=True, action_head="linear", rotary_fraction=0.5
-    )
+    network = make_tiny_network(seed=3, frozen_action_encoder=True, action_head="linear", rotary_fraction=0.5)
     with torch.no_grad():
         network.action_head.weight.mul_(1.5)
     save_checkpoint(Checkpoint.from_network(network), tmp_path / "ck")

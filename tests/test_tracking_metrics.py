@@ -22,8 +22,10 @@ def test_curve_histories_are_one_point_per_row_at_its_update(
     histories = curve_histories(curves)
     assert set(histories) == set(CURVE_METRICS)
     assert histories["loss"] == [
-        {"step": 10, "value": 1.0}, {"step": 20, "value": 0.6},
-        {"step": 30, "value": 0.4}, {"step": 40, "value": 0.3},
+        {"step": 10, "value": 1.0},
+        {"step": 20, "value": 0.6},
+        {"step": 30, "value": 0.4},
+        {"step": 40, "value": 0.3},
     ]
     # held-out EM is measured every other block: only those points are logged
     assert histories["eval_fact_em"] == [{"step": 20, "value": 0.25}, {"step": 40, "value": 0.55}]
@@ -48,7 +50,9 @@ def test_headline_metrics_take_each_benchmarks_headline_column(
         (metrics.task == "single_1") & (metrics.length_bucket == "4k") & (metrics.method == "q_rag")
     ]
     assert points["ruler.single_1.4k.q_rag.niah_values_at_T4"] == {
-        "step": 0, "value": row["niah_values@T=4"].item()}
+        "step": 0,
+        "value": row["niah_values@T=4"].item(),
+    }
 
 
 def test_headline_metrics_of_a_table_without_metric_columns_name_the_fix(

@@ -134,8 +134,11 @@ def test_validation_chunks_are_pool_texts_but_the_needles_asked_about() -> None:
 
 @pytest.mark.parametrize(
     ("weights", "message"),
-    [({"qa7": 1}, r"unknown tasks \['qa7'\]"), ({"qa1": 0}, r"not positive numbers \{'qa1': 0\}"),
-     ({"qa1": "x"}, "not positive numbers")],
+    [
+        ({"qa7": 1}, r"unknown tasks \['qa7'\]"),
+        ({"qa1": 0}, r"not positive numbers \{'qa1': 0\}"),
+        ({"qa1": "x"}, "not positive numbers"),
+    ],
 )
 def test_bad_task_weights_are_one_clear_error(weights, message) -> None:
     samples = generate_babi_samples("qa1", 10, seed=1)
@@ -160,8 +163,16 @@ def test_hotpotqa_training_draws_fresh_mixes_of_the_training_paragraphs() -> Non
     from qrag_pipeline.episodes import Episode
 
     episodes = [
-        Episode(f"h{n}", "hotpotqa", "hotpotqa", "distractor", f"q{n}?", "a",
-                [f"T{n}{k}: p {n} {k}" for k in range(3)], [0, 2])
+        Episode(
+            f"h{n}",
+            "hotpotqa",
+            "hotpotqa",
+            "distractor",
+            f"q{n}?",
+            "a",
+            [f"T{n}{k}: p {n} {k}" for k in range(3)],
+            [0, 2],
+        )
         for n in range(8)
     ]
     sampler, validation = mixed_training_data(["hotpotqa"], [], {}, episodes, 12, 2, 0, None, 4)

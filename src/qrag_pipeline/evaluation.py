@@ -144,9 +144,7 @@ def q_chunk_embeddings(
         pretrained.encoder, network.action_encoder.encoder_config()
     ):
         return pretrained
-    return embed_episodes(
-        network.action_encoder, episodes, str(pretrained.vectors.dtype), progress
-    )
+    return embed_episodes(network.action_encoder, episodes, str(pretrained.vectors.dtype), progress)
 
 
 def q_rag_traces(
@@ -162,9 +160,7 @@ def q_rag_traces(
 
     def one(episode: Episode) -> Trace:
         vectors = embeddings.of(episode.id)
-        return retrieve(
-            network, episode.question, episode.chunks, vectors, max_steps, chunk_budget
-        )
+        return retrieve(network, episode.question, episode.chunks, vectors, max_steps, chunk_budget)
 
     traces, steps_s = timed_traces(one, episodes, progress, Q_RAG)
     return trace_rows(episodes, Q_RAG, traces, embeddings.encode_s, steps_s)
@@ -187,9 +183,7 @@ def baseline_traces(
     methods: dict[str, tuple[RetrieveOne, float]] = {
         TFIDF: (lambda e: tfidf_top_k(e, max_steps), 0.0),
         DENSE: (
-            lambda e: dense_top_k(
-                encoder.encode([e.question])[0], embeddings.of(e.id), max_steps
-            ),
+            lambda e: dense_top_k(encoder.encode([e.question])[0], embeddings.of(e.id), max_steps),
             embeddings.encode_s,
         ),
         MULTISTEP_DENSE: (
@@ -211,9 +205,7 @@ def baseline_traces(
     return pd.concat(tables, ignore_index=True)
 
 
-def pretrained_encoder(
-    embeddings: EpisodeEmbeddings, device: torch.device | str = "cpu"
-) -> TextEncoder:
+def pretrained_encoder(embeddings: EpisodeEmbeddings, device: torch.device | str = "cpu") -> TextEncoder:
     """The pretrained encoder that made `embeddings`, from their record of it, so that
     questions are embedded as the chunks were (by torch, whichever backend encoded the
     chunks: a question is one text)."""
@@ -282,9 +274,7 @@ def score_traces(
     for episode, method, row in zip(row_episodes, table["method"], rows, strict=True):
         key = (episode.benchmark, episode.task, episode.length_bucket, str(method))
         groups.setdefault(key, []).append(row)
-    return pd.DataFrame(
-        [_group_row(key, groups[key]) for key in _in_report_order(groups, episodes)]
-    )
+    return pd.DataFrame([_group_row(key, groups[key]) for key in _in_report_order(groups, episodes)])
 
 
 def stop_threshold_for(setting: float | Mapping[str, float], benchmark: str) -> float:
@@ -325,9 +315,7 @@ def question_scores(
     return scores | retrieval_answer_scores(episode, fixed, f"T={max_steps}")
 
 
-def retrieval_answer_scores(
-    episode: Episode, retrieved: Sequence[int], stop: str
-) -> dict[str, float]:
+def retrieval_answer_scores(episode: Episode, retrieved: Sequence[int], stop: str) -> dict[str, float]:
     """What the retrieved chunks alone answer, by the benchmark's own rule: the bAbI
     rule reader's accuracy, RULER's fraction of the gold values in the retrieved text
     (and all-or-nothing); nothing for HotpotQA, whose answer needs an LLM reader."""

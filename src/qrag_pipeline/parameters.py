@@ -59,12 +59,8 @@ RULES: dict[str, Rule] = {
     "data_prep.seed": whole(0),
     "data_prep.stories.generated_train_stories": whole(1),
     "data_prep.stories.generated_test_stories": whole(1),
-    "data_prep.stories.train_vocabulary": Rule(
-        lambda v: v in ("official", "varied"), "official or varied"
-    ),
-    "data_prep.stories.test_vocabulary": Rule(
-        lambda v: v in ("official", "varied"), "official or varied"
-    ),
+    "data_prep.stories.train_vocabulary": Rule(lambda v: v in ("official", "varied"), "official or varied"),
+    "data_prep.stories.test_vocabulary": Rule(lambda v: v in ("official", "varied"), "official or varied"),
     "data_prep.distractors.prose_documents": whole(1),
     "data_prep.distractors.prose_sentences_per_document": whole(1),
     "data_prep.distractors.min_words": whole(1),
@@ -87,8 +83,10 @@ RULES: dict[str, Rule] = {
     "embed.executor.processes": BOOLEAN,
     "embed.executor.resources.*": number(above=0),
     "train_q.train_sentences": Rule(
-        lambda v: (is_whole(v) and v >= 1)
-        or (isinstance(v, list) and len(v) == 2 and all(is_whole(x) for x in v) and 1 <= v[0] <= v[1]),
+        lambda v: (
+            (is_whole(v) and v >= 1)
+            or (isinstance(v, list) and len(v) == 2 and all(is_whole(x) for x in v) and 1 <= v[0] <= v[1])
+        ),
         "a whole number of at least 1 or a pair [shortest, longest]",
     ),
     "train_q.validation_questions": whole(1),

@@ -54,7 +54,7 @@ class TrainingResult:
 
 
 def resolve_device(name: str) -> torch.device:
-    """"auto" is CUDA when there is a GPU, else the CPU; any torch device name works."""
+    """ "auto" is CUDA when there is a GPU, else the CPU; any torch device name works."""
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     try:

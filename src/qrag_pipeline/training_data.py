@@ -64,8 +64,7 @@ def training_data(
     unknown = [t for t in tasks if t not in known]
     if unknown or not tasks:
         raise QragInputError(
-            f"train_q.tasks has unknown tasks {unknown or tasks!r}. Fix: list tasks among "
-            f"{known}."
+            f"train_q.tasks has unknown tasks {unknown or tasks!r}. Fix: list tasks among {known}."
         )
     weights = _task_weights(tasks, task_weights or {})
     samplers: list[EpisodeSampler] = []
@@ -76,9 +75,7 @@ def training_data(
                 babi_samples, documents, [task], lengths, validation_questions, seed
             )
         elif task in NIAH_TASKS:
-            sampler, held_out = niah_training_data(
-                [task], documents, lengths, validation_questions, seed
-            )
+            sampler, held_out = niah_training_data([task], documents, lengths, validation_questions, seed)
         else:
             sampler, held_out = hotpotqa_training_data(
                 hotpotqa_episodes, validation_questions, hotpotqa_mix_chunks
@@ -146,7 +143,11 @@ def babilong_training_data(
             "more stories are held out."
         )
     validation = build_babilong_episodes(
-        held, documents, [TRAINING_LENGTH], validation_questions, seed,
+        held,
+        documents,
+        [TRAINING_LENGTH],
+        validation_questions,
+        seed,
         {TRAINING_LENGTH: lengths.longest},
     )
     return babilong_sampler(train, documents, lengths), validation
@@ -164,8 +165,12 @@ def niah_training_data(
     a needle haystack's distractor needles come from the training pool in both."""
     lengths = LengthRange.of(lengths)
     validation = build_niah_episodes(
-        tasks, documents, [TRAINING_LENGTH], validation_questions,
-        derive_seed(seed, "niah-validation"), {TRAINING_LENGTH: lengths.longest},
+        tasks,
+        documents,
+        [TRAINING_LENGTH],
+        validation_questions,
+        derive_seed(seed, "niah-validation"),
+        {TRAINING_LENGTH: lengths.longest},
         training_fillers=True,
     )
     return niah_sampler(tasks, documents, lengths), validation

@@ -56,9 +56,7 @@ def test_precomputed_embeddings_score_like_embeddings_from_scratch(
 ) -> None:
     retrieved = torch.tensor([5, 1])
     state = network.state_encoder([network.state_text(QUESTION, CHUNKS, [5, 1])])
-    precomputed = network.positioned_actions(
-        network.action_encoder.encode(CHUNKS), retrieved
-    )
+    precomputed = network.positioned_actions(network.action_encoder.encode(CHUNKS), retrieved)
     positions = chunk_positions("relative", len(CHUNKS), retrieved)
     from_scratch = rotate(network.action_encoder(CHUNKS), positions)
     torch.testing.assert_close(
@@ -95,9 +93,7 @@ def test_gradient_reaches_the_state_encoder_through_precomputed_actions(
 ) -> None:
     network.train()
     state = network.state_encoder([network.state_text(QUESTION, CHUNKS, [1])])
-    actions = network.positioned_actions(
-        network.action_encoder.encode(CHUNKS), torch.tensor([1])
-    )
+    actions = network.positioned_actions(network.action_encoder.encode(CHUNKS), torch.tensor([1]))
     sum(network.twin_q(state, actions)).sum().backward()
     state_weights = network.state_encoder.model.embeddings.word_embeddings.weight
     action_weights = network.action_encoder.model.embeddings.word_embeddings.weight
@@ -120,9 +116,7 @@ def test_relative_scores_inside_an_interval_ignore_what_lies_before_it(
     shifted_tail = _scores(relative, longer, [1 + len(prefix)])[2 + len(prefix) :]
     torch.testing.assert_close(tail, shifted_tail, atol=1e-5, rtol=0)
     assert torch.equal(tail.argsort(), shifted_tail.argsort())
-    absolute = QNetwork(
-        make_tiny(seed=0), make_tiny(seed=1), position_mode="absolute"
-    ).eval()
+    absolute = QNetwork(make_tiny(seed=0), make_tiny(seed=1), position_mode="absolute").eval()
     absolute_tail = _scores(absolute, CHUNKS, [1])[2:]
     absolute_shifted = _scores(absolute, longer, [1 + len(prefix)])[2 + len(prefix) :]
     assert not torch.allclose(absolute_tail, absolute_shifted, atol=1e-4)
@@ -131,9 +125,7 @@ def test_relative_scores_inside_an_interval_ignore_what_lies_before_it(
 def test_no_positions_leave_embeddings_unrotated(make_tiny: TinyFactory) -> None:
     network = QNetwork(make_tiny(seed=0), make_tiny(seed=1), position_mode="none")
     embeddings = torch.randn(5, 32)
-    torch.testing.assert_close(
-        network.positioned_actions(embeddings, torch.tensor([2])), embeddings
-    )
+    torch.testing.assert_close(network.positioned_actions(embeddings, torch.tensor([2])), embeddings)
 
 
 def test_from_pretrained_makes_two_independent_copies_and_round_trips(

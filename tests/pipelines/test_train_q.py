@@ -67,8 +67,12 @@ def test_kedro_run_pipeline_train_q_from_the_command_line(project_copy: Path) ->
         )
     )
 
-    bad = subprocess.run([*kedro, "--pipeline", "train_q", "--params", "train_q.learning.learnin_rate=0.1"],
-                         env=env, capture_output=True, text=True)
+    bad = subprocess.run(
+        [*kedro, "--pipeline", "train_q", "--params", "train_q.learning.learnin_rate=0.1"],
+        env=env,
+        capture_output=True,
+        text=True,
+    )
     assert bad.returncode == 1
     assert "Error: unknown learner parameters ['learnin_rate']" in bad.stderr
     assert "Traceback" not in bad.stderr

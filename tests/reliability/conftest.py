@@ -73,9 +73,12 @@ def run_stage(
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        with inside(project), KedroSession.create(
-            project_path=project, env="tiny", runtime_params=_merged(CPU, params or {})
-        ) as session:
+        with (
+            inside(project),
+            KedroSession.create(
+                project_path=project, env="tiny", runtime_params=_merged(CPU, params or {})
+            ) as session,
+        ):
             return session.run(pipeline_names=[pipeline], load_versions=load_versions)
     finally:
         torch.set_num_threads(threads)
@@ -115,8 +118,13 @@ def kedro_run(
 ) -> subprocess.CompletedProcess[str]:
     """`kedro run --env <env> <args>` as a user types it, in `project`."""
     return subprocess.run(
-        kedro_command(*args, env=env), cwd=project, env={**kedro_env(), **kwargs.pop("env_extra", {})},
-        capture_output=True, text=True, timeout=kwargs.pop("timeout", 900), **kwargs,
+        kedro_command(*args, env=env),
+        cwd=project,
+        env={**kedro_env(), **kwargs.pop("env_extra", {})},
+        capture_output=True,
+        text=True,
+        timeout=kwargs.pop("timeout", 900),
+        **kwargs,
     )
 
 

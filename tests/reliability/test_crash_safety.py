@@ -54,15 +54,23 @@ from tests.reliability.conftest import kedro_command, kedro_env, kedro_run, late
 UPDATES = 12
 EVERY = 4
 TOLERANCE = 1e-6  # absolute, per weight; CPU with one thread gives bitwise equality
-TRAIN = ["--pipelines", "train_q", "--params",
-         f"train_q.learning.total_updates={UPDATES},train_q.checkpoint_every={EVERY},train_q.device=cpu"]
+TRAIN = [
+    "--pipelines",
+    "train_q",
+    "--params",
+    f"train_q.learning.total_updates={UPDATES},train_q.checkpoint_every={EVERY},train_q.device=cpu",
+]
 
 
 def _start_kedro_run(project: Path, args: Sequence[str], log: IO[str]) -> subprocess.Popen:
     """`kedro run <args>` in the background, in a session of its own (so that it can be
     killed whole), writing its output to `log`."""
     return subprocess.Popen(
-        kedro_command(*args), cwd=project, env=kedro_env(), stdout=log, stderr=subprocess.STDOUT,
+        kedro_command(*args),
+        cwd=project,
+        env=kedro_env(),
+        stdout=log,
+        stderr=subprocess.STDOUT,
         start_new_session=True,
     )
 
@@ -86,8 +94,11 @@ def test_sigkill_during_train_q_then_the_same_command_resumes_and_ends_as_an_uni
     prepared_project: Path, tmp_path: Path
 ) -> None:
     reference = make_project(tmp_path / "reference", data_from=prepared_project)
-    run_stage(reference, "train_q", {"train_q": {
-        "learning": {"total_updates": UPDATES}, "checkpoint_every": EVERY, "resume": False}})
+    run_stage(
+        reference,
+        "train_q",
+        {"train_q": {"learning": {"total_updates": UPDATES}, "checkpoint_every": EVERY, "resume": False}},
+    )
 
     project = make_project(tmp_path / "killed", data_from=prepared_project)
     killed = _kill_after_first_checkpoint(project)
@@ -123,7 +134,6 @@ def test_sigkill_during_train_q_then_the_same_command_resumes_and_ends_as_an_uni
         pd.read_csv(latest(p, "training_curves.csv"))[timeless] for p in (project, reference)
     )
     pd.testing.assert_frame_equal(curves, expected_curves)
-
 
 
 def test_a_damaged_latest_checkpoint_names_the_folder_to_delete(
@@ -182,7 +192,9 @@ def test_a_table_save_that_fails_midway_leaves_nothing_and_the_previous_version_
     assert seen["target_during_write"] is False
     assert seen["stream"].parent == target.parent  # same folder: the rename is atomic
     assert sorted(p.relative_to(path).as_posix() for p in path.rglob("*")) == [
-        "2026-01-01T00.00.00.000Z", "2026-01-01T00.00.00.000Z/curves.table"]
+        "2026-01-01T00.00.00.000Z",
+        "2026-01-01T00.00.00.000Z/curves.table",
+    ]
     loaded = dataset_class(filepath=str(path), version=Version(None, None)).load()
     pd.testing.assert_frame_equal(loaded, FRAME)
 
@@ -198,10 +210,14 @@ def test_atomic_saves_leave_only_the_target(tmp_path: Path) -> None:
 
 def test_every_table_in_the_catalog_is_written_atomically() -> None:
     catalog = yaml.safe_load((PROJECT_ROOT / "conf/base/catalog.yml").read_text())
-    tables = {name: entry["type"] for name, entry in catalog.items()
-              if entry["type"].endswith(("ParquetDataset", "CSVDataset"))}
+    tables = {
+        name: entry["type"]
+        for name, entry in catalog.items()
+        if entry["type"].endswith(("ParquetDataset", "CSVDataset"))
+    }
     assert tables and all(
-        kind.startswith("qrag_pipeline.datasets.atomic_files.") for kind in tables.values()), tables
+        kind.startswith("qrag_pipeline.datasets.atomic_files.") for kind in tables.values()
+    ), tables
 
 
 def test_a_folder_artifact_save_that_fails_midway_leaves_no_version(
@@ -209,8 +225,11 @@ def test_a_folder_artifact_save_that_fails_midway_leaves_no_version(
 ) -> None:
     """Chunk embeddings (and checkpoints) are folders: staged beside the target, renamed."""
     embeddings = EpisodeEmbeddings(
-        vectors=np.ones((2, 3), dtype=np.float16), texts=["a.", "b."], rows={"e1": np.array([0, 1])},
-        encode_s=0.0, encoder={},
+        vectors=np.ones((2, 3), dtype=np.float16),
+        texts=["a.", "b."],
+        rows={"e1": np.array([0, 1])},
+        encode_s=0.0,
+        encoder={},
     )
     path = tmp_path / "pretrained_chunk_embeddings"
     EpisodeEmbeddingsDataset(str(path), Version(None, "2026-01-01T00.00.00.000Z")).save(embeddings)
@@ -230,7 +249,9 @@ def test_a_folder_artifact_save_that_fails_midway_leaves_no_version(
 
     assert ".pretrained_chunk_embeddings." in str(calls[0].parent)  # written under a staging name
     assert sorted(p.relative_to(path).as_posix() for p in path.rglob("*") if p.is_dir()) == [
-        "2026-01-01T00.00.00.000Z", "2026-01-01T00.00.00.000Z/pretrained_chunk_embeddings"]
+        "2026-01-01T00.00.00.000Z",
+        "2026-01-01T00.00.00.000Z/pretrained_chunk_embeddings",
+    ]
     loaded = EpisodeEmbeddingsDataset(str(path), Version(None, None)).load()
     assert loaded.texts == ["a.", "b."]
 
@@ -257,8 +278,10 @@ def test_a_second_identical_train_q_beside_the_first_stops_clearly_and_the_first
     first = _start_kedro_run(project, train, log)
     runs = project / "data/06_models/train_q_runs"
     deadline = time.monotonic() + 600
-    while first.poll() is None and time.monotonic() < deadline and not any(
-        _held(lock) for lock in runs.glob(f"*/{LOCK_FILE}")
+    while (
+        first.poll() is None
+        and time.monotonic() < deadline
+        and not any(_held(lock) for lock in runs.glob(f"*/{LOCK_FILE}"))
     ):
         time.sleep(0.05)
     assert first.poll() is None, "the first run ended before the second could start"

@@ -30,9 +30,15 @@ from tests.reliability.conftest import (
 )
 
 DATA_PREP_TABLES = (
-    "babi_train_stories", "babi_test_stories", "train_distractor_sentences",
-    "test_distractor_sentences", "babilong_eval_episodes", "ruler_eval_episodes",
-    "hotpotqa_train_episodes", "hotpotqa_eval_episodes", "eval_episodes",
+    "babi_train_stories",
+    "babi_test_stories",
+    "train_distractor_sentences",
+    "test_distractor_sentences",
+    "babilong_eval_episodes",
+    "ruler_eval_episodes",
+    "hotpotqa_train_episodes",
+    "hotpotqa_eval_episodes",
+    "eval_episodes",
 )
 EVALUATION_INPUTS = ("eval_episodes", "q_embedder_checkpoint", "pretrained_chunk_embeddings")
 
@@ -48,6 +54,7 @@ def timeless(frame: pd.DataFrame) -> pd.DataFrame:
 
 def evaluation(project: Path, version: str | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(metrics, all traces) of the latest evaluation, or of the one saved at `version`."""
+
     def read(name: str, reader) -> pd.DataFrame:
         path = (
             latest(project, name)
@@ -56,8 +63,13 @@ def evaluation(project: Path, version: str | None = None) -> tuple[pd.DataFrame,
         )
         return timeless(reader(path))
 
-    traces = pd.concat([read("q_retrieval_traces.parquet", pd.read_parquet),
-                        read("baseline_traces.parquet", pd.read_parquet)], ignore_index=True)
+    traces = pd.concat(
+        [
+            read("q_retrieval_traces.parquet", pd.read_parquet),
+            read("baseline_traces.parquet", pd.read_parquet),
+        ],
+        ignore_index=True,
+    )
     return read("retrieval_metrics.csv", pd.read_csv), traces
 
 
@@ -129,8 +141,13 @@ def test_kedro_run_load_versions_reproduces_an_earlier_evaluation(
     assert not newer_episodes.equals(pinned_episodes)
 
     done = kedro_run(
-        project, "--pipelines", "evaluate", "--params", "evaluate.device=cpu",
-        "--load-versions", ",".join(f"{name}:{version}" for name, version in pins.items()),
+        project,
+        "--pipelines",
+        "evaluate",
+        "--params",
+        "evaluate.device=cpu",
+        "--load-versions",
+        ",".join(f"{name}:{version}" for name, version in pins.items()),
     )
 
     assert done.returncode == 0, done.stderr[-3000:]

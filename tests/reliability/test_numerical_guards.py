@@ -71,8 +71,9 @@ def inject(where: str, monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.setattr(learner_module, "td_loss", lambda *a: td_loss(*a) * (bad if faulty() else 1.0))
     elif where == "grad_norm_inf":
         clip = torch.nn.utils.clip_grad_norm_
-        monkeypatch.setattr(torch.nn.utils, "clip_grad_norm_",
-                            lambda *a, **k: clip(*a, **k) * (math.inf if faulty() else 1.0))
+        monkeypatch.setattr(
+            torch.nn.utils, "clip_grad_norm_", lambda *a, **k: clip(*a, **k) * (math.inf if faulty() else 1.0)
+        )
     elif where == "q_value_nan":
         twin_q = QLearner._twin_q
 
@@ -167,8 +168,13 @@ def test_kedro_run_with_a_diverging_learning_rate_ends_on_one_clear_error(
     prepared_project: Path, tmp_path: Path
 ) -> None:
     project = make_project(tmp_path / "project", data_from=prepared_project)
-    done = kedro_run(project, "--pipelines", "train_q", "--params",
-                     "train_q.learning.learning_rate=1e30,train_q.checkpoint_every=1,train_q.device=cpu")
+    done = kedro_run(
+        project,
+        "--pipelines",
+        "train_q",
+        "--params",
+        "train_q.learning.learning_rate=1e30,train_q.checkpoint_every=1,train_q.device=cpu",
+    )
 
     assert done.returncode == 1, done.stderr[-3000:]
     assert "Traceback" not in done.stderr + done.stdout

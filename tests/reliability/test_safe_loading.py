@@ -74,9 +74,13 @@ def checkpoint(make_tiny_network, tmp_path: Path) -> Path:
 def test_a_checkpoint_is_safetensors_and_json_only(checkpoint: Path) -> None:
     files = sorted(str(p.relative_to(checkpoint)) for p in checkpoint.rglob("*") if p.is_file())
     assert files == [
-        "config.json", "encoder/config.json", "encoder/tokenizer.json",
-        "encoder/tokenizer_config.json", "model.safetensors",
-        "training_state.json", "training_state.safetensors",
+        "config.json",
+        "encoder/config.json",
+        "encoder/tokenizer.json",
+        "encoder/tokenizer_config.json",
+        "model.safetensors",
+        "training_state.json",
+        "training_state.safetensors",
     ]
 
 
@@ -145,8 +149,12 @@ def _foreign_model_type(checkpoint: Path, marker: Path) -> None:
     (checkpoint / ENCODER_DIR / "evil.py").write_text(
         f"import pathlib\npathlib.Path({str(marker)!r}).touch()\n"
     )
-    _edit_json(checkpoint / ENCODER_DIR / CONFIG_FILE, lambda c: c.update(
-        model_type="evil-bert", auto_map={"AutoConfig": "evil.EvilConfig", "AutoModel": "evil.EvilModel"}))
+    _edit_json(
+        checkpoint / ENCODER_DIR / CONFIG_FILE,
+        lambda c: c.update(
+            model_type="evil-bert", auto_map={"AutoConfig": "evil.EvilConfig", "AutoModel": "evil.EvilModel"}
+        ),
+    )
 
 
 TAMPERING = {
@@ -233,11 +241,19 @@ def model_with_its_own_code(tmp_path: Path) -> tuple[Path, Path]:
     source = Path(resolve_encoder_path(DEFAULT_ENCODER))
     for name in ("tokenizer.json", "tokenizer_config.json", "vocab.txt"):
         shutil.copy(source / name, folder / name)
-    (folder / "config.json").write_text(json.dumps({
-        "model_type": "evil-bert", "hidden_size": 32,
-        "auto_map": {"AutoConfig": "evil.EvilConfig", "AutoModel": "evil.EvilModel",
-                     "AutoModelForCausalLM": "evil.EvilModel"},
-    }))
+    (folder / "config.json").write_text(
+        json.dumps(
+            {
+                "model_type": "evil-bert",
+                "hidden_size": 32,
+                "auto_map": {
+                    "AutoConfig": "evil.EvilConfig",
+                    "AutoModel": "evil.EvilModel",
+                    "AutoModelForCausalLM": "evil.EvilModel",
+                },
+            }
+        )
+    )
     (folder / "evil.py").write_text(f"import pathlib\npathlib.Path({str(marker)!r}).touch()\n")
     return folder, marker
 
@@ -261,7 +277,9 @@ def test_a_model_that_needs_its_own_code_is_refused_by_default(
 
 
 def test_the_trust_remote_code_parameter_turns_it_on(
-    model_with_its_own_code: tuple[Path, Path], prepared_project: Path, tmp_path: Path,
+    model_with_its_own_code: tuple[Path, Path],
+    prepared_project: Path,
+    tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """What transformers is asked for, captured before it would import anything."""
@@ -278,7 +296,15 @@ def test_the_trust_remote_code_parameter_turns_it_on(
     project = make_project(tmp_path / "project", data_from=prepared_project)
     for trust in (False, True):
         with pytest.raises(QragInputError, match="captured"):
-            run_stage(project, "train_q", {"train_q": {"resume": False, "model": {
-                "name_or_path": str(folder), "trust_remote_code": trust}}})
+            run_stage(
+                project,
+                "train_q",
+                {
+                    "train_q": {
+                        "resume": False,
+                        "model": {"name_or_path": str(folder), "trust_remote_code": trust},
+                    }
+                },
+            )
     assert asked == [False, True]
     assert not marker.exists()

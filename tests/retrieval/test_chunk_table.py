@@ -13,8 +13,12 @@ from qrag_pipeline.models.encoder import TextEncoder
 from qrag_pipeline.retrieval.chunk_table import ChunkTable
 from qrag_pipeline.retrieval.embeddings import embed_texts
 
-POOL = ["Mary went to the kitchen.", "The sky is blue.", "John took the apple there.",
-        "It was a dark and stormy night, and the rain fell in torrents."]
+POOL = [
+    "Mary went to the kitchen.",
+    "The sky is blue.",
+    "John took the apple there.",
+    "It was a dark and stormy night, and the rain fell in torrents.",
+]
 
 
 def test_cached_embeddings_equal_fresh_encodings_of_the_same_texts(

@@ -83,9 +83,7 @@ def test_precomputed_rotated_scores_equal_scores_from_scratch_at_every_step(
     for step in range(5):
         taken = trace.retrieved[:step]
         expected = _scores_from_scratch(network, question, chunks, taken)
-        state = network.state_encoder.encode(
-            [network.state_text(question, chunks, taken)]
-        )[0]
+        state = network.state_encoder.encode([network.state_text(question, chunks, taken)])[0]
         scores = available_q(network, state, precomputed, taken).double().numpy()
         np.testing.assert_allclose(scores, expected, rtol=0, atol=1e-5)
         assert trace.retrieved[step] == int(np.argmax(expected))
@@ -97,18 +95,14 @@ def test_a_trace_holds_distinct_picks_their_q_values_and_all_steps(
 ) -> None:
     network = make_tiny_network(seed=3)
     chunks = moves(12, 0)
-    trace = retrieve(
-        network, "Where is Mary?", chunks, network.action_encoder.encode(chunks), 4
-    )
+    trace = retrieve(network, "Where is Mary?", chunks, network.action_encoder.encode(chunks), 4)
     assert isinstance(trace, Trace)
     assert len(trace.retrieved) == len(set(trace.retrieved)) == len(trace.q_values) == 4
     assert all(isinstance(i, int) for i in trace.retrieved)
     assert all(isinstance(q, float) for q in trace.q_values)
     assert learned_stop(trace, -math.inf) == trace.retrieved
     two = ["Mary went to the garden.", "John slept."]
-    short = retrieve(
-        network, "Where is Mary?", two, network.action_encoder.encode(two), 4
-    )
+    short = retrieve(network, "Where is Mary?", two, network.action_encoder.encode(two), 4)
     assert sorted(short.retrieved) == [0, 1] and len(short.q_values) == 2
 
 
@@ -133,15 +127,11 @@ def test_retrieve_batch_equals_retrieve_one_episode_at_a_time(
 ) -> None:
     network = make_tiny_network(seed=3)
     episodes = small_episodes()
-    embeddings = embed_episodes(
-        network.action_encoder, episodes, dtype="float32", progress=False
-    )
+    embeddings = embed_episodes(network.action_encoder, episodes, dtype="float32", progress=False)
     tensors = [embeddings.of(e.id) for e in episodes]
     batched = retrieve_batch(network, episodes, embeddings, 4)
     from_list = retrieve_batch(network, episodes, tensors, 4)
-    for e, vectors, trace, listed in zip(
-        episodes, tensors, batched, from_list, strict=True
-    ):
+    for e, vectors, trace, listed in zip(episodes, tensors, batched, from_list, strict=True):
         alone = retrieve(network, e.question, e.chunks, vectors, 4)
         assert trace.retrieved == listed.retrieved == alone.retrieved
         assert learned_stop(trace, 0.0) == learned_stop(alone, 0.0)

@@ -135,9 +135,7 @@ def test_rule_reader_recomputes_every_answer_and_support(task: str, vocabulary: 
 
 @pytest.mark.shared_data
 @pytest.mark.parametrize("task", TASKS)
-def test_statistics_are_close_to_the_official_test_file(
-    task: str, shared_data: Path
-) -> None:
+def test_statistics_are_close_to_the_official_test_file(task: str, shared_data: Path) -> None:
     generated, official = _generated(task), _official(shared_data / "babi" / "en", task)
 
     facts = _facts_before_question(generated)
@@ -161,9 +159,7 @@ def test_statistics_are_close_to_the_official_test_file(
 
 @pytest.mark.shared_data
 @pytest.mark.parametrize("task", TASKS)
-def test_vocabulary_and_templates_equal_the_official_ones(
-    task: str, shared_data: Path
-) -> None:
+def test_vocabulary_and_templates_equal_the_official_ones(task: str, shared_data: Path) -> None:
     generated = _vocabulary(_generated(task))
     official = _vocabulary(_official(shared_data / "babi" / "en", task))
     for kind, words in official.items():

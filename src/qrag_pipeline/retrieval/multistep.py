@@ -92,28 +92,21 @@ def retrieve_batch(
     """
     searches = [
         _Search(episode.question, episode.chunks, fetch)
-        for episode, fetch in zip(
-            episodes, _fetchers(episodes, embeddings), strict=True
-        )
+        for episode, fetch in zip(episodes, _fetchers(episodes, embeddings), strict=True)
     ]
     _run(network, searches, max_steps, chunk_budget)
     return [_trace(search) for search in searches]
 
 
 @torch.no_grad()
-def _run(
-    network: QNetwork, searches: Sequence[_Search], max_steps: int, chunk_budget: int
-) -> None:
+def _run(network: QNetwork, searches: Sequence[_Search], max_steps: int, chunk_budget: int) -> None:
     """Advance every search by up to `max_steps` greedy picks, in place."""
     for _ in range(max_steps):
         running = [s for s in searches if len(s.retrieved) < len(s.chunks)]
         if not running:
             return
         states = network.state_encoder.encode(
-            [
-                network.state_text(s.question, s.chunks, s.retrieved, chunk_budget)
-                for s in running
-            ]
+            [network.state_text(s.question, s.chunks, s.retrieved, chunk_budget) for s in running]
         )
         for state, search in zip(states, running, strict=True):
             q = available_q(network, state, search.embeddings(), search.retrieved)

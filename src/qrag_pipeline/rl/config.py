@@ -122,9 +122,7 @@ def _setting_problems(config: QLearningConfig) -> list[str]:
                 problems[name] = f"{name}={value!r} must be {requirement}"
 
     reals = sorted(
-        name
-        for name, field in QLearningConfig.__dataclass_fields__.items()
-        if field.type == "float"
+        name for name, field in QLearningConfig.__dataclass_fields__.items() if field.type == "float"
     )
     check((*_POSITIVE_COUNTS, *_NON_NEGATIVE_COUNTS, "seed"), is_whole, "a whole number")
     check(reals, is_finite_number, "a finite number")
@@ -133,9 +131,11 @@ def _setting_problems(config: QLearningConfig) -> list[str]:
     check(("precision",), lambda v: v in PRECISIONS, f"one of {PRECISIONS}")
     check(
         ("adam_betas",),
-        lambda v: isinstance(v, (tuple, list))
-        and len(v) == 2
-        and all(is_finite_number(b) and 0 <= b < 1 for b in v),
+        lambda v: (
+            isinstance(v, (tuple, list))
+            and len(v) == 2
+            and all(is_finite_number(b) and 0 <= b < 1 for b in v)
+        ),
         "two numbers in [0, 1)",
     )
     check(_POSITIVE_COUNTS + _POSITIVE_RATES, lambda v: v > 0, "positive")
@@ -150,7 +150,6 @@ def learning_config(values: Mapping[str, Any]) -> QLearningConfig:
     unknown = sorted(set(values) - known)
     if unknown:
         raise QragInputError(
-            f"unknown learner parameters {unknown}. Fix: use only {sorted(known)} in "
-            "train_q.learning."
+            f"unknown learner parameters {unknown}. Fix: use only {sorted(known)} in train_q.learning."
         )
     return QLearningConfig(**values)

@@ -47,9 +47,7 @@ def greedy_rollout(
     return [trace.retrieved for trace in traces]
 
 
-def encode_chunks_once(
-    network: QNetwork, episodes: Sequence[Episode]
-) -> list[torch.Tensor]:
+def encode_chunks_once(network: QNetwork, episodes: Sequence[Episode]) -> list[torch.Tensor]:
     """Each episode's chunk embeddings [N_i, D], encoding every distinct text once.
 
     Long episodes built from one pool of book text share most of their sentences
@@ -61,9 +59,7 @@ def encode_chunks_once(
     return encode_chunk_lists(network.action_encoder, chunk_lists, progress)
 
 
-def fact_em_rate(
-    episodes: Sequence[Episode], retrieved: Sequence[Sequence[int]]
-) -> float:
+def fact_em_rate(episodes: Sequence[Episode], retrieved: Sequence[Sequence[int]]) -> float:
     """Mean fact EM (`metrics.fact_scores`): the share of episodes whose supporting
     chunks are all among the retrieved ones. Episodes of unknown support are skipped,
     as `metrics.aggregate` skips them; NaN when none is left."""

@@ -38,9 +38,7 @@ UPDATE_PARTS = ("chunk_embedding", "policy", "environment", "target", "loss", "o
 """The parts of an update whose wall seconds `QLearner.update` reports (see there)."""
 
 
-def lambda_returns(
-    rewards: Tensor, dones: Tensor, next_values: Tensor, gamma: float, lam: float
-) -> Tensor:
+def lambda_returns(rewards: Tensor, dones: Tensor, next_values: Tensor, gamma: float, lam: float) -> Tensor:
     """Q(lambda) targets [T, E], computed backwards over one rollout.
 
     G_t = r_t + gamma * nextnonterminal_t * ((1 - lam) * V(s_t+1) + lam * G_t+1),
@@ -53,20 +51,14 @@ def lambda_returns(
     for t in reversed(range(rewards.shape[0])):
         nextnonterminal = 1.0 - dones[t].float()
         next_value = next_values[t]
-        returns[t] = rewards[t] + gamma * nextnonterminal * (
-            (1 - lam) * next_value + lam * next_return
-        )
+        returns[t] = rewards[t] + gamma * nextnonterminal * ((1 - lam) * next_value + lam * next_return)
         next_return = returns[t]
     return returns
 
 
 def top_k_mask(q: Tensor, available: Tensor, top_k: int) -> Tensor:
     """The `top_k` available actions of highest `q` (all available ones if fewer)."""
-    best = (
-        q.masked_fill(~available, -torch.inf)
-        .topk(min(top_k, q.shape[-1]), dim=-1)
-        .indices
-    )
+    best = q.masked_fill(~available, -torch.inf).topk(min(top_k, q.shape[-1]), dim=-1).indices
     return torch.zeros_like(available).scatter(-1, best, True) & available
 
 
@@ -96,9 +88,7 @@ def polyak_update(target: nn.Module, online: nn.Module, tau: float) -> None:
     """
     pairs = [
         (target_parameter, online_parameter)
-        for target_parameter, online_parameter in zip(
-            target.parameters(), online.parameters(), strict=True
-        )
+        for target_parameter, online_parameter in zip(target.parameters(), online.parameters(), strict=True)
         if online_parameter.requires_grad
     ]
     if pairs:
@@ -131,9 +121,7 @@ def autocast_dtype(precision: str, device: torch.device) -> torch.dtype | None:
         return None
     if precision == "bfloat16":
         return torch.bfloat16
-    native = device.type == "cuda" or (
-        device.type == "cpu" and torch.ops.mkldnn._is_mkldnn_bf16_supported()
-    )
+    native = device.type == "cuda" or (device.type == "cpu" and torch.ops.mkldnn._is_mkldnn_bf16_supported())
     return torch.bfloat16 if native else None
 
 
@@ -150,9 +138,7 @@ def learning_rate_at(update: int, config: QLearningConfig) -> float:
     return config.learning_rate * max(0.0, remaining / decay_span)
 
 
-def set_trainable(
-    network: QNetwork, trainable: str, trainable_layers: int
-) -> list[nn.Parameter]:
+def set_trainable(network: QNetwork, trainable: str, trainable_layers: int) -> list[nn.Parameter]:
     """Freeze what `trainable` leaves out; return the parameters the optimiser updates.
 
     "top_layers" trains only the last `trainable_layers` transformer layers of each
@@ -161,10 +147,7 @@ def set_trainable(
     action encoder never trains.
     """
     if trainable not in TRAINABLE_CHOICES:
-        raise QragInputError(
-            f"unknown trainable setting {trainable!r}. Fix: use one of "
-            f"{TRAINABLE_CHOICES}."
-        )
+        raise QragInputError(f"unknown trainable setting {trainable!r}. Fix: use one of {TRAINABLE_CHOICES}.")
     network.requires_grad_(trainable == "all")
     encoders = [network.state_encoder]
     if network.frozen_action_encoder:
@@ -227,9 +210,7 @@ class QLearner:
         self.device = device
         self.network = network.to(device).eval()
         self.target = copy.deepcopy(self.network).requires_grad_(False)
-        self.trainable_parameters = set_trainable(
-            self.network, config.trainable, config.trainable_layers
-        )
+        self.trainable_parameters = set_trainable(self.network, config.trainable, config.trainable_layers)
         self.optimizer = torch.optim.AdamW(
             self.trainable_parameters,
             lr=learning_rate_at(0, config),
@@ -249,9 +230,7 @@ class QLearner:
             config.per_fact_reward,
             config.extra_step_penalty,
         )
-        self.generator = torch.Generator().manual_seed(
-            derive_seed(config.seed, "behaviour")
-        )
+        self.generator = torch.Generator().manual_seed(derive_seed(config.seed, "behaviour"))
         self.updates = 0
         # Each env's chunk embeddings under the online and the target action encoder
         # (one tensor for both when the action encoder is frozen).
@@ -264,12 +243,8 @@ class QLearner:
 
         # Rollout storage [num_steps, num_envs]: what the loss needs of each transition.
         shape = (config.num_steps, config.num_envs)
-        self.states: list[list[str]] = [
-            [""] * config.num_envs for _ in range(config.num_steps)
-        ]
-        self.chunk_texts: list[list[str]] = [
-            [""] * config.num_envs for _ in range(config.num_steps)
-        ]
+        self.states: list[list[str]] = [[""] * config.num_envs for _ in range(config.num_steps)]
+        self.chunk_texts: list[list[str]] = [[""] * config.num_envs for _ in range(config.num_steps)]
         self.chunk_vectors = torch.zeros(*shape, self.network.action_encoder.dim)
         self.positions = torch.zeros(shape)
         self.q_taken = torch.zeros(shape)
@@ -301,9 +276,7 @@ class QLearner:
         losses = []
         for _ in range(config.grad_accumulation):
             finished += self.collect_rollout(alpha, explore)
-            returns = lambda_returns(
-                self.rewards, self.dones, self.next_values, config.gamma, config.lam
-            )
+            returns = lambda_returns(self.rewards, self.dones, self.next_values, config.gamma, config.lam)
             with self._timed("loss"):
                 q1, q2 = self.taken_q()
                 loss = td_loss(q1, q2, returns.flatten().to(self.device))
@@ -311,9 +284,7 @@ class QLearner:
                 self._check_finite("the TD loss", losses[-1])
                 (loss / config.grad_accumulation).backward()
         with self._timed("optimizer"):
-            grad_norm = nn.utils.clip_grad_norm_(
-                self.trainable_parameters, config.max_grad_norm
-            )
+            grad_norm = nn.utils.clip_grad_norm_(self.trainable_parameters, config.max_grad_norm)
             self._check_finite("the gradient norm", float(grad_norm))
             for group in self.optimizer.param_groups:
                 group["lr"] = learning_rate
@@ -337,10 +308,7 @@ class QLearner:
             "random_actions": float(explore),
             "updates_per_s": 1.0 / seconds,
             "transitions_per_s": transitions / seconds,
-            **{
-                f"seconds_{part}": self.part_seconds[part] - before[part]
-                for part in UPDATE_PARTS
-            },
+            **{f"seconds_{part}": self.part_seconds[part] - before[part] for part in UPDATE_PARTS},
         }
 
     def collect_rollout(self, alpha: float, explore: bool) -> list[EpisodeOutcome]:
@@ -365,9 +333,7 @@ class QLearner:
                 if explore:
                     actions = random_actions(available, self.generator)
                 else:
-                    actions = behaviour_actions(
-                        q, available, alpha, self.config.top_k, self.generator
-                    )
+                    actions = behaviour_actions(q, available, alpha, self.config.top_k, self.generator)
                 for env, action in enumerate(actions.tolist()):
                     progress = self.env.progress[env]
                     self.q_taken[step, env] = q[env, action]
@@ -404,12 +370,8 @@ class QLearner:
             else:
                 chunks = [text for row in self.chunk_texts for text in row]
                 vectors = self.network.action_encoder.embed(chunks)
-        chunk_embeddings = self.network.rotated_actions(
-            vectors.float(), self.positions.flatten()
-        )
-        q1, q2 = self.network.twin_q(
-            state_embeddings.float(), chunk_embeddings.unsqueeze(1)
-        )
+        chunk_embeddings = self.network.rotated_actions(vectors.float(), self.positions.flatten())
+        q1, q2 = self.network.twin_q(state_embeddings.float(), chunk_embeddings.unsqueeze(1))
         return q1[:, 0], q2[:, 0]
 
     def _check_finite(self, what: str, value: float | None) -> None:
@@ -459,9 +421,7 @@ class QLearner:
         }
         return {k: v.detach().cpu().contiguous() for k, v in tensors.items()}, values
 
-    def load_state_dict(
-        self, tensors: Mapping[str, Tensor], values: Mapping[str, Any]
-    ) -> None:
+    def load_state_dict(self, tensors: Mapping[str, Tensor], values: Mapping[str, Any]) -> None:
         """Continue training exactly where `state_dict` was taken."""
         self.network.load_state_dict(_with_prefix(tensors, "online."))
         self.target.load_state_dict(_with_prefix(tensors, "target."))
@@ -469,9 +429,7 @@ class QLearner:
         for key, value in _with_prefix(tensors, "optimizer.").items():
             index, name = key.split(".", 1)
             moments.setdefault(int(index), {})[name] = value
-        self.optimizer.load_state_dict(
-            {"state": moments, "param_groups": values["optimizer_param_groups"]}
-        )
+        self.optimizer.load_state_dict({"state": moments, "param_groups": values["optimizer_param_groups"]})
         envs = range(self.config.num_envs)
         self.online_chunks = [tensors[f"chunks.online.{e}"].to(self.device) for e in envs]
         self.target_chunks = (
@@ -497,13 +455,10 @@ class QLearner:
             return values
         with self._autocast():
             state_embeddings = self.target.state_encoder.encode(self._state_texts(envs))
-        q1, q2, available = self._twin_q(
-            self.target, state_embeddings, self.target_chunks, envs
-        )
+        q1, q2, available = self._twin_q(self.target, state_embeddings, self.target_chunks, envs)
         top_k = self.config.top_k
         values[envs] = (
-            soft_value(q1, available, alpha, top_k)
-            + soft_value(q2, available, alpha, top_k)
+            soft_value(q1, available, alpha, top_k) + soft_value(q2, available, alpha, top_k)
         ).cpu()
         return values
 
@@ -519,9 +474,7 @@ class QLearner:
         q1s, q2s, masks = [], [], []
         for row, env in enumerate(envs):
             progress = self.env.progress[env]
-            q1, q2 = network.chunk_twin_q(
-                state_embeddings[row], chunk_embeddings[env], progress.retrieved
-            )
+            q1, q2 = network.chunk_twin_q(state_embeddings[row], chunk_embeddings[env], progress.retrieved)
             q1s.append(q1.float())
             q2s.append(q2.float())
             masks.append(torch.from_numpy(progress.available))
@@ -583,14 +536,10 @@ class QLearner:
         run under it: their pooled outputs, the head, the rotation and every Q value
         stay float32, so close Q values are told apart as in float32."""
         dtype = autocast_dtype(self.config.precision, self.device)
-        return torch.autocast(
-            self.device.type, dtype=dtype or torch.float32, enabled=dtype is not None
-        )
+        return torch.autocast(self.device.type, dtype=dtype or torch.float32, enabled=dtype is not None)
 
 
-def _chunk_table(
-    network: QNetwork, pool_embeddings: EpisodeEmbeddings | None
-) -> ChunkTable | None:
+def _chunk_table(network: QNetwork, pool_embeddings: EpisodeEmbeddings | None) -> ChunkTable | None:
     """The table a frozen action encoder looks chunks up in (an empty one, encoding
     every chunk, without pool embeddings); None for a trained action encoder."""
     if not network.frozen_action_encoder:
@@ -659,6 +608,4 @@ def _mean(values: Sequence[float]) -> float:
 
 
 def _with_prefix(tensors: Mapping[str, Tensor], prefix: str) -> dict[str, Tensor]:
-    return {
-        k.removeprefix(prefix): v for k, v in tensors.items() if k.startswith(prefix)
-    }
+    return {k.removeprefix(prefix): v for k, v in tensors.items() if k.startswith(prefix)}

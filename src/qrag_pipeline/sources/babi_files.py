@@ -47,9 +47,7 @@ class BabiSample:
 def check_task(task: str) -> str:
     """Return `task` if it is one of qa1-qa5, else raise with the list of valid names."""
     if task not in BABI_TASKS:
-        raise QragInputError(
-            f"unknown bAbI task {task!r}. Fix: use one of {sorted(BABI_TASKS)}."
-        )
+        raise QragInputError(f"unknown bAbI task {task!r}. Fix: use one of {sorted(BABI_TASKS)}.")
     return task
 
 

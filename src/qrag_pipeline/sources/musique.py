@@ -72,8 +72,7 @@ def _record(raw: Any, where: str) -> MusiqueRecord:
     support = [i for i, paragraph in enumerate(raw["paragraphs"]) if paragraph["is_supporting"] is True]
     if not support:
         raise QragInputError(
-            f"{where} marks no paragraph is_supporting, so no retrieval can be scored. "
-            f"Fix: {_FIX}."
+            f"{where} marks no paragraph is_supporting, so no retrieval can be scored. Fix: {_FIX}."
         )
     hops = _hop_paragraphs(raw["question_decomposition"], positions, where)
     unmarked = sorted(set(hops) - set(support))
