@@ -29,4 +29,6 @@ run: setup
 	$(BIN)/kedro run
 
 test: setup
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff format --check src tests benchmarks
 	$(BIN)/python -m pytest

@@ -10,8 +10,8 @@ import json
 import platform
 import sys
 import time
-from dataclasses import dataclass
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -32,8 +32,9 @@ from qrag_pipeline.retrieval.embeddings import (
     load_embeddings,
     save_embeddings,
 )
+from qrag_pipeline.rl.config import QLearningConfig, learning_config
 from qrag_pipeline.rl.environment import EpisodeSampler
-from qrag_pipeline.training import learning_config, train_q_embedder
+from qrag_pipeline.training import TrainingResult, train_q_embedder
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
@@ -80,8 +81,11 @@ def cached_pool_embeddings(encoder: TextEncoder, texts: Sequence[str]) -> tuple[
     whether every segment was read from the cache)."""
     texts = list(dict.fromkeys(texts))
     parts = [
-        _cached("pool", [encoder.encoder_config(), texts[start:start + POOL_SEGMENT]],
-                lambda start=start: embed_texts(encoder, texts[start:start + POOL_SEGMENT]))
+        _cached(
+            "pool",
+            [encoder.encoder_config(), texts[start : start + POOL_SEGMENT]],
+            lambda start=start: embed_texts(encoder, texts[start : start + POOL_SEGMENT]),
+        )
         for start in range(0, len(texts), POOL_SEGMENT)
     ]
     embeddings = EpisodeEmbeddings(
@@ -114,12 +118,18 @@ def _cached(kind: str, key: Any, make: Callable[[], EpisodeEmbeddings]) -> tuple
 
 def add_common_arguments(parser: argparse.ArgumentParser, updates: int) -> None:
     """The options every evaluation benchmark takes."""
-    parser.add_argument("--checkpoint", type=Path, default=None, help="a train_q checkpoint folder; else train one")
+    parser.add_argument(
+        "--checkpoint", type=Path, default=None, help="a train_q checkpoint folder; else train one"
+    )
     parser.add_argument("--updates", type=int, default=updates, help="updates when training here")
     parser.add_argument("--lr", type=float, default=2e-4)
     parser.add_argument("--max-length", type=int, default=256)
-    parser.add_argument("--stop-threshold", type=float, default=None,
-                        help="the learned stop's threshold (default: the checkpoint's own)")
+    parser.add_argument(
+        "--stop-threshold",
+        type=float,
+        default=None,
+        help="the learned stop's threshold (default: the checkpoint's own)",
+    )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--shared", type=Path, default=ROOT.parent / "shared" / "data")
     parser.add_argument("--out", type=Path, default=None)
@@ -128,8 +138,12 @@ def add_common_arguments(parser: argparse.ArgumentParser, updates: int) -> None:
 def add_length_arguments(parser: argparse.ArgumentParser, episodes: Mapping[str, int]) -> None:
     """--lengths and --episodes LENGTH=N, defaulting to `episodes` (questions per task)."""
     parser.add_argument("--lengths", nargs="+", default=list(episodes))
-    parser.add_argument("--episodes", nargs="+", default=[f"{k}={v}" for k, v in episodes.items()],
-                        help="questions per task and length, as LENGTH=N")
+    parser.add_argument(
+        "--episodes",
+        nargs="+",
+        default=[f"{k}={v}" for k, v in episodes.items()],
+        help="questions per task and length, as LENGTH=N",
+    )
     parser.add_argument("--max-steps", type=int, default=4, help="T: chunks retrieved per question")
 
 
@@ -140,8 +154,9 @@ def parse_arguments(parser: argparse.ArgumentParser) -> argparse.Namespace:
     return args
 
 
-def counts_for(parser: argparse.ArgumentParser, items: Sequence[str], names: Sequence[str],
-               option: str) -> dict[str, int]:
+def counts_for(
+    parser: argparse.ArgumentParser, items: Sequence[str], names: Sequence[str], option: str
+) -> dict[str, int]:
     """`option`'s NAME=N arguments as a mapping; a usage error if a name lacks one."""
     counts = {key: int(value) for key, value in key_values(items).items()}
     missing = [name for name in names if name not in counts]
@@ -155,8 +170,10 @@ def device() -> torch.device:
 
 
 def machine() -> str:
-    return (f"{platform.node()} {platform.processor() or platform.machine()}, "
-            f"{torch.get_num_threads()} torch threads, device {device()}")
+    return (
+        f"{platform.node()} {platform.processor() or platform.machine()}, "
+        f"{torch.get_num_threads()} torch threads, device {device()}"
+    )
 
 
 @dataclass
@@ -170,41 +187,82 @@ class Model:
     stop_thresholds: dict[str, float]
 
 
+def loaded_model(path: Path) -> Model:
+    """The network of the checkpoint saved in `path` and the stop thresholds it learned."""
+    checkpoint = load_checkpoint(path)
+    return Model(checkpoint.build_network(device()), str(path), None, checkpoint.stop_thresholds)
+
+
+def trained_and_saved(
+    network: QNetwork,
+    learning: QLearningConfig,
+    sampler: EpisodeSampler | None,
+    validation: Sequence[Episode],
+    pool: EpisodeEmbeddings | None,
+    name: str,
+) -> tuple[TrainingResult, float, Path]:
+    """`network` trained for `learning.total_updates` updates (no run folder: nothing
+    resumed), the wall seconds that took, and where its checkpoint is saved:
+    benchmarks/results/checkpoints/<name>_<updates>u_<time> (git-ignored)."""
+    start = time.perf_counter()
+    result = train_q_embedder(
+        lambda: network,
+        learning,
+        sampler,
+        validation,
+        run_dir=None,
+        checkpoint_every=learning.total_updates,
+        device=device(),
+        pool_embeddings=pool,
+    )
+    seconds = round(time.perf_counter() - start, 1)
+    saved = RESULTS / "checkpoints" / f"{name}_{learning.total_updates}u_{time.strftime('%Y%m%dT%H%M%S')}"
+    save_checkpoint(result.checkpoint, saved)
+    return result, seconds, saved
+
+
 def checkpoint_network(
-    args: argparse.Namespace, name: str, sampler: EpisodeSampler | None,
-    validation: Sequence[Episode], max_steps: int, pool_texts: Sequence[str] = (),
+    args: argparse.Namespace,
+    name: str,
+    sampler: EpisodeSampler | None,
+    validation: Sequence[Episode],
+    max_steps: int,
+    pool_texts: Sequence[str] = (),
 ) -> Model:
     """--checkpoint's network, or one trained here on `sampler` with conf/base's model
     and learner (--updates, --lr and `max_steps` over them), looking chunks up in the
     embedded `pool_texts`, and saved under benchmarks/results/checkpoints/ (git-ignored)."""
     if args.checkpoint is not None:
-        checkpoint = load_checkpoint(args.checkpoint)
-        return Model(checkpoint.build_network(device()), str(args.checkpoint), None, checkpoint.stop_thresholds)
+        return loaded_model(args.checkpoint)
     train_q = conf_parameters()["train_q"]
     model = {**train_q["model"], "max_length": args.max_length}
-    learning = learning_config({
-        **train_q["learning"], "learning_rate": args.lr, "total_updates": args.updates,
-        "max_steps": max_steps, "eval_every": max(args.updates // 4, 1), "seed": args.seed,
-    })
+    learning = learning_config(
+        {
+            **train_q["learning"],
+            "learning_rate": args.lr,
+            "total_updates": args.updates,
+            "max_steps": max_steps,
+            "eval_every": max(args.updates // 4, 1),
+            "seed": args.seed,
+        }
+    )
     network = QNetwork.from_pretrained(**model)
     pool = None
     if network.frozen_action_encoder:
         pool, _ = cached_pool_embeddings(network.action_encoder.to(device()), pool_texts)
-    start = time.perf_counter()
-    result = train_q_embedder(
-        lambda: network, learning, sampler, validation, run_dir=None,
-        checkpoint_every=args.updates, device=device(), pool_embeddings=pool,
+    result, seconds, saved = trained_and_saved(network, learning, sampler, validation, pool, name)
+    note = (
+        f"trained here: {args.updates} updates, lr {args.lr}, T={max_steps}, seed {args.seed}; "
+        f"saved to {saved.relative_to(ROOT)}"
     )
-    seconds = round(time.perf_counter() - start, 1)
-    saved = RESULTS / "checkpoints" / f"{name}_{args.updates}u_{time.strftime('%Y%m%dT%H%M%S')}"
-    save_checkpoint(result.checkpoint, saved)
-    note = (f"trained here: {args.updates} updates, lr {args.lr}, T={max_steps}, seed {args.seed}; "
-            f"saved to {saved.relative_to(ROOT)}")
     return Model(result.network, note, seconds, result.checkpoint.stop_thresholds)
 
 
 def evaluate_methods(
-    model: Model, episodes: Sequence[Episode], max_steps: int, args: argparse.Namespace,
+    model: Model,
+    episodes: Sequence[Episode],
+    max_steps: int,
+    args: argparse.Namespace,
     steps_by_benchmark: Mapping[str, int] | None = None,
 ) -> tuple[pd.DataFrame, dict[str, Any]]:
     """Q-RAG and the three baselines on `episodes`, each distinct chunk embedded once by
@@ -227,8 +285,10 @@ def evaluate_methods(
     metrics = score_traces(episodes, traces, max_steps, threshold, None, steps_by_benchmark)
     facts = {
         "distinct_chunks_embedded": len(dense_embeddings.texts),
-        "embed_seconds": {"q_rag": round(q_embeddings.encode_s, 1),
-                          "pretrained": round(dense_embeddings.encode_s, 1)},
+        "embed_seconds": {
+            "q_rag": round(q_embeddings.encode_s, 1),
+            "pretrained": round(dense_embeddings.encode_s, 1),
+        },
         "q_rag_shares_the_pretrained_embeddings": q_embeddings is dense_embeddings,
         "stop_threshold": threshold,
     }
@@ -237,8 +297,12 @@ def evaluate_methods(
 
 def write_report(report: dict[str, Any], metrics: pd.DataFrame, out: Path) -> None:
     """The run record as JSON (with the metrics) and the metrics table as CSV."""
-    report = {"machine": machine(), "command": " ".join([Path(sys.executable).name, *sys.argv]),
-              **report, "metrics": metrics.to_dict(orient="records")}
+    report = {
+        "machine": machine(),
+        "command": " ".join([Path(sys.executable).name, *sys.argv]),
+        **report,
+        "metrics": metrics.to_dict(orient="records"),
+    }
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(report, indent=2, default=float))
     metrics.to_csv(out.with_suffix(".csv"), index=False)
@@ -246,8 +310,15 @@ def write_report(report: dict[str, Any], metrics: pd.DataFrame, out: Path) -> No
 
 def print_table(metrics: pd.DataFrame, columns: Sequence[str]) -> None:
     """The chosen columns of the metrics table (those present), one row per group."""
-    keep = ["benchmark", "task", "length_bucket", "method", "n_episodes",
-            *[c for c in columns if c in metrics.columns]]
-    with pd.option_context("display.width", 220, "display.max_columns", 30,
-                           "display.float_format", "{:.3f}".format):
+    keep = [
+        "benchmark",
+        "task",
+        "length_bucket",
+        "method",
+        "n_episodes",
+        *[c for c in columns if c in metrics.columns],
+    ]
+    with pd.option_context(
+        "display.width", 220, "display.max_columns", 30, "display.float_format", "{:.3f}".format
+    ):
         print(metrics[keep].to_string(index=False))

@@ -38,7 +38,6 @@ import numpy as np
 import torch
 
 from common import RESULTS, ROOT, conf_parameters, machine
-
 from qrag_pipeline.builders.babilong import build_babilong_episodes
 from qrag_pipeline.checkpoints import load_checkpoint
 from qrag_pipeline.models.encoder import TextEncoder
@@ -63,7 +62,10 @@ def main() -> None:
         return
     encoder_args = conf_parameters()["embed"]["encoder"]
     sentences = _book_sentences(args)[: args.sentences]
-    report: dict[str, Any] = {"machine": machine(), "command": " ".join([Path(sys.executable).name, *sys.argv])}
+    report: dict[str, Any] = {
+        "machine": machine(),
+        "command": " ".join([Path(sys.executable).name, *sys.argv]),
+    }
     if "backends" in args.parts:
         report["backends"] = _backends(encoder_args, sentences)
     if "accuracy" in args.parts:
@@ -100,14 +102,17 @@ def _backends(encoder_args: dict[str, Any], sentences: list[str]) -> dict[str, A
         reference = vectors if reference is None else reference
         cosine = torch.nn.functional.cosine_similarity(vectors, reference)
         results[backend] = {
-            "setup_s": round(ready_s, 1), "seconds": round(seconds, 1),
+            "setup_s": round(ready_s, 1),
+            "seconds": round(seconds, 1),
             "sentences_per_s": round(len(sentences) / seconds, 1),
-            "cosine_to_torch_mean": round(float(cosine.mean()), 5), "cosine_to_torch_min": round(float(cosine.min()), 5),
+            "cosine_to_torch_mean": round(float(cosine.mean()), 5),
+            "cosine_to_torch_min": round(float(cosine.min()), 5),
         }
         print(backend, results[backend], flush=True)
     for backend in BACKENDS[1:]:
         results[backend]["speedup_over_torch"] = round(
-            results[backend]["sentences_per_s"] / results["torch"]["sentences_per_s"], 2)
+            results[backend]["sentences_per_s"] / results["torch"]["sentences_per_s"], 2
+        )
     return results
 
 
@@ -119,29 +124,42 @@ def _accuracy(args: argparse.Namespace, encoder_args: dict[str, Any]) -> dict[st
     network = checkpoint.build_network().eval()
     stories = {"source": "babi_files", "babi_dirs": [str(args.shared / "babi" / "en-10k")]}
     samples = load_story_samples(stories, "qa2", "test", 0)
-    episodes = build_babilong_episodes({"qa2": samples}, load_books(args.shared / "books" / "test"), ["32k"], 100, 0)
+    episodes = build_babilong_episodes(
+        {"qa2": samples}, load_books(args.shared / "books" / "test"), ["32k"], 100, 0
+    )
     torch_encoder = TextEncoder.from_pretrained(**encoder_args)
     results: dict[str, Any] = {"checkpoint": str(args.checkpoint), "episodes": len(episodes)}
     for backend in ("torch", "onnx-int8"):
         embeddings = embed_episodes(inference_encoder(torch_encoder, backend, ONNX_CACHE), episodes)
         with torch.inference_mode():
             traces = retrieve_batch(network, episodes, embeddings, 4)
-        results[backend] = {"fact_em@4": fact_em_rate(episodes, [t.retrieved for t in traces]),
-                            "encode_s": round(embeddings.encode_s, 1), "distinct_texts": len(embeddings.texts)}
+        results[backend] = {
+            "fact_em@4": fact_em_rate(episodes, [t.retrieved for t in traces]),
+            "encode_s": round(embeddings.encode_s, 1),
+            "distinct_texts": len(embeddings.texts),
+        }
         print(backend, results[backend], flush=True)
     return results
 
 
-def _executors(args: argparse.Namespace, encoder_args: dict[str, Any], sentences: list[str]) -> dict[str, Any]:
+def _executors(
+    args: argparse.Namespace, encoder_args: dict[str, Any], sentences: list[str]
+) -> dict[str, Any]:
     """The sharded encoder locally and on LocalClusters of 1 and 2 worker processes."""
     texts = sentences[: args.executor_sentences]
-    results: dict[str, Any] = {"sentences": len(texts), "backend": args.backend, "shard_size": args.shard_size}
+    results: dict[str, Any] = {
+        "sentences": len(texts),
+        "backend": args.backend,
+        "shard_size": args.shard_size,
+    }
     runs = {
         "local (this process, 2 threads)": ExecutorSettings(kind="local", shard_size=args.shard_size),
-        "dask, 1 worker x 2 threads": ExecutorSettings(kind="dask", shard_size=args.shard_size, n_workers=1,
-                                                       threads_per_worker=2),
-        "dask, 2 workers x 1 thread": ExecutorSettings(kind="dask", shard_size=args.shard_size, n_workers=2,
-                                                       threads_per_worker=1),
+        "dask, 1 worker x 2 threads": ExecutorSettings(
+            kind="dask", shard_size=args.shard_size, n_workers=1, threads_per_worker=2
+        ),
+        "dask, 2 workers x 1 thread": ExecutorSettings(
+            kind="dask", shard_size=args.shard_size, n_workers=2, threads_per_worker=1
+        ),
     }
     spec = EncoderSpec.of(encoder_args, args.backend, str(ONNX_CACHE))
     for name, settings in runs.items():
@@ -159,9 +177,24 @@ def _executors(args: argparse.Namespace, encoder_args: dict[str, Any], sentences
 def _ten_million(args: argparse.Namespace) -> dict[str, Any]:
     """The 10M-token encode in a child process (killed after --kill-after shards if
     given, then run again to the end): wall times, peak memory, where it resumed."""
-    command = [sys.executable, __file__, "--child-ten-million", "--backend", args.backend,
-               "--shard-size", str(args.shard_size), "--shared", str(args.shared), "--work-dir", str(args.work_dir)]
-    results: dict[str, Any] = {"backend": args.backend, "sentences": TEN_MILLION, "shard_size": args.shard_size}
+    command = [
+        sys.executable,
+        __file__,
+        "--child-ten-million",
+        "--backend",
+        args.backend,
+        "--shard-size",
+        str(args.shard_size),
+        "--shared",
+        str(args.shared),
+        "--work-dir",
+        str(args.work_dir),
+    ]
+    results: dict[str, Any] = {
+        "backend": args.backend,
+        "sentences": TEN_MILLION,
+        "shard_size": args.shard_size,
+    }
     if args.kill_after:
         results["killed_run"] = _run_until_shards(command, args.work_dir / "ten_million", args.kill_after)
     start = time.perf_counter()
@@ -182,8 +215,10 @@ def _run_until_shards(command: list[str], work: Path, shards: int) -> dict[str, 
         time.sleep(0.2)
     child.kill()
     child.wait()
-    return {"killed_after_s": round(time.perf_counter() - start, 1),
-            "shards_written": len(list(work.glob("*/shard-*.npy")))}
+    return {
+        "killed_after_s": round(time.perf_counter() - start, 1),
+        "shards_written": len(list(work.glob("*/shard-*.npy"))),
+    }
 
 
 def _encode_ten_million(args: argparse.Namespace) -> None:
@@ -195,18 +230,27 @@ def _encode_ten_million(args: argparse.Namespace) -> None:
     if len(texts) < TEN_MILLION:
         raise SystemExit(f"only {len(texts)} distinct sentences")
     spec = EncoderSpec.of(conf_parameters()["embed"]["encoder"], args.backend, str(ONNX_CACHE))
-    encoder = ShardedEncoder(spec, ExecutorSettings(shard_size=args.shard_size), args.work_dir / "ten_million")
+    encoder = ShardedEncoder(
+        spec, ExecutorSettings(shard_size=args.shard_size), args.work_dir / "ten_million"
+    )
     found = len(list((args.work_dir / "ten_million").glob("*/shard-*.npy")))
     start = time.perf_counter()
     vectors = encoder.encode(texts, progress=True)
     seconds = time.perf_counter() - start
     encoded = len(texts) - min(len(texts), found * args.shard_size)
-    print(json.dumps({
-        "shards_found_at_start": found, "encode_s": round(seconds, 1),
-        "sentences_encoded": encoded, "sentences_per_s": round(encoded / seconds, 1),
-        "vectors": list(vectors.shape), "all_finite": bool(np.isfinite(vectors.numpy()).all()),
-        "peak_memory_gib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20, 2),
-    }))
+    print(
+        json.dumps(
+            {
+                "shards_found_at_start": found,
+                "encode_s": round(seconds, 1),
+                "sentences_encoded": encoded,
+                "sentences_per_s": round(encoded / seconds, 1),
+                "vectors": list(vectors.shape),
+                "all_finite": bool(np.isfinite(vectors.numpy()).all()),
+                "peak_memory_gib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20, 2),
+            }
+        )
+    )
 
 
 def _arguments() -> argparse.Namespace:
@@ -217,7 +261,9 @@ def _arguments() -> argparse.Namespace:
     parser.add_argument("--backend", default="onnx-int8", choices=BACKENDS, help="executors and ten_million")
     parser.add_argument("--shard-size", type=int, default=4096)
     parser.add_argument("--checkpoint", type=Path, default=None)
-    parser.add_argument("--kill-after", type=int, default=0, help="ten_million: kill after N shards, then resume")
+    parser.add_argument(
+        "--kill-after", type=int, default=0, help="ten_million: kill after N shards, then resume"
+    )
     parser.add_argument("--work-dir", type=Path, default=RESULTS / "cache" / "encoding_work")
     parser.add_argument("--child-ten-million", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--shared", type=Path, default=ROOT.parent / "shared" / "data")

@@ -25,6 +25,7 @@ import argparse
 import time
 
 import torch
+
 from common import (
     RESULTS,
     add_common_arguments,
@@ -36,7 +37,6 @@ from common import (
     print_table,
     write_report,
 )
-
 from qrag_pipeline.builders.babilong import build_babilong_episodes
 from qrag_pipeline.episodes import Episode
 from qrag_pipeline.models.q_network import QNetwork
@@ -46,8 +46,15 @@ from qrag_pipeline.sources.story_sources import load_story_samples
 from qrag_pipeline.training_data import babilong_training_data, training_pool_texts
 
 DEFAULT_EPISODES = {"1k": 100, "32k": 100, "128k": 50, "1M": 10}
-HEADLINE = ("fact_em@T={T}", "fact_f1@T={T}", "fact_f1@learned", "fact_f1@oracle",
-            "answer_accuracy_rule_reader@T={T}", "seconds_per_question_encode", "seconds_per_question_steps")
+HEADLINE = (
+    "fact_em@T={T}",
+    "fact_f1@T={T}",
+    "fact_f1@learned",
+    "fact_f1@oracle",
+    "answer_accuracy_rule_reader@T={T}",
+    "seconds_per_question_encode",
+    "seconds_per_question_steps",
+)
 
 
 def main() -> None:
@@ -59,7 +66,9 @@ def main() -> None:
     episodes = [
         episode
         for length in args.lengths
-        for episode in build_babilong_episodes(test_samples, test_books, [length], args.episodes[length], args.seed)
+        for episode in build_babilong_episodes(
+            test_samples, test_books, [length], args.episodes[length], args.seed
+        )
     ]
     sampler, validation, pool_texts = None, [], []
     if args.checkpoint is None:
@@ -78,19 +87,29 @@ def main() -> None:
         cost = _cost_at(network, [e for e in episodes if e.length_bucket == args.cost_length], args)
 
     out = args.out or RESULTS / "evaluate_babilong.json"
-    write_report({
-        "data": "official bAbI en-10k test stories in ../shared/data/books/test (unseen books); "
-        "training (when done here): en-10k train stories (qa3 from en/) in books/train",
-        "checkpoint": note, "train_seconds": train_seconds, "max_steps": args.max_steps,
-        "stop_threshold": args.stop_threshold,
-        "episodes_per_task": {length: args.episodes[length] for length in args.lengths},
-        **facts, "cost_at_length": {"length": args.cost_length, **cost},
-    }, metrics, out)
+    write_report(
+        {
+            "data": "official bAbI en-10k test stories in ../shared/data/books/test (unseen books); "
+            "training (when done here): en-10k train stories (qa3 from en/) in books/train",
+            "checkpoint": note,
+            "train_seconds": train_seconds,
+            "max_steps": args.max_steps,
+            "stop_threshold": args.stop_threshold,
+            "episodes_per_task": {length: args.episodes[length] for length in args.lengths},
+            **facts,
+            "cost_at_length": {"length": args.cost_length, **cost},
+        },
+        metrics,
+        out,
+    )
     print_table(metrics, [name.format(T=args.max_steps) for name in HEADLINE])
     if cost:
-        print(f"\nat {args.cost_length} ({cost['chunks_per_document']:.0f} chunks, {cost['documents']} documents): "
-              f"one encoding pass {cost['encode_pass_s']} s, T={args.max_steps} steps {cost['steps_s']} s, "
-              f"ratio total/encoding {cost['ratio_total_to_encode_pass']}")
+        print(
+            f"\nat {args.cost_length} ({cost['chunks_per_document']:.0f} chunks, "
+            f"{cost['documents']} documents): "
+            f"one encoding pass {cost['encode_pass_s']} s, T={args.max_steps} steps {cost['steps_s']} s, "
+            f"ratio total/encoding {cost['ratio_total_to_encode_pass']}"
+        )
     print(f"checkpoint: {note}\nwritten to {out} and {out.with_suffix('.csv')}")
 
 

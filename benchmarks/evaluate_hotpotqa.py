@@ -23,11 +23,17 @@ from __future__ import annotations
 
 import argparse
 
-import torch
-from common import RESULTS, add_common_arguments, checkpoint_network, evaluate_methods, print_table, write_report
-
 import pandas as pd
+import torch
 
+from common import (
+    RESULTS,
+    add_common_arguments,
+    checkpoint_network,
+    evaluate_methods,
+    print_table,
+    write_report,
+)
 from qrag_pipeline.builders.hotpotqa import build_hotpotqa_episodes
 from qrag_pipeline.builders.musique import build_musique_episodes
 from qrag_pipeline.sources.hotpotqa import parse_hotpotqa_file, split_records
@@ -63,18 +69,36 @@ def main() -> None:
     metrics = pd.concat([hotpotqa, musique], ignore_index=True)
 
     out = args.out or RESULTS / "evaluate_hotpotqa.json"
-    write_report({
-        "data": f"../shared/data/{SAMPLE}: questions 1-{args.train_questions} in file order"
-        f"{f' and the {TRAIN_SAMPLE} questions' if args.train_sample else ''} train (the last "
-        f"{VALIDATION_QUESTIONS} dev ones validate), questions {args.train_questions + 1}-"
-        f"{args.train_questions + len(held_out)} evaluate; chunking {args.chunking}, training mixes "
-        f"up to {args.mix_chunks} other paragraphs in; out of distribution: ../shared/data/{MUSIQUE} at T={MUSIQUE_T}",
-        "checkpoint": note, "train_seconds": train_seconds, "max_steps": T, **facts,
-        "musique": {"max_steps": MUSIQUE_T, **musique_facts},
-    }, metrics, out)
+    write_report(
+        {
+            "data": f"../shared/data/{SAMPLE}: questions 1-{args.train_questions} in file order"
+            f"{f' and the {TRAIN_SAMPLE} questions' if args.train_sample else ''} train (the last "
+            f"{VALIDATION_QUESTIONS} dev ones validate), questions {args.train_questions + 1}-"
+            f"{args.train_questions + len(held_out)} evaluate; chunking {args.chunking}, training mixes "
+            f"up to {args.mix_chunks} other paragraphs in; out of distribution: "
+            f"../shared/data/{MUSIQUE} at T={MUSIQUE_T}",
+            "checkpoint": note,
+            "train_seconds": train_seconds,
+            "max_steps": T,
+            **facts,
+            "musique": {"max_steps": MUSIQUE_T, **musique_facts},
+        },
+        metrics,
+        out,
+    )
     for table, steps in ((hotpotqa, T), (musique, MUSIQUE_T)):
-        print_table(table, [f"fact_em@T={steps}", f"fact_f1@T={steps}", "fact_f1@learned", "steps@learned",
-                            "fact_f1@oracle", "seconds_per_question_encode", "seconds_per_question_steps"])
+        print_table(
+            table,
+            [
+                f"fact_em@T={steps}",
+                f"fact_f1@T={steps}",
+                "fact_f1@learned",
+                "steps@learned",
+                "fact_f1@oracle",
+                "seconds_per_question_encode",
+                "seconds_per_question_steps",
+            ],
+        )
     print(f"checkpoint: {note}\nwritten to {out} and {out.with_suffix('.csv')}")
 
 
@@ -82,10 +106,18 @@ def _arguments() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     add_common_arguments(parser, updates=600)
     parser.add_argument("--train-questions", type=int, default=1000)
-    parser.add_argument("--train-sample", action=argparse.BooleanOptionalAction, default=True,
-                        help="add the 100 questions of the train-split sample to training")
-    parser.add_argument("--mix-chunks", type=int, default=10,
-                        help="up to this many other training paragraphs mixed into each training draw")
+    parser.add_argument(
+        "--train-sample",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="add the 100 questions of the train-split sample to training",
+    )
+    parser.add_argument(
+        "--mix-chunks",
+        type=int,
+        default=10,
+        help="up to this many other training paragraphs mixed into each training draw",
+    )
     parser.add_argument("--chunking", default="paragraph", choices=["paragraph", "sentence"])
     return parser.parse_args()
 

@@ -17,8 +17,17 @@ import argparse
 
 import pandas as pd
 import torch
-from common import RESULTS, add_common_arguments, add_length_arguments, parse_arguments, checkpoint_network, evaluate_methods, print_table, write_report
 
+from common import (
+    RESULTS,
+    add_common_arguments,
+    add_length_arguments,
+    checkpoint_network,
+    evaluate_methods,
+    parse_arguments,
+    print_table,
+    write_report,
+)
 from qrag_pipeline.builders.ruler import NIAH_TASKS, build_niah_episodes
 from qrag_pipeline.sources.books import load_books
 from qrag_pipeline.training_data import niah_training_data, training_pool_texts
@@ -48,19 +57,37 @@ def main() -> None:
     average = _average_over_tasks(metrics, args.max_steps)
 
     out = args.out or RESULTS / "evaluate_ruler.json"
-    write_report({
-        "data": "NIAH episodes generated here (seed %d); essay haystack: ../shared/data/books/test "
-        "sentences (training: books/train)" % args.seed,
-        "checkpoint": note, "train_seconds": train_seconds, "max_steps": args.max_steps,
-        "episodes_per_task": {length: args.episodes[length] for length in args.lengths},
-        **facts, "average_over_tasks": average.to_dict(orient="records"),
-    }, metrics, out)
+    write_report(
+        {
+            "data": f"NIAH episodes generated here (seed {args.seed}); essay haystack: "
+            "../shared/data/books/test sentences (training: books/train)",
+            "checkpoint": note,
+            "train_seconds": train_seconds,
+            "max_steps": args.max_steps,
+            "episodes_per_task": {length: args.episodes[length] for length in args.lengths},
+            **facts,
+            "average_over_tasks": average.to_dict(orient="records"),
+        },
+        metrics,
+        out,
+    )
     T = args.max_steps
-    print_table(metrics, [f"niah_values@T={T}", f"niah_all@T={T}", "fact_f1@oracle",
-                          "seconds_per_question_encode", "seconds_per_question_steps"])
+    print_table(
+        metrics,
+        [
+            f"niah_values@T={T}",
+            f"niah_all@T={T}",
+            "fact_f1@oracle",
+            "seconds_per_question_encode",
+            "seconds_per_question_steps",
+        ],
+    )
     print("\naverage over the eight tasks (RULER score = fraction of gold values retrieved):")
-    print(average.pivot(index="method", columns="length_bucket", values=f"niah_values@T={T}")
-          [args.lengths].round(3).to_string())
+    print(
+        average.pivot(index="method", columns="length_bucket", values=f"niah_values@T={T}")[args.lengths]
+        .round(3)
+        .to_string()
+    )
     print(f"checkpoint: {note}\nwritten to {out} and {out.with_suffix('.csv')}")
 
 

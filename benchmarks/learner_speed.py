@@ -34,12 +34,11 @@ import torch
 
 from common import RESULTS, ROOT, cached_pool_embeddings, conf_parameters, machine, official_stories
 from common import device as compute_device
-
 from qrag_pipeline.models.q_network import QNetwork
+from qrag_pipeline.rl.config import learning_config
 from qrag_pipeline.rl.learner import UPDATE_PARTS, QLearner
 from qrag_pipeline.sources.books import load_books
 from qrag_pipeline.sources.story_sources import load_story_samples
-from qrag_pipeline.training import learning_config
 from qrag_pipeline.training_data import babilong_training_data, training_pool_texts
 
 
@@ -59,9 +58,8 @@ def main() -> None:
     pool_start = time.perf_counter()
     frozen = QNetwork.from_pretrained(**default_model).action_encoder.to(device)
     pool, cached = cached_pool_embeddings(frozen, pool_texts)
-    pool_note = (
-        f"{len(pool.texts)} distinct pool texts, encoded once in {pool.encode_s:.1f} s"
-        + (f" (read from the cache in {time.perf_counter() - pool_start:.1f} s)" if cached else "")
+    pool_note = f"{len(pool.texts)} distinct pool texts, encoded once in {pool.encode_s:.1f} s" + (
+        f" (read from the cache in {time.perf_counter() - pool_start:.1f} s)" if cached else ""
     )
 
     if args.rollouts:
@@ -71,7 +69,10 @@ def main() -> None:
     for name, model in (("paper", paper_model), ("default", default_model)):
         start = time.perf_counter()
         learner = QLearner(
-            QNetwork.from_pretrained(**model), sampler, learning, device,
+            QNetwork.from_pretrained(**model),
+            sampler,
+            learning,
+            device,
             pool if model["frozen_action_encoder"] else None,
         )
         setup_s = time.perf_counter() - start
@@ -96,22 +97,42 @@ def main() -> None:
     _print(report, out)
 
 
-def _rollout_sizes(args: argparse.Namespace, train_q: dict[str, Any], sampler: Any, pool: Any,
-                   device: torch.device) -> None:
+def _rollout_sizes(
+    args: argparse.Namespace, train_q: dict[str, Any], sampler: Any, pool: Any, device: torch.device
+) -> None:
     """The default learner's throughput at each rollout size, into rollout_sizes.json."""
     sizes: dict[str, Any] = {}
     for size in args.rollouts:
         envs, steps = (int(n) for n in size.split("x"))
-        learning = learning_config({**train_q["learning"], "total_updates": args.updates, "seed": args.seed,
-                                    "num_envs": envs, "num_steps": steps})
+        learning = learning_config(
+            {
+                **train_q["learning"],
+                "total_updates": args.updates,
+                "seed": args.seed,
+                "num_envs": envs,
+                "num_steps": steps,
+            }
+        )
         learner = QLearner(QNetwork.from_pretrained(**train_q["model"]), sampler, learning, device, pool)
         history = [learner.update() for _ in range(args.updates)]
         sizes[size] = _summary(train_q["model"], history, 0.0)
-        print(f"{size:>6}: {sizes[size]['seconds_per_update']:.2f} s/update, "
-              f"{sizes[size]['transitions_per_s']:.1f} transitions/s", flush=True)
+        print(
+            f"{size:>6}: {sizes[size]['seconds_per_update']:.2f} s/update, "
+            f"{sizes[size]['transitions_per_s']:.1f} transitions/s",
+            flush=True,
+        )
     out = args.out or RESULTS / "rollout_sizes.json"
-    out.write_text(json.dumps({"machine": machine(), "command": " ".join([Path(sys.executable).name, *sys.argv]),
-                               "updates": args.updates, "sizes": sizes}, indent=2))
+    out.write_text(
+        json.dumps(
+            {
+                "machine": machine(),
+                "command": " ".join([Path(sys.executable).name, *sys.argv]),
+                "updates": args.updates,
+                "sizes": sizes,
+            },
+            indent=2,
+        )
+    )
     print(f"written to {out.relative_to(ROOT)}")
 
 
@@ -120,7 +141,9 @@ def _summary(model: dict[str, Any], history: list[dict[str, float]], setup_s: fl
     parts = {part: float(np.mean([m[f"seconds_{part}"] for m in history])) for part in UPDATE_PARTS}
     parts["other"] = total - sum(parts.values())
     return {
-        "action_side": "trained" if not model["frozen_action_encoder"] else f"frozen, head {model['action_head']}",
+        "action_side": "trained"
+        if not model["frozen_action_encoder"]
+        else f"frozen, head {model['action_head']}",
         "setup_s": setup_s,
         "seconds_per_update": total,
         "part_seconds_per_update": parts,
@@ -135,8 +158,10 @@ def _print(report: dict[str, Any], out: Path) -> None:
     print(f"{'part':<16} {'paper':>9} {'share':>6} {'default':>9} {'share':>6}")
     for part in paper["part_seconds_per_update"]:
         p, d = paper["part_seconds_per_update"][part], default["part_seconds_per_update"][part]
-        print(f"{part:<16} {p:>9.3f} {p / paper['seconds_per_update']:>6.0%} "
-              f"{d:>9.3f} {d / default['seconds_per_update']:>6.0%}")
+        print(
+            f"{part:<16} {p:>9.3f} {p / paper['seconds_per_update']:>6.0%} "
+            f"{d:>9.3f} {d / default['seconds_per_update']:>6.0%}"
+        )
     print(f"{'total':<16} {paper['seconds_per_update']:>9.3f} {'':>6} {default['seconds_per_update']:>9.3f}")
     print(f"action side: paper {paper['action_side']}; default {default['action_side']}")
     print(f"one-time, shared by every run on these pools: {report['pool_embedding']}")
@@ -149,8 +174,12 @@ def _arguments() -> argparse.Namespace:
     parser.add_argument("--task", default="qa2", choices=["qa1", "qa2", "qa3", "qa4", "qa5"])
     parser.add_argument("--updates", type=int, default=20)
     parser.add_argument("--train-sentences", type=int, default=50, help="sentences per training document")
-    parser.add_argument("--rollouts", nargs="*", default=[],
-                        help="time the default learner at these rollout sizes, ENVSxSTEPS")
+    parser.add_argument(
+        "--rollouts",
+        nargs="*",
+        default=[],
+        help="time the default learner at these rollout sizes, ENVSxSTEPS",
+    )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--shared", type=Path, default=ROOT.parent / "shared" / "data")
     parser.add_argument("--out", type=Path, default=None)

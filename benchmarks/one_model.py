@@ -45,31 +45,37 @@ from common import (
     conf_parameters,
     device,
     key_values,
+    loaded_model,
     official_stories,
     print_table,
+    trained_and_saved,
     write_report,
 )
-
-from qrag_pipeline.builders.babilong import build_babilong_episodes, bucket_size
+from qrag_pipeline.builders.babilong import bucket_size, build_babilong_episodes
 from qrag_pipeline.builders.ruler import NIAH_TASKS, build_niah_episodes
-from qrag_pipeline.checkpoints import load_checkpoint, save_checkpoint
 from qrag_pipeline.episodes import Episode
 from qrag_pipeline.evaluation import baseline_traces, q_chunk_embeddings, q_rag_traces, score_traces
 from qrag_pipeline.models.encoder import TextEncoder
 from qrag_pipeline.models.q_network import QNetwork
+from qrag_pipeline.rl.config import learning_config
 from qrag_pipeline.sources.babi_files import BABI_TASKS
 from qrag_pipeline.sources.books import load_books
 from qrag_pipeline.sources.prose_generator import generate_prose
 from qrag_pipeline.sources.story_sources import load_story_samples
-from qrag_pipeline.training import learning_config, train_q_embedder
 from qrag_pipeline.training_data import training_data, training_pool_texts
 
 BABILONG_EPISODES = {"1k": 100, "32k": 100, "128k": 50, "1M": 20, "10M": 10}
 RULER_EPISODES = {"4k": 20, "32k": 10, "128k": 4, "1M": 2}
 TASKS_AT_10M = ("qa1", "qa2", "qa3")
 PUBLISHED_QA3_ORACLE_F1 = {"1k": 0.978, "32k": 0.971, "128k": 0.968, "1M": 0.965}
-BABILONG_COLUMNS = ("fact_em@T={T}", "answer_accuracy_rule_reader@T={T}", "fact_f1@learned",
-                    "steps@learned", "fact_f1@oracle", "seconds_per_question_steps")
+BABILONG_COLUMNS = (
+    "fact_em@T={T}",
+    "answer_accuracy_rule_reader@T={T}",
+    "fact_f1@learned",
+    "steps@learned",
+    "fact_f1@oracle",
+    "seconds_per_question_steps",
+)
 RULER_COLUMNS = ("niah_values@T={T}", "niah_all@T={T}", "fact_f1@learned", "steps@learned")
 
 
@@ -92,33 +98,49 @@ def main() -> None:
             compared = [e for e in episodes if len(e.chunks) <= limit]
             traces.append(baseline_traces(encoder, compared, embeddings, T, progress=True))
     metrics = score_traces(episodes, pd.concat(traces, ignore_index=True), T, model.stop_thresholds)
-    ruler_average = (metrics[metrics.benchmark == "ruler"]
-                     .groupby(["length_bucket", "method"], sort=False)[[f"niah_values@T={T}", f"niah_all@T={T}"]]
-                     .mean().reset_index())
+    ruler_average = (
+        metrics[metrics.benchmark == "ruler"]
+        .groupby(["length_bucket", "method"], sort=False)[[f"niah_values@T={T}", f"niah_all@T={T}"]]
+        .mean()
+        .reset_index()
+    )
     cost = _cost_at_10m(metrics, episodes, embeddings, T)
 
     out = args.out or RESULTS / "one_model.json"
-    write_report({
-        "data": "training: stories of the built-in generator (varied vocabulary) in ../shared/data/books/train; "
-        "evaluation: official bAbI en-10k test stories and RULER NIAH episodes in books/test (unseen); "
-        "a 10M document cycles through the test books' 65,693 sentences",
-        "checkpoint": model.note, "train_seconds": model.train_seconds, "max_steps": T,
-        "stop_thresholds": model.stop_thresholds,
-        "babilong_episodes_per_task": args.babilong_episodes, "ruler_episodes_per_task": args.ruler_episodes,
-        "baselines_up_to": args.baseline_max,
-        "distinct_chunks_embedded": len(embeddings.texts), "embed_seconds": round(embed_s, 1),
-        "embeddings_encode_s": round(embeddings.encode_s, 1),
-        "ruler_average_over_tasks": ruler_average.to_dict(orient="records"),
-        "published_qa3_oracle_f1": PUBLISHED_QA3_ORACLE_F1, "cost_at_10M": cost,
-        "peak_memory_gib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20, 2),
-    }, metrics, out)
+    write_report(
+        {
+            "data": "training: stories of the built-in generator (varied vocabulary) in "
+            "../shared/data/books/train; "
+            "evaluation: official bAbI en-10k test stories and RULER NIAH episodes in books/test (unseen); "
+            "a 10M document cycles through the test books' 65,693 sentences",
+            "checkpoint": model.note,
+            "train_seconds": model.train_seconds,
+            "max_steps": T,
+            "stop_thresholds": model.stop_thresholds,
+            "babilong_episodes_per_task": args.babilong_episodes,
+            "ruler_episodes_per_task": args.ruler_episodes,
+            "baselines_up_to": args.baseline_max,
+            "distinct_chunks_embedded": len(embeddings.texts),
+            "embed_seconds": round(embed_s, 1),
+            "embeddings_encode_s": round(embeddings.encode_s, 1),
+            "ruler_average_over_tasks": ruler_average.to_dict(orient="records"),
+            "published_qa3_oracle_f1": PUBLISHED_QA3_ORACLE_F1,
+            "cost_at_10M": cost,
+            "peak_memory_gib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20, 2),
+        },
+        metrics,
+        out,
+    )
     print("\nBabiLong (official test stories, unseen test books)")
     print_table(metrics[metrics.benchmark == "babilong"], [c.format(T=T) for c in BABILONG_COLUMNS])
     print("\nRULER NIAH")
     print_table(metrics[metrics.benchmark == "ruler"], [c.format(T=T) for c in RULER_COLUMNS])
     print("\nRULER eight-task average of niah_values (the RULER score):")
-    print(ruler_average.pivot(index="method", columns="length_bucket", values=f"niah_values@T={T}")
-          .round(3).to_string())
+    print(
+        ruler_average.pivot(index="method", columns="length_bucket", values=f"niah_values@T={T}")
+        .round(3)
+        .to_string()
+    )
     print(f"\ncost at 10M: {cost}")
     print(f"checkpoint: {model.note}; stop thresholds {model.stop_thresholds}\nwritten to {out}")
 
@@ -126,34 +148,50 @@ def main() -> None:
 def _model(args: argparse.Namespace) -> Model:
     """--checkpoint's model, or conf/base's one model trained here and saved."""
     if args.checkpoint is not None:
-        checkpoint = load_checkpoint(args.checkpoint)
-        return Model(checkpoint.build_network(device()), str(args.checkpoint), None, checkpoint.stop_thresholds)
+        return loaded_model(args.checkpoint)
     parameters = conf_parameters()
     train_q, stories = parameters["train_q"], parameters["data_prep"]["stories"]
     tasks = list(train_q["tasks"])
-    samples = [s for task in tasks if task in BABI_TASKS
-               for s in load_story_samples({**stories, "source": "generator"}, task, "train", args.seed)]
-    documents = (load_books(args.shared / "books" / "train") if args.train_distractors == "books"
-                 else generate_prose(8, 2000, seed=args.seed, split="train"))
-    sampler, validation = training_data(
-        tasks, samples, documents, [], train_q["train_sentences"], train_q["validation_questions"],
-        args.seed, train_q["task_weights"],
+    samples = [
+        s
+        for task in tasks
+        if task in BABI_TASKS
+        for s in load_story_samples({**stories, "source": "generator"}, task, "train", args.seed)
+    ]
+    documents = (
+        load_books(args.shared / "books" / "train")
+        if args.train_distractors == "books"
+        else generate_prose(8, 2000, seed=args.seed, split="train")
     )
-    learning = learning_config({**train_q["learning"], "seed": args.seed,
-                                **({"total_updates": args.updates} if args.updates else {})})
+    sampler, validation = training_data(
+        tasks,
+        samples,
+        documents,
+        [],
+        train_q["train_sentences"],
+        train_q["validation_questions"],
+        args.seed,
+        train_q["task_weights"],
+    )
+    learning = learning_config(
+        {
+            **train_q["learning"],
+            "seed": args.seed,
+            **({"total_updates": args.updates} if args.updates else {}),
+        }
+    )
     network = QNetwork.from_pretrained(**{**train_q["model"], **args.model})
-    pool, _ = cached_pool_embeddings(network.action_encoder.to(device()), training_pool_texts(samples, documents))
-    start = time.perf_counter()
-    result = train_q_embedder(lambda: network, learning, sampler, validation, run_dir=None,
-                              checkpoint_every=learning.total_updates, device=device(), pool_embeddings=pool)
-    seconds = round(time.perf_counter() - start, 1)
-    saved = RESULTS / "checkpoints" / f"one_model_{learning.total_updates}u_{time.strftime('%Y%m%dT%H%M%S')}"
-    save_checkpoint(result.checkpoint, saved)
+    pool, _ = cached_pool_embeddings(
+        network.action_encoder.to(device()), training_pool_texts(samples, documents)
+    )
+    result, seconds, saved = trained_and_saved(network, learning, sampler, validation, pool, "one_model")
     curve = result.curves[["update", "eval_fact_em", "train_return", "loss", "updates_per_s"]].round(3)
     print(curve.to_string(index=False))
-    note = (f"conf/base's one model trained here{f' with {args.model}' if args.model else ''}: "
-            f"{learning.total_updates} updates in {seconds} s, "
-            f"distractors {args.train_distractors}, seed {args.seed}; saved to {saved}")
+    note = (
+        f"conf/base's one model trained here{f' with {args.model}' if args.model else ''}: "
+        f"{learning.total_updates} updates in {seconds} s, "
+        f"distractors {args.train_distractors}, seed {args.seed}; saved to {saved}"
+    )
     return Model(result.network, note, seconds, result.checkpoint.stop_thresholds)
 
 
@@ -194,22 +232,39 @@ def _counts(items: list[str]) -> dict[str, int]:
 
 def _arguments() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--checkpoint", type=Path, default=None, help="a train_q checkpoint folder; else train one")
+    parser.add_argument(
+        "--checkpoint", type=Path, default=None, help="a train_q checkpoint folder; else train one"
+    )
     parser.add_argument("--updates", type=int, default=None, help="updates (default: conf/base's)")
-    parser.add_argument("--model", nargs="+", default=[], metavar="KEY=VALUE",
-                        help="train_q.model settings over conf/base's, e.g. rotary_fraction=0.5")
+    parser.add_argument(
+        "--model",
+        nargs="+",
+        default=[],
+        metavar="KEY=VALUE",
+        help="train_q.model settings over conf/base's, e.g. rotary_fraction=0.5",
+    )
     parser.add_argument("--train-distractors", default="books", choices=["books", "prose"])
-    parser.add_argument("--babilong-episodes", nargs="+", default=[f"{k}={v}" for k, v in BABILONG_EPISODES.items()])
-    parser.add_argument("--ruler-episodes", nargs="+", default=[f"{k}={v}" for k, v in RULER_EPISODES.items()])
-    parser.add_argument("--baseline-max", default="1M",
-                        help="the longest length the baselines run at; none: Q-RAG alone (their "
-                        "figures do not depend on the model)")
+    parser.add_argument(
+        "--babilong-episodes", nargs="+", default=[f"{k}={v}" for k, v in BABILONG_EPISODES.items()]
+    )
+    parser.add_argument(
+        "--ruler-episodes", nargs="+", default=[f"{k}={v}" for k, v in RULER_EPISODES.items()]
+    )
+    parser.add_argument(
+        "--baseline-max",
+        default="1M",
+        help="the longest length the baselines run at; none: Q-RAG alone (their "
+        "figures do not depend on the model)",
+    )
     parser.add_argument("--max-steps", type=int, default=4, help="T: chunks retrieved per question")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--shared", type=Path, default=ROOT.parent / "shared" / "data")
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args()
-    args.babilong_episodes, args.ruler_episodes = _counts(args.babilong_episodes), _counts(args.ruler_episodes)
+    args.babilong_episodes, args.ruler_episodes = (
+        _counts(args.babilong_episodes),
+        _counts(args.ruler_episodes),
+    )
     args.model = key_values(args.model)
     return args
 

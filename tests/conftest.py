@@ -19,8 +19,12 @@ import torch
 import transformers
 from transformers import AutoTokenizer, BertConfig
 
+from qrag_pipeline.episodes import Episode
 from qrag_pipeline.models.encoder import DEFAULT_ENCODER, TextEncoder, resolve_encoder_path
 from qrag_pipeline.models.q_network import QNetwork
+from qrag_pipeline.rl.config import QLearningConfig
+from qrag_pipeline.rl.environment import EpisodeSampler
+from qrag_pipeline.training import TrainingResult, train_q_embedder
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
@@ -28,6 +32,42 @@ os.environ.setdefault("KEDRO_DISABLE_TELEMETRY", "true")
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
+TINY_LEARNING = QLearningConfig(
+    total_updates=4,
+    warmup_updates=1,
+    learning_start=0,
+    learning_rate=3e-3,
+    num_envs=2,
+    num_steps=2,
+    max_steps=3,
+    eval_every=2,
+    eval_episodes=2,
+    seed=5,
+)
+"""A training run of a few updates of a tiny network, for tests of whole runs."""
+
+
+def train_tiny(
+    make_tiny_network: Callable[..., QNetwork],
+    training_data: tuple[EpisodeSampler, list[Episode]],
+    run_dir: Path | None,
+    learning: QLearningConfig = TINY_LEARNING,
+) -> TrainingResult:
+    """A tiny network (seed 11) trained on the CPU on `training_data` (sampler,
+    validation episodes), checkpointed every 2 updates into `run_dir`."""
+    sampler, validation = training_data
+    return train_q_embedder(
+        lambda: make_tiny_network(seed=11),
+        learning,
+        sampler,
+        validation,
+        run_dir,
+        checkpoint_every=2,
+        device=torch.device("cpu"),
+        progress=False,
+    )
+
+
 SHARED_DATA = Path(os.environ.get("QRAG_SHARED_DATA", PROJECT_ROOT.parent / "shared" / "data"))
 
 

@@ -48,9 +48,7 @@ def test_three_lines_retrieve_from_a_text_in_document_order_with_q_values(
     assert sorted(hit.step for hit in hits) == [1, 2, 3]
     assert all(hit.text == chunks[hit.index] for hit in hits)
     network = retriever.network
-    trace = retrieve(
-        network, QUESTION, chunks, network.action_encoder.encode(chunks), 3
-    )
+    trace = retrieve(network, QUESTION, chunks, network.action_encoder.encode(chunks), 3)
     by_step = sorted(hits, key=lambda hit: hit.step)
     assert [hit.index for hit in by_step] == trace.retrieved
     assert [hit.q_value for hit in by_step] == pytest.approx(trace.q_values, abs=1e-6)
@@ -69,9 +67,7 @@ def test_a_list_of_chunks_is_used_as_given_and_the_threshold_cuts_the_steps(
     assert sorted(hit.step for hit in kept) == list(range(1, len(kept) + 1)) and kept
     assert all(hit.q_value >= first_q for hit in kept)
     network = retriever.network
-    trace = retrieve(
-        network, QUESTION, chunks, network.action_encoder.encode(chunks), 4
-    )
+    trace = retrieve(network, QUESTION, chunks, network.action_encoder.encode(chunks), 4)
     by_step = sorted(kept, key=lambda hit: hit.step)
     assert [hit.index for hit in by_step] == learned_stop(trace, first_q)
     assert retriever.retrieve(chunks, QUESTION, max_steps=4, stop_threshold=1e9) == []
@@ -114,12 +110,8 @@ def test_cli_prints_the_hits_in_document_order_and_exits_0(
     ]
     assert main([*argv, str(story)]) == 0
     lines = capsys.readouterr().out.splitlines()
-    hits = QRetriever.from_checkpoint(checkpoint_dir).retrieve(
-        STORY, QUESTION, max_steps=3
-    )
-    assert lines == [
-        f"[{h.index}] step {h.step} Q={h.q_value:.4f}  {h.text}" for h in hits
-    ]
+    hits = QRetriever.from_checkpoint(checkpoint_dir).retrieve(STORY, QUESTION, max_steps=3)
+    assert lines == [f"[{h.index}] step {h.step} Q={h.q_value:.4f}  {h.text}" for h in hits]
 
 
 def _error_line(capsys: pytest.CaptureFixture[str], argv: list[str]) -> str:
@@ -142,9 +134,7 @@ def test_cli_bad_inputs_end_on_one_error_line_and_status_2(
     empty = tmp_path / "empty.txt"
     empty.write_text("\n \n")
     checkpoint = ["--checkpoint", str(checkpoint_dir), "--question", QUESTION]
-    assert "cannot read" in _error_line(
-        capsys, [*checkpoint, str(tmp_path / "missing.txt")]
-    )
+    assert "cannot read" in _error_line(capsys, [*checkpoint, str(tmp_path / "missing.txt")])
     assert "the document is empty" in _error_line(capsys, [*checkpoint, str(empty)])
     missing = [
         "--checkpoint",
@@ -155,9 +145,7 @@ def test_cli_bad_inputs_end_on_one_error_line_and_status_2(
     ]
     assert "is not a Q-embedder checkpoint" in _error_line(capsys, missing)
     monkeypatch.chdir(tmp_path)
-    assert "no checkpoint under" in _error_line(
-        capsys, ["--question", QUESTION, str(story)]
-    )
+    assert "no checkpoint under" in _error_line(capsys, ["--question", QUESTION, str(story)])
 
 
 def test_the_installed_command_fails_without_a_traceback(tmp_path: Path) -> None:
@@ -181,10 +169,7 @@ def test_the_installed_command_fails_without_a_traceback(tmp_path: Path) -> None
         timeout=120,
     )
     assert result.returncode == 2 and result.stdout == ""
-    assert (
-        result.stderr.startswith("qrag-retrieve: error: ")
-        and "Traceback" not in result.stderr
-    )
+    assert result.stderr.startswith("qrag-retrieve: error: ") and "Traceback" not in result.stderr
 
 
 def test_a_frozen_action_encoder_checkpoint_retrieves_as_it_did_in_training(
@@ -226,7 +211,9 @@ def test_the_checkpoints_learned_threshold_stops_retrieval_by_default(
     between = (trace.q_values[0] + trace.q_values[1]) / 2  # keeps the first pick only
     assert trace.q_values[1] < between < trace.q_values[0]
     directory = tmp_path / "checkpoint"
-    save_checkpoint(Checkpoint.from_network(network, stop_thresholds={"all": between, "ruler": 9.0}), directory)
+    save_checkpoint(
+        Checkpoint.from_network(network, stop_thresholds={"all": between, "ruler": 9.0}), directory
+    )
 
     retriever = QRetriever.from_checkpoint(directory)
     assert retriever.stop_threshold == between  # the one chosen on all benchmarks

@@ -17,10 +17,16 @@ TEXTS = ["Mary went to the kitchen.", "Where is Mary?", "The hedgehog returned t
 
 def _scores(network) -> torch.Tensor:
     states = network.state_encoder.encode(TEXTS[1:2])
-    return network.q_values(states, network.positioned_actions(network.action_encoder.encode(TEXTS), torch.tensor([0])))
+    return sum(
+        network.twin_q(
+            states, network.positioned_actions(network.action_encoder.encode(TEXTS), torch.tensor([0]))
+        )
+    )
 
 
-def test_round_trip_rebuilds_the_same_network_with_its_training_state(make_tiny_network, tmp_path: Path) -> None:
+def test_round_trip_rebuilds_the_same_network_with_its_training_state(
+    make_tiny_network, tmp_path: Path
+) -> None:
     network = make_tiny_network(seed=3)
     tensors = {"optimizer.0.exp_avg": torch.arange(4.0)}
     state = {"updates": 7, "history": [{"loss": 0.5}]}
@@ -37,15 +43,15 @@ def test_round_trip_rebuilds_the_same_network_with_its_training_state(make_tiny_
 
 
 def test_a_frozen_action_encoder_and_its_head_round_trip(make_tiny_network, tmp_path: Path) -> None:
-    network = make_tiny_network(
-        seed=3, frozen_action_encoder=True, action_head="linear", rotary_fraction=0.5
-    )
+    network = make_tiny_network(seed=3, frozen_action_encoder=True, action_head="linear", rotary_fraction=0.5)
     with torch.no_grad():
         network.action_head.weight.mul_(1.5)
     save_checkpoint(Checkpoint.from_network(network), tmp_path / "ck")
     rebuilt = load_checkpoint(tmp_path / "ck").build_network()
     assert rebuilt.config() == network.config()
-    assert rebuilt.frozen_action_encoder and torch.equal(rebuilt.action_head.weight, network.action_head.weight)
+    assert rebuilt.frozen_action_encoder and torch.equal(
+        rebuilt.action_head.weight, network.action_head.weight
+    )
     assert not any(p.requires_grad for p in rebuilt.action_encoder.parameters())
     assert torch.allclose(_scores(rebuilt), _scores(network), atol=1e-6)
 
@@ -62,14 +68,16 @@ def test_a_checkpoint_written_before_the_action_side_options_is_the_papers(
     assert rebuilt.rotary_fraction == 1.0
 
 
-def test_checkpoints_are_never_overwritten_and_a_failed_save_leaves_nothing(make_tiny_network, tmp_path: Path) -> None:
+def test_checkpoints_are_never_overwritten_and_a_failed_save_leaves_nothing(
+    make_tiny_network, tmp_path: Path
+) -> None:
     network = make_tiny_network()
     save_checkpoint(Checkpoint.from_network(network), tmp_path / "ck")
     with pytest.raises(QragInputError, match="exists already"):
         save_checkpoint(Checkpoint.from_network(network), tmp_path / "ck")
     broken = Checkpoint.from_network(network, training_tensors={"shared": torch.zeros(2)})
     broken.training_tensors["alias"] = broken.training_tensors["shared"]  # safetensors refuses shared memory
-    with pytest.raises(Exception):
+    with pytest.raises(RuntimeError, match="share memory"):
         save_checkpoint(broken, tmp_path / "partial")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["ck"]
 

@@ -14,7 +14,6 @@ import pytest
 from qrag_pipeline.episodes import Episode
 from qrag_pipeline.errors import QragInputError
 from qrag_pipeline.evaluation import (
-    GROUP_COLUMNS,
     METHODS,
     TRACE_COLUMNS,
     baseline_traces,
@@ -23,6 +22,7 @@ from qrag_pipeline.evaluation import (
     score_traces,
     trace_rows,
 )
+from qrag_pipeline.reporting.metrics_table import GROUP_COLUMNS
 from qrag_pipeline.retrieval.baselines import dense_top_k, multistep_dense, tfidf_top_k
 from qrag_pipeline.retrieval.embeddings import embed_episodes
 from qrag_pipeline.retrieval.multistep import retrieve
@@ -58,9 +58,7 @@ Q_RAG = _traces(
 #   [0, 1]: kitchen (wrong).
 # tfidf, John: [2, 3]: EM 1, P 1/2, R 1, F1 2/3; oracle stops after 2: all 1; reader
 #   on [2, 3]: garden (right).
-TFIDF = _traces(
-    "tfidf", [Trace([0, 1], [0.5, 0.1]), Trace([2, 3], [0.7, 0.2])], [0.0, 0.1]
-)
+TFIDF = _traces("tfidf", [Trace([0, 1], [0.5, 0.1]), Trace([2, 3], [0.7, 0.2])], [0.0, 0.1])
 
 
 def _fact_columns(stop: str) -> list[str]:
@@ -168,9 +166,7 @@ def test_traces_of_another_episode_set_or_table_are_refused() -> None:
         score_traces([MARY, JOHN], Q_RAG.drop(columns="steps_s"), T, THRESHOLD)
 
 
-def test_q_rag_and_baseline_traces_are_the_retrievers_own(
-    make_tiny_network, make_tiny
-) -> None:
+def test_q_rag_and_baseline_traces_are_the_retrievers_own(make_tiny_network, make_tiny) -> None:
     episodes = small_episodes()
     network = make_tiny_network(seed=3)
     q_embeddings = embed_episodes(network.action_encoder, episodes, "float32", False)
@@ -194,15 +190,11 @@ def test_q_rag_and_baseline_traces_are_the_retrievers_own(
         expected = {
             "tfidf": tfidf_top_k(episode, 3),
             "dense": dense_top_k(question, vectors, 3),
-            "multistep_dense": multistep_dense(
-                encoder, episode.question, episode.chunks, vectors, 3
-            ),
+            "multistep_dense": multistep_dense(encoder, episode.question, episode.chunks, vectors, 3),
         }
         for method, trace in expected.items():
             assert by_method[method]["retrieved"].iloc[i] == trace.retrieved
     assert (by_method["tfidf"]["encode_s"] == 0).all()  # fitted inside its steps
-    assert by_method["dense"]["encode_s"].tolist() == pytest.approx(
-        [embeddings.encode_s / 3] * 3
-    )
+    assert by_method["dense"]["encode_s"].tolist() == pytest.approx([embeddings.encode_s / 3] * 3)
     with pytest.raises(QragInputError, match="do not record a pretrained encoder"):
         pretrained_encoder(embeddings)

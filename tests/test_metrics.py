@@ -12,17 +12,19 @@ import math
 import numpy as np
 import pytest
 
+from qrag_pipeline.episodes import Episode
 from qrag_pipeline.metrics import (
     FactScores,
     MetricSummary,
     aggregate,
-    all_or_nothing,
     babi_answer_correct,
     fact_scores,
+    niah_all_found,
+    niah_values_found,
+    niah_values_in,
     squad_exact_match,
     squad_f1,
     squad_normalize,
-    values_recall,
 )
 
 SUPPORT = [2, 7, 9]
@@ -130,38 +132,31 @@ def test_squad_exact_match_and_f1(prediction: str, gold: str, em: float, f1: flo
     assert squad_f1(prediction, gold) == pytest.approx(f1)
 
 
+def _niah(answer: str, chunks: list[str]) -> Episode:
+    return Episode("r", "ruler", "niah_multivalue", "4k", "Which numbers?", answer, chunks)
+
+
 @pytest.mark.parametrize(
-    ("predicted", "gold", "recall", "all_found"),
+    ("chunks", "retrieved", "found", "all_found"),
     [
-        ("The special magic number is 1234567.", ["1234567"], 1.0, 1.0),
-        (  # 3 of 4 found: 0.75, not all
-            "Numbers: 1234567, 7654321 and 1111111.",
-            ["1234567", "7654321", "2222222", "1111111"],
-            0.75,
-            0.0,
-        ),
-        ("It is 91234567.", ["1234567"], 0.0, 0.0),  # inside a longer number
-        (
-            "uuid 1B4E28BA-2FA1-11D2-883F-0016D3CCA427",
-            ["1b4e28ba-2fa1-11d2-883f-0016d3cca427"],
-            1.0,
-            1.0,
-        ),
-        (["7654321 ", "1234567"], ["1234567", "7654321"], 1.0, 1.0),
-        (["1234567"], ["1234567", "7654321"], 0.5, 0.0),
-        ([], ["1234567"], 0.0, 0.0),
+        (["The number is 1234567.", "x", "And 7654321."], [0, 2], 2 / 2, 1.0),
+        (["The number is 1234567.", "x", "And 7654321."], [0, 1], 1 / 2, 0.0),
+        (["x", "It is 91234567, 7654321."], [1], 2 / 2, 1.0),  # inside a longer number
+        (["The number is 1234567."], [], 0 / 2, 0.0),
     ],
 )
-def test_ruler_scores(
-    predicted: str | list[str], gold: list[str], recall: float, all_found: float
+def test_ruler_scores_read_the_retrieved_text(
+    chunks: list[str], retrieved: list[int], found: float, all_found: float
 ) -> None:
-    assert values_recall(predicted, gold) == recall
-    assert all_or_nothing(predicted, gold) == all_found
+    episode = _niah("1234567, 7654321", chunks)
+    assert niah_values_found(episode, retrieved) == found
+    assert niah_all_found(episode, retrieved) == all_found
 
 
-def test_ruler_scores_without_gold_values_are_nan() -> None:
-    assert math.isnan(values_recall("1234567", []))
-    assert math.isnan(all_or_nothing("1234567", []))
+def test_ruler_answer_score_is_the_share_of_gold_values_written() -> None:
+    episode = _niah("1b4e28ba, 7654321, 1111111, 2222222", ["x"])
+    assert niah_values_in(episode, "1b4e28ba and 1111111 and 7654321") == 3 / 4
+    assert niah_values_in(episode, "1B4E28BA") == 0 / 4  # case counts
 
 
 def test_aggregate_skips_nan_and_text_and_counts() -> None:

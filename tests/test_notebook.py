@@ -85,9 +85,7 @@ def test_walkthrough_notebook_runs_on_the_tiny_environment(
 
     # One line per step: the pick, its Q value and whether it is a supporting fact;
     # the picks are the evaluate pipeline's own trace of that episode.
-    traces = pd.read_parquet(
-        _latest(project_copy, "07_model_output", "q_retrieval_traces.parquet")
-    )
+    traces = pd.read_parquet(_latest(project_copy, "07_model_output", "q_retrieval_traces.parquet"))
     (stored,) = traces.loc[traces.episode_id == episode.id, "retrieved"]
     picks = re.findall(
         r"step (\d+): picked chunk (\d+) \(Q = (-?[\d.]+), (supporting fact|not a "
@@ -103,18 +101,12 @@ def test_walkthrough_notebook_runs_on_the_tiny_environment(
     assert re.search(r"learned stop: (stops before step \d|every Q reaches)", text)
 
     # The reader's answer from the retrieved chunks, and the gold answer.
-    answer = RuleReader(episode.task).answer(
-        episode.question, episode.chunks, [int(i) for i in stored[:T]]
-    )
+    answer = RuleReader(episode.task).answer(episode.question, episode.chunks, [int(i) for i in stored[:T]])
     assert f"rule reader answer from the {T} retrieved chunks: {answer!r}" in text
     assert f"gold answer: {episode.answer!r}" in text
 
     # The plot and the metrics table.
-    assert any(
-        "image/png" in output.get("data", {})
-        for cell in cells
-        for output in cell.outputs
-    )
+    assert any("image/png" in output.get("data", {}) for cell in cells for output in cell.outputs)
     table = _text(cells[-1])
     assert "fact_em@T=4" in table
     assert "q_rag" in table and "multistep_dense" in table

@@ -19,8 +19,14 @@ from qrag_pipeline.sources.babi_files import BabiSample
 
 def test_stories_and_documents_round_trip_through_parquet(tmp_path: Path) -> None:
     samples = [
-        BabiSample("qa2", 0, ("Mary got the milk there.", "Mary went to the hallway."),
-                   "Where is the milk?", "hallway", (0, 1)),
+        BabiSample(
+            "qa2",
+            0,
+            ("Mary got the milk there.", "Mary went to the hallway."),
+            "Where is the milk?",
+            "hallway",
+            (0, 1),
+        ),
         BabiSample("qa1", 3, ("John moved to the office.",), "Where is John?", "office", (0,)),
     ]
     documents = {"zeta": ["Z one.", "Z two."], "alpha": ["A one."]}

@@ -3,34 +3,32 @@
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
-from qrag_pipeline.locks import LOCK_FILE
 from qrag_pipeline.api import QRetriever
 from qrag_pipeline.checkpoints import load_checkpoint, save_checkpoint
 from qrag_pipeline.errors import QragInputError
+from qrag_pipeline.locks import LOCK_FILE
+from qrag_pipeline.rl.config import learning_config
 from qrag_pipeline.rl.inference import ALL_BENCHMARKS
-from qrag_pipeline.rl.learner import QLearner, QLearningConfig
+from qrag_pipeline.rl.learner import QLearner
 from qrag_pipeline.sources.babi_generator import generate_babi_samples
 from qrag_pipeline.sources.prose_generator import generate_prose
 from qrag_pipeline.training import (
     CURVE_COLUMNS,
     latest_checkpoint,
-    learning_config,
     resolve_device,
-    train_q_embedder,
 )
-from qrag_pipeline.training_data import training_data as mixed_training_data
 from qrag_pipeline.training_data import babilong_training_data, training_pool_texts
+from qrag_pipeline.training_data import training_data as mixed_training_data
+from tests.conftest import TINY_LEARNING, train_tiny
 
-LEARNING = QLearningConfig(
-    total_updates=6, warmup_updates=1, learning_start=0, learning_rate=3e-3, num_envs=2,
-    num_steps=3, max_steps=3, eval_every=2, eval_episodes=4, seed=5,
-)
+LEARNING = replace(TINY_LEARNING, total_updates=6, num_steps=3, eval_episodes=4)
 
 
 @pytest.fixture
@@ -40,12 +38,8 @@ def training_data():
 
 
 def _run(make_tiny_network, training_data, run_dir: Path | None):
-    sampler, validation = training_data
     torch.manual_seed(0)
-    return train_q_embedder(
-        lambda: make_tiny_network(seed=11), LEARNING, sampler, validation, run_dir,
-        checkpoint_every=2, device=torch.device("cpu"), progress=False,
-    )
+    return train_tiny(make_tiny_network, training_data, run_dir, LEARNING)
 
 
 def test_an_interrupted_run_resumes_and_ends_like_an_uninterrupted_one(
@@ -69,11 +63,16 @@ def test_an_interrupted_run_resumes_and_ends_like_an_uninterrupted_one(
 
     resumed = _run(make_tiny_network, training_data, tmp_path)
     # same parameters as the uninterrupted run (CPU, one thread: equal to float rounding)
-    for (name, a), b in zip(reference.network.state_dict().items(), resumed.network.state_dict().values(), strict=True):
+    for (name, a), b in zip(
+        reference.network.state_dict().items(), resumed.network.state_dict().values(), strict=True
+    ):
         assert torch.allclose(a, b, atol=1e-6), name
     timeless = [c for c in CURVE_COLUMNS if c != "updates_per_s"]  # wall-clock differs
     assert resumed.curves[timeless].equals(reference.curves[timeless])
-    assert [p.name for p in sorted(tmp_path.iterdir()) if p.name != LOCK_FILE] == ["update-00000004", "update-00000006"]
+    assert [p.name for p in sorted(tmp_path.iterdir()) if p.name != LOCK_FILE] == [
+        "update-00000004",
+        "update-00000006",
+    ]
 
 
 def test_curves_have_one_row_per_eval_interval(make_tiny_network, training_data) -> None:
@@ -135,8 +134,11 @@ def test_validation_chunks_are_pool_texts_but_the_needles_asked_about() -> None:
 
 @pytest.mark.parametrize(
     ("weights", "message"),
-    [({"qa7": 1}, r"unknown tasks \['qa7'\]"), ({"qa1": 0}, r"not positive numbers \{'qa1': 0\}"),
-     ({"qa1": "x"}, "not positive numbers")],
+    [
+        ({"qa7": 1}, r"unknown tasks \['qa7'\]"),
+        ({"qa1": 0}, r"not positive numbers \{'qa1': 0\}"),
+        ({"qa1": "x"}, "not positive numbers"),
+    ],
 )
 def test_bad_task_weights_are_one_clear_error(weights, message) -> None:
     samples = generate_babi_samples("qa1", 10, seed=1)
@@ -161,8 +163,16 @@ def test_hotpotqa_training_draws_fresh_mixes_of_the_training_paragraphs() -> Non
     from qrag_pipeline.episodes import Episode
 
     episodes = [
-        Episode(f"h{n}", "hotpotqa", "hotpotqa", "distractor", f"q{n}?", "a",
-                [f"T{n}{k}: p {n} {k}" for k in range(3)], [0, 2])
+        Episode(
+            f"h{n}",
+            "hotpotqa",
+            "hotpotqa",
+            "distractor",
+            f"q{n}?",
+            "a",
+            [f"T{n}{k}: p {n} {k}" for k in range(3)],
+            [0, 2],
+        )
         for n in range(8)
     ]
     sampler, validation = mixed_training_data(["hotpotqa"], [], {}, episodes, 12, 2, 0, None, 4)

@@ -111,17 +111,9 @@ class QRetriever:
             raise QragInputError("the question is empty. Fix: ask a question.")
         if max_steps < 1:
             raise QragInputError(f"max_steps must be at least 1, got {max_steps}.")
-        embeddings = self.chunk_encoder.encode(
-            chunks, progress=len(chunks) > PROGRESS_ABOVE_CHUNKS
-        )
-        trace = retrieve(
-            self.network, question, chunks, embeddings, max_steps, self.chunk_budget
-        )
-        kept = (
-            trace.retrieved
-            if stop_threshold is None
-            else learned_stop(trace, stop_threshold)
-        )
+        embeddings = self.chunk_encoder.encode(chunks, progress=len(chunks) > PROGRESS_ABOVE_CHUNKS)
+        trace = retrieve(self.network, question, chunks, embeddings, max_steps, self.chunk_budget)
+        kept = trace.retrieved if stop_threshold is None else learned_stop(trace, stop_threshold)
         hits = [
             Hit(index, chunks[index], q_value, step)
             for step, (index, q_value) in enumerate(
@@ -140,11 +132,7 @@ def latest_checkpoint_dir(root: str | Path = CHECKPOINT_ROOT) -> Path:
     """
     root = Path(root)
     versions = sorted(
-        (
-            version / root.name
-            for version in root.glob("*")
-            if (version / root.name / CONFIG_FILE).is_file()
-        ),
+        (version / root.name for version in root.glob("*") if (version / root.name / CONFIG_FILE).is_file()),
         reverse=True,
     )
     if not versions:

@@ -26,19 +26,17 @@ import pandas as pd
 import torch
 from tqdm.auto import tqdm
 
+from qrag_pipeline.builders.ruler import NIAH_TASKS
 from qrag_pipeline.episodes import Episode
 from qrag_pipeline.errors import QragInputError
-from qrag_pipeline.builders.ruler import (
-    NIAH_TASKS,
-    niah_all_found,
-    niah_values_found,
-    niah_values_in,
-)
 from qrag_pipeline.metrics import (
     FactScores,
     aggregate,
     babi_answer_correct,
     fact_scores,
+    niah_all_found,
+    niah_values_found,
+    niah_values_in,
     squad_exact_match,
     squad_f1,
 )
@@ -46,6 +44,7 @@ from qrag_pipeline.models.encoder import TextEncoder, same_embeddings
 from qrag_pipeline.models.q_network import QNetwork
 from qrag_pipeline.readers.llm_reader import LLMReader
 from qrag_pipeline.readers.rule_reader import RuleReader
+from qrag_pipeline.reporting.metrics_table import GROUP_COLUMNS
 from qrag_pipeline.retrieval.baselines import dense_top_k, multistep_dense, tfidf_top_k
 from qrag_pipeline.retrieval.embeddings import EpisodeEmbeddings, embed_episodes
 from qrag_pipeline.retrieval.multistep import retrieve
@@ -54,9 +53,12 @@ from qrag_pipeline.rl.inference import ALL_BENCHMARKS
 from qrag_pipeline.sources.babi_files import BABI_TASKS
 
 Q_RAG = "q_rag"
+TFIDF = "tfidf"
+DENSE = "dense"
+MULTISTEP_DENSE = "multistep_dense"
 OPEN_DOMAIN_BENCHMARKS = ("hotpotqa", "musique")
 """Wikipedia multi-hop questions, their answers scored SQuAD-style."""
-METHODS = (Q_RAG, "tfidf", "dense", "multistep_dense")
+METHODS = (Q_RAG, TFIDF, DENSE, MULTISTEP_DENSE)
 """Every method evaluated, in the order the metrics table lists them."""
 
 TRACE_COLUMNS = (
@@ -70,7 +72,6 @@ TRACE_COLUMNS = (
     "encode_s",
     "steps_s",
 )
-GROUP_COLUMNS = ("benchmark", "task", "length_bucket", "method")
 NO_SCORES = FactScores(math.nan, math.nan, math.nan, math.nan)
 
 RetrieveOne = Callable[[Episode], Trace]
@@ -143,9 +144,7 @@ def q_chunk_embeddings(
         pretrained.encoder, network.action_encoder.encoder_config()
     ):
         return pretrained
-    return embed_episodes(
-        network.action_encoder, episodes, str(pretrained.vectors.dtype), progress
-    )
+    return embed_episodes(network.action_encoder, episodes, str(pretrained.vectors.dtype), progress)
 
 
 def q_rag_traces(
@@ -161,9 +160,7 @@ def q_rag_traces(
 
     def one(episode: Episode) -> Trace:
         vectors = embeddings.of(episode.id)
-        return retrieve(
-            network, episode.question, episode.chunks, vectors, max_steps, chunk_budget
-        )
+        return retrieve(network, episode.question, episode.chunks, vectors, max_steps, chunk_budget)
 
     traces, steps_s = timed_traces(one, episodes, progress, Q_RAG)
     return trace_rows(episodes, Q_RAG, traces, embeddings.encode_s, steps_s)
@@ -184,14 +181,12 @@ def baseline_traces(
     vectoriser is fitted on each document), so all of its time counts as steps.
     """
     methods: dict[str, tuple[RetrieveOne, float]] = {
-        "tfidf": (lambda e: tfidf_top_k(e, max_steps), 0.0),
-        "dense": (
-            lambda e: dense_top_k(
-                encoder.encode([e.question])[0], embeddings.of(e.id), max_steps
-            ),
+        TFIDF: (lambda e: tfidf_top_k(e, max_steps), 0.0),
+        DENSE: (
+            lambda e: dense_top_k(encoder.encode([e.question])[0], embeddings.of(e.id), max_steps),
             embeddings.encode_s,
         ),
-        "multistep_dense": (
+        MULTISTEP_DENSE: (
             lambda e: multistep_dense(
                 encoder,
                 e.question,
@@ -210,9 +205,7 @@ def baseline_traces(
     return pd.concat(tables, ignore_index=True)
 
 
-def pretrained_encoder(
-    embeddings: EpisodeEmbeddings, device: torch.device | str = "cpu"
-) -> TextEncoder:
+def pretrained_encoder(embeddings: EpisodeEmbeddings, device: torch.device | str = "cpu") -> TextEncoder:
     """The pretrained encoder that made `embeddings`, from their record of it, so that
     questions are embedded as the chunks were (by torch, whichever backend encoded the
     chunks: a question is one text)."""
@@ -281,9 +274,7 @@ def score_traces(
     for episode, method, row in zip(row_episodes, table["method"], rows, strict=True):
         key = (episode.benchmark, episode.task, episode.length_bucket, str(method))
         groups.setdefault(key, []).append(row)
-    return pd.DataFrame(
-        [_group_row(key, groups[key]) for key in _in_report_order(groups, episodes)]
-    )
+    return pd.DataFrame([_group_row(key, groups[key]) for key in _in_report_order(groups, episodes)])
 
 
 def stop_threshold_for(setting: float | Mapping[str, float], benchmark: str) -> float:
@@ -324,9 +315,7 @@ def question_scores(
     return scores | retrieval_answer_scores(episode, fixed, f"T={max_steps}")
 
 
-def retrieval_answer_scores(
-    episode: Episode, retrieved: Sequence[int], stop: str
-) -> dict[str, float]:
+def retrieval_answer_scores(episode: Episode, retrieved: Sequence[int], stop: str) -> dict[str, float]:
     """What the retrieved chunks alone answer, by the benchmark's own rule: the bAbI
     rule reader's accuracy, RULER's fraction of the gold values in the retrieved text
     (and all-or-nothing); nothing for HotpotQA, whose answer needs an LLM reader."""

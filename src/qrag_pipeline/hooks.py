@@ -78,9 +78,7 @@ class RequireSavedInputsHook:
     calls no `on_pipeline_error` for an error raised in `before_pipeline_run`)."""
 
     @hook_impl(tryfirst=True)
-    def before_pipeline_run(
-        self, run_params: dict[str, Any], pipeline: Pipeline, catalog: Any
-    ) -> None:
+    def before_pipeline_run(self, run_params: dict[str, Any], pipeline: Pipeline, catalog: Any) -> None:
         missing = sorted(name for name in pipeline.inputs() if not catalog.exists(name))
         pinned = run_params.get("load_versions") or {}
         if any(name in pinned for name in missing):
@@ -116,13 +114,8 @@ def _saved_versions(catalog: Any, name: str) -> list[str]:
 def missing_inputs_message(missing: list[str], running: list[str]) -> str:
     """Which inputs are missing, the stage that makes each, and the commands to run."""
     outputs = {stage: pipeline.outputs() for stage, pipeline in _stages().items()}
-    makers = {
-        name: next((stage for stage in outputs if name in outputs[stage]), None)
-        for name in missing
-    }
-    named = ", ".join(
-        f"{name} (made by {makers[name] or 'no pipeline'})" for name in missing
-    )
+    makers = {name: next((stage for stage in outputs if name in outputs[stage]), None) for name in missing}
+    named = ", ".join(f"{name} (made by {makers[name] or 'no pipeline'})" for name in missing)
     stages = [stage for stage in STAGES if stage in makers.values()]
     if not stages:
         return (
@@ -144,8 +137,7 @@ def _stages() -> dict[str, Pipeline]:
     `find_pipelines`) holds only the pipelines the run asked for.
     """
     return {
-        stage: importlib.import_module(f"{PIPELINES_PACKAGE}.{stage}").create_pipeline()
-        for stage in STAGES
+        stage: importlib.import_module(f"{PIPELINES_PACKAGE}.{stage}").create_pipeline() for stage in STAGES
     }
 
 
@@ -218,9 +210,7 @@ class TrackArtifactsHook:
             return
         path = Path(str(dataset._get_versioned_path(dataset.resolve_save_version()))).absolute()
         mlflow.set_tag(f"saved/{dataset_name}", str(path))
-        artifact_path = ((getattr(dataset, "metadata", None) or {}).get("mlflow") or {}).get(
-            "artifact_path"
-        )
+        artifact_path = ((getattr(dataset, "metadata", None) or {}).get("mlflow") or {}).get("artifact_path")
         if artifact_path is not None:
             mlflow.log_artifact(str(path), artifact_path)
 

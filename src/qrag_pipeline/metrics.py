@@ -1,4 +1,5 @@
-"""Retrieval and answer metrics of BENCHMARKS.md, as plain functions over index lists.
+"""Retrieval and answer metrics of BENCHMARKS.md, as plain functions over index lists
+and answers.
 
 Every function's docstring says which metric it computes, because a number in a report
 must say which metric it is: fact EM@T is lenient on one-fact tasks while fact F1 with
@@ -26,6 +27,8 @@ from dataclasses import asdict, dataclass
 from numbers import Real
 
 import numpy as np
+
+from qrag_pipeline.episodes import Episode
 
 
 @dataclass(frozen=True)
@@ -134,40 +137,33 @@ def squad_f1(prediction: str, gold: str) -> float:
     return _harmonic_mean(common / len(predicted_tokens), common / len(gold_tokens))
 
 
-def values_recall(predicted: str | Sequence[str], gold_values: Sequence[str]) -> float:
-    """RULER score: the fraction of gold values found in the prediction.
+NIAH_ANSWER_SEPARATOR = ", "
+"""What separates the gold values in a RULER episode's answer (`builders/ruler.py`)."""
 
-    `predicted` is either a reader's text, where a value counts when it appears as a
-    whole token (not inside a longer number or id: "1234567" is not found in
-    "91234567", which a plain substring test would accept), or a list of predicted
-    values, compared whole. Case is ignored (UUIDs may be written in either case).
-    No gold values gives NaN.
+
+def niah_values_found(episode: Episode, retrieved: Sequence[int]) -> float:
+    """RULER's score: the fraction of gold values written in the retrieved chunks.
+
+    It reads the text, not the indices, so a chunk that repeats a needle counts as
+    well as the needle itself, as it would for a reader.
     """
-    gold = [value.strip().lower() for value in gold_values]
-    if not gold:
-        return math.nan
-    if isinstance(predicted, str):
-        found = sum(_appears(value, predicted.lower()) for value in gold)
-    else:
-        answers = {value.strip().lower() for value in predicted}
-        found = sum(value in answers for value in gold)
-    return found / len(gold)
+    return niah_values_in(episode, "\n".join(episode.chunks[i] for i in retrieved))
 
 
-def _appears(value: str, text: str) -> bool:
-    """`value` occurs in `text` with no letter or digit right before or after it."""
-    pattern = rf"(?<![0-9a-z]){re.escape(value)}(?![0-9a-z])"
-    return re.search(pattern, text) is not None
+def niah_values_in(episode: Episode, text: str) -> float:
+    """The fraction of the episode's gold values that `text` contains: the score of
+    retrieved chunks and of a reader's answer alike.
 
-
-def all_or_nothing(predicted: str | Sequence[str], gold_values: Sequence[str]) -> float:
-    """RULER all-or-nothing score: 1.0 only if every gold value is found, else 0.0.
-
-    Stricter than `values_recall` on multi-value tasks (multivalue, multiquery);
-    NaN when there are no gold values.
+    A value counts when it occurs anywhere in `text` (a case-sensitive substring
+    test, so a number inside a longer one counts too).
     """
-    recall = values_recall(predicted, gold_values)
-    return recall if math.isnan(recall) else float(recall == 1.0)
+    gold = episode.answer.split(NIAH_ANSWER_SEPARATOR)
+    return sum(value in text for value in gold) / len(gold)
+
+
+def niah_all_found(episode: Episode, retrieved: Sequence[int]) -> float:
+    """RULER's all-or-nothing score: 1.0 when all gold values were retrieved, else 0.0."""
+    return float(niah_values_found(episode, retrieved) == 1.0)
 
 
 _NUMBERS = (Real, np.bool_)  # numpy's bool is no `Real`, but pandas rows yield it

@@ -4,20 +4,21 @@ Without them a string where a count belongs fails deep in a node as a `TypeError
 ("'<' not supported between instances of 'str' and 'int'"), a zero checkpoint interval
 as a `ZeroDivisionError`, and some bad values pass silently (`evaluate.max_steps: 0`
 scores retrieval of no chunk at all). `RULES` lists every numeric or boolean parameter
-of the stages with what it must be; `parameter_problems` checks the ones a run reads.
+of the stages with what it must be; `check_parameters` checks the ones a run reads.
 A parameter absent from the configuration is not checked (its node says what it
-misses), and the learner's settings are checked by `QLearningConfig` itself.
+misses), and the learner's settings are checked by `QLearningConfig` itself
+(`rl/config.py`), the one check of them whether they come from here or from code.
 """
 
 from __future__ import annotations
 
-import math
-import numbers
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from qrag_pipeline.checks import is_finite_number, is_whole
 from qrag_pipeline.errors import QragInputError
+from qrag_pipeline.rl.config import learning_config
 
 
 @dataclass(frozen=True)
@@ -26,16 +27,6 @@ class Rule:
 
     valid: Callable[[Any], bool]
     requirement: str
-
-
-def is_whole(value: Any) -> bool:
-    """A whole number: an int, not a bool (YAML's true) and not a float (2.5 updates)."""
-    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
-
-
-def is_finite_number(value: Any) -> bool:
-    """A real number that is neither a bool, NaN nor infinite."""
-    return isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def whole(minimum: int) -> Rule:
@@ -56,26 +47,20 @@ BOOLEAN = Rule(lambda v: isinstance(v, bool), "true or false")
 
 def _learning_rule() -> Rule:
     def valid(value: Any) -> bool:
-        from qrag_pipeline.training import learning_config  # torch: only when needed
-
         if not isinstance(value, Mapping):
             return False
         learning_config(value)  # raises its own QragInputError naming each setting
         return True
 
-    return Rule(valid, "a mapping of learner settings (rl/learner.py QLearningConfig)")
+    return Rule(valid, "a mapping of learner settings (rl/config.py QLearningConfig)")
 
 
 RULES: dict[str, Rule] = {
     "data_prep.seed": whole(0),
     "data_prep.stories.generated_train_stories": whole(1),
     "data_prep.stories.generated_test_stories": whole(1),
-    "data_prep.stories.train_vocabulary": Rule(
-        lambda v: v in ("official", "varied"), "official or varied"
-    ),
-    "data_prep.stories.test_vocabulary": Rule(
-        lambda v: v in ("official", "varied"), "official or varied"
-    ),
+    "data_prep.stories.train_vocabulary": Rule(lambda v: v in ("official", "varied"), "official or varied"),
+    "data_prep.stories.test_vocabulary": Rule(lambda v: v in ("official", "varied"), "official or varied"),
     "data_prep.distractors.prose_documents": whole(1),
     "data_prep.distractors.prose_sentences_per_document": whole(1),
     "data_prep.distractors.min_words": whole(1),
@@ -98,8 +83,10 @@ RULES: dict[str, Rule] = {
     "embed.executor.processes": BOOLEAN,
     "embed.executor.resources.*": number(above=0),
     "train_q.train_sentences": Rule(
-        lambda v: (is_whole(v) and v >= 1)
-        or (isinstance(v, list) and len(v) == 2 and all(is_whole(x) for x in v) and 1 <= v[0] <= v[1]),
+        lambda v: (
+            (is_whole(v) and v >= 1)
+            or (isinstance(v, list) and len(v) == 2 and all(is_whole(x) for x in v) and 1 <= v[0] <= v[1])
+        ),
         "a whole number of at least 1 or a pair [shortest, longest]",
     ),
     "train_q.validation_questions": whole(1),

@@ -21,10 +21,7 @@ DOCUMENT_COLUMNS = ("document", "sentence")
 
 def samples_to_frame(samples: Iterable[BabiSample]) -> pd.DataFrame:
     """One row per question: its task, story number, facts, question, answer, support."""
-    rows = [
-        (s.task, s.story, list(s.facts), s.question, s.answer, list(s.support))
-        for s in samples
-    ]
+    rows = [(s.task, s.story, list(s.facts), s.question, s.answer, list(s.support)) for s in samples]
     return pd.DataFrame(rows, columns=list(STORY_COLUMNS))
 
 
@@ -64,6 +61,5 @@ def _require_columns(frame: pd.DataFrame, columns: Sequence[str], what: str) -> 
     missing = [c for c in columns if c not in frame.columns]
     if missing:
         raise QragInputError(
-            f"{what} table lacks columns {missing}. Fix: rebuild it with "
-            "`kedro run --pipelines data_prep`."
+            f"{what} table lacks columns {missing}. Fix: rebuild it with `kedro run --pipelines data_prep`."
         )

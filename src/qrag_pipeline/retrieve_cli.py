@@ -79,8 +79,7 @@ def _fail(message: str) -> NoReturn:
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog=PROG,
-        description="Retrieve the chunks of a text file that answer a question, "
-        "with a trained Q-embedder.",
+        description="Retrieve the chunks of a text file that answer a question, with a trained Q-embedder.",
     )
     parser.add_argument("file", type=Path, metavar="FILE", help="a UTF-8 text file")
     parser.add_argument("--question", required=True, help="the question to answer")
@@ -91,9 +90,7 @@ def _parser() -> argparse.ArgumentParser:
         metavar="DIR",
         help=f"a checkpoint folder (default: the newest under {CHECKPOINT_ROOT})",
     )
-    parser.add_argument(
-        "--max-steps", type=int, default=4, help="chunks to retrieve (default 4)"
-    )
+    parser.add_argument("--max-steps", type=int, default=4, help="chunks to retrieve (default 4)")
     parser.add_argument(
         "--backend",
         choices=BACKENDS,
@@ -108,9 +105,7 @@ def _parser() -> argparse.ArgumentParser:
         help="stop at the first pick whose Q value is under this (default: the "
         "threshold the checkpoint learned)",
     )
-    stop.add_argument(
-        "--no-stop", action="store_true", help="keep all --max-steps picks"
-    )
+    stop.add_argument("--no-stop", action="store_true", help="keep all --max-steps picks")
     return parser
 
 

@@ -31,23 +31,17 @@ from qrag_pipeline.episodes import Episode
 from qrag_pipeline.errors import QragInputError, TrainingDivergedError
 from qrag_pipeline.locks import exclusive
 from qrag_pipeline.models.q_network import QNetwork
+from qrag_pipeline.reporting.curves_table import CURVE_COLUMNS as REPORTED_CURVE_COLUMNS
 from qrag_pipeline.retrieval.embeddings import EpisodeEmbeddings
+from qrag_pipeline.rl.config import QLearningConfig
 from qrag_pipeline.rl.environment import EpisodeSampler
 from qrag_pipeline.rl.inference import stop_thresholds
-from qrag_pipeline.rl.learner import QLearner, QLearningConfig, train
+from qrag_pipeline.rl.learner import QLearner, train
 
 LOGGER = logging.getLogger(__name__)
 CHECKPOINT_PREFIX = "update-"
-CURVE_COLUMNS = (
-    "update",
-    "train_return",
-    "train_fact_em",
-    "eval_fact_em",
-    "loss",
-    "updates_per_s",
-    "learning_rate",
-    "alpha",
-)
+CURVE_COLUMNS = (*REPORTED_CURVE_COLUMNS, "updates_per_s", "learning_rate", "alpha")
+"""The training curve's columns: those the report reads, then the run's pace and schedule."""
 
 
 @dataclass
@@ -59,20 +53,8 @@ class TrainingResult:
     curves: pd.DataFrame
 
 
-def learning_config(values: Mapping[str, Any]) -> QLearningConfig:
-    """`QLearningConfig` from parameters, naming any key it does not know."""
-    known = set(QLearningConfig.__dataclass_fields__)
-    unknown = sorted(set(values) - known)
-    if unknown:
-        raise QragInputError(
-            f"unknown learner parameters {unknown}. Fix: use only {sorted(known)} in "
-            "train_q.learning."
-        )
-    return QLearningConfig(**values)
-
-
 def resolve_device(name: str) -> torch.device:
-    """"auto" is CUDA when there is a GPU, else the CPU; any torch device name works."""
+    """ "auto" is CUDA when there is a GPU, else the CPU; any torch device name works."""
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     try:
@@ -125,7 +107,9 @@ def train_q_embedder(
     with lock:
         if run_dir is not None:
             _remove_unfinished_saves(run_dir)
-        learner, history = _new_or_resumed_learner(make_network, learning, sampler, run_dir, device, pool_embeddings)
+        learner, history = _new_or_resumed_learner(
+            make_network, learning, sampler, run_dir, device, pool_embeddings
+        )
         return _run_updates(learner, history, held_out, run_dir, checkpoint_every, keep_checkpoints, progress)
 
 
@@ -159,7 +143,13 @@ def _run_updates(
 ) -> TrainingResult:
     """The updates still to do, checkpointed into `run_dir`; then the stop thresholds."""
     learning = learner.config
-    bar = tqdm(total=learning.total_updates, initial=learner.updates, desc="train_q", unit="update", disable=not progress)
+    bar = tqdm(
+        total=learning.total_updates,
+        initial=learner.updates,
+        desc="train_q",
+        unit="update",
+        disable=not progress,
+    )
 
     def after_update(learner: QLearner, metrics: dict[str, float]) -> None:
         history.append(metrics)
@@ -269,7 +259,9 @@ def _remove_unfinished_saves(run_dir: Path) -> None:
         shutil.rmtree(unfinished, ignore_errors=True)
 
 
-def _save_training_state(learner: QLearner, history: list[dict[str, float]], run_dir: Path, keep: int) -> None:
+def _save_training_state(
+    learner: QLearner, history: list[dict[str, float]], run_dir: Path, keep: int
+) -> None:
     tensors, values = learner.state_dict()
     checkpoint = Checkpoint.from_network(
         learner.network, training_tensors=tensors, training_state={"learner": values, "history": history}
@@ -281,9 +273,10 @@ def _save_training_state(learner: QLearner, history: list[dict[str, float]], run
 
 def _progress_fields(history: Sequence[Mapping[str, float]], interval: int) -> dict[str, str]:
     recent = history[-interval:]
+    mean_return = _weighted_mean([m["mean_return"] for m in recent], [m["episodes"] for m in recent])
     fields = {
         "loss": f"{sum(m['loss'] for m in recent) / len(recent):.4f}",
-        "return": f"{_weighted_mean([m['mean_return'] for m in recent], [m['episodes'] for m in recent]):.3f}",
+        "return": f"{mean_return:.3f}",
     }
     evaluated = [m["eval_fact_em"] for m in history if "eval_fact_em" in m]
     if evaluated:

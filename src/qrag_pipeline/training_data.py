@@ -27,9 +27,9 @@ from qrag_pipeline.builders.ruler import (
     niah_sampler,
     training_filler_texts,
 )
+from qrag_pipeline.checks import is_finite_number
 from qrag_pipeline.episodes import Episode
 from qrag_pipeline.errors import QragInputError
-from qrag_pipeline.parameters import is_finite_number
 from qrag_pipeline.rl.environment import EpisodeSampler, babilong_sampler
 from qrag_pipeline.seeding import derive_seed
 from qrag_pipeline.sources.babi_files import BABI_TASKS, BabiSample
@@ -64,8 +64,7 @@ def training_data(
     unknown = [t for t in tasks if t not in known]
     if unknown or not tasks:
         raise QragInputError(
-            f"train_q.tasks has unknown tasks {unknown or tasks!r}. Fix: list tasks among "
-            f"{known}."
+            f"train_q.tasks has unknown tasks {unknown or tasks!r}. Fix: list tasks among {known}."
         )
     weights = _task_weights(tasks, task_weights or {})
     samplers: list[EpisodeSampler] = []
@@ -76,9 +75,7 @@ def training_data(
                 babi_samples, documents, [task], lengths, validation_questions, seed
             )
         elif task in NIAH_TASKS:
-            sampler, held_out = niah_training_data(
-                [task], documents, lengths, validation_questions, seed
-            )
+            sampler, held_out = niah_training_data([task], documents, lengths, validation_questions, seed)
         else:
             sampler, held_out = hotpotqa_training_data(
                 hotpotqa_episodes, validation_questions, hotpotqa_mix_chunks
@@ -146,7 +143,11 @@ def babilong_training_data(
             "more stories are held out."
         )
     validation = build_babilong_episodes(
-        held, documents, [TRAINING_LENGTH], validation_questions, seed,
+        held,
+        documents,
+        [TRAINING_LENGTH],
+        validation_questions,
+        seed,
         {TRAINING_LENGTH: lengths.longest},
     )
     return babilong_sampler(train, documents, lengths), validation
@@ -164,8 +165,12 @@ def niah_training_data(
     a needle haystack's distractor needles come from the training pool in both."""
     lengths = LengthRange.of(lengths)
     validation = build_niah_episodes(
-        tasks, documents, [TRAINING_LENGTH], validation_questions,
-        derive_seed(seed, "niah-validation"), {TRAINING_LENGTH: lengths.longest},
+        tasks,
+        documents,
+        [TRAINING_LENGTH],
+        validation_questions,
+        derive_seed(seed, "niah-validation"),
+        {TRAINING_LENGTH: lengths.longest},
         training_fillers=True,
     )
     return niah_sampler(tasks, documents, lengths), validation
@@ -198,9 +203,10 @@ def training_pool_texts(
 
     Distractor sentences (BabiLong's background and NIAH's essay haystack), NIAH's
     noise sentences and needle-haystack fillers, story facts and the HotpotQA training
-    paragraphs (the largest and most stable part first): embedded once by a frozen action encoder, they spare training
-    the encoding of each new document. Only the needles a NIAH question asks about
-    (fresh keys and values at every reset) are not here.
+    paragraphs (the largest and most stable part first): embedded once by a frozen
+    action encoder, they spare training the encoding of each new document. Only the
+    needles a NIAH question asks about (fresh keys and values at every reset) are not
+    here.
     """
     return list(
         dict.fromkeys(

@@ -9,9 +9,9 @@ import pytest
 from qrag_pipeline.builders.babilong import (
     DEFAULT_LENGTH_BUCKETS,
     DistractorStream,
+    bucket_size,
     build_babilong_episode,
     build_babilong_episodes,
-    bucket_size,
 )
 from qrag_pipeline.episodes import episodes_from_frame, episodes_to_frame
 from qrag_pipeline.errors import QragInputError
@@ -84,7 +84,10 @@ def test_each_length_takes_the_first_shuffled_questions_whose_story_fits(caplog)
     for episode in episodes:
         by_key.setdefault((episode.task, episode.length_bucket), []).append(episode)
     assert {k: len(v) for k, v in by_key.items()} == {
-        ("qa1", "1k"): 6, ("qa1", "4k"): 6, ("qa3", "1k"): 6, ("qa3", "4k"): 6,
+        ("qa1", "1k"): 6,
+        ("qa1", "4k"): 6,
+        ("qa3", "1k"): 6,
+        ("qa3", "4k"): 6,
     }
     # qa1 stories fit both buckets: the same questions recur, paired across lengths
     facts_1k = [[e.chunks[i] for i in e.support] for e in by_key[("qa1", "1k")]]

@@ -53,7 +53,10 @@ def test_paragraph_chunks_are_title_and_normalised_text() -> None:
     ]
     assert episode.support == [0, 2]
     assert (episode.id, episode.benchmark, episode.task, episode.length_bucket) == (
-        "hotpotqa/paragraph/q1", "hotpotqa", "hotpotqa", "distractor",
+        "hotpotqa/paragraph/q1",
+        "hotpotqa",
+        "hotpotqa",
+        "distractor",
     )
     assert (episode.question, episode.answer) == (RECORD.question, "Paris")
     assert episode.n_tokens == approx_token_count(episode.chunks)
@@ -100,13 +103,10 @@ def test_real_paragraph_episodes_hold_both_gold_paragraphs(
 def test_real_sentence_episodes_support_the_fact_sentences(
     dev_records: list[HotpotRecord],
 ) -> None:
-    for record, episode in zip(
-        dev_records, build_hotpotqa_episodes(dev_records, "sentence"), strict=True
-    ):
+    for record, episode in zip(dev_records, build_hotpotqa_episodes(dev_records, "sentence"), strict=True):
         paragraphs = dict(record.context)
         expected = {
-            f"{title}: {_normalised(paragraphs[title][index])}"
-            for title, index in record.supporting_facts
+            f"{title}: {_normalised(paragraphs[title][index])}" for title, index in record.supporting_facts
         }
         assert {episode.chunks[i] for i in episode.support} == expected, record.id
         assert len(episode.support) == len(record.supporting_facts), record.id
@@ -118,9 +118,7 @@ def _titles_by_chunk(records: list[HotpotRecord]) -> dict[str, str]:
     return {
         chunk: title
         for record in records
-        for chunk, (title, _) in zip(
-            build_hotpotqa_episode(record).chunks, record.context, strict=True
-        )
+        for chunk, (title, _) in zip(build_hotpotqa_episode(record).chunks, record.context, strict=True)
     }
 
 
@@ -202,8 +200,16 @@ def test_the_sampler_draws_uniformly_among_episodes_with_support() -> None:
 
 def test_the_mixing_sampler_hides_each_question_among_fresh_chunks_of_the_others() -> None:
     episodes = [
-        Episode(f"e{n}", "hotpotqa", "hotpotqa", "distractor", f"q{n}?", "a",
-                [f"T{n}{k}: text {n} {k}" for k in range(4)], [1, 3])
+        Episode(
+            f"e{n}",
+            "hotpotqa",
+            "hotpotqa",
+            "distractor",
+            f"q{n}?",
+            "a",
+            [f"T{n}{k}: text {n} {k}" for k in range(4)],
+            [1, 3],
+        )
         for n in range(6)
     ]
     episodes[1].chunks[0] = episodes[0].chunks[0]  # one paragraph shared by two questions
@@ -215,7 +221,9 @@ def test_the_mixing_sampler_hides_each_question_among_fresh_chunks_of_the_others
         source = next(e for e in episodes if mixed.id == f"{e.id}/mix")
         assert len(set(mixed.chunks)) == len(mixed.chunks)
         assert set(source.chunks) <= set(mixed.chunks)
-        assert sorted(mixed.chunks[i] for i in mixed.support) == sorted(source.chunks[i] for i in source.support)
+        assert sorted(mixed.chunks[i] for i in mixed.support) == sorted(
+            source.chunks[i] for i in source.support
+        )
         assert mixed.question == source.question
         sizes[len(mixed.chunks) - len(source.chunks)] += 1
     assert set(sizes) == set(range(6))

@@ -28,7 +28,9 @@ def test_a_range_draws_every_scale_within_its_bounds_and_a_size_draws_nothing() 
 
 @pytest.mark.parametrize("value", [0, [10], [40, 20], "50", [1.5, 3], True])
 def test_a_bad_value_names_the_parameter(value) -> None:
-    with pytest.raises(QragInputError, match=r"train_q\.train_sentences=.* must be a whole number .*Fix: e\.g\. 50"):
+    with pytest.raises(
+        QragInputError, match=r"train_q\.train_sentences=.* must be a whole number .*Fix: e\.g\. 50"
+    ):
         LengthRange.of(value)
     assert LengthRange.of([20, 40]) == LengthRange(20, 40) == LengthRange.of(LengthRange(20, 40))
 

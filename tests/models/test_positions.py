@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 import pytest
 import torch
 
@@ -14,17 +13,11 @@ from qrag_pipeline.models.positions import (
 )
 
 
-def _positions(
-    n_chunks: int, retrieved: list[int], step_size: float = 20.0
-) -> list[float]:
-    return relative_positions(
-        n_chunks, torch.tensor(retrieved, dtype=torch.long), step_size
-    ).tolist()
+def _positions(n_chunks: int, retrieved: list[int], step_size: float = 20.0) -> list[float]:
+    return relative_positions(n_chunks, torch.tensor(retrieved, dtype=torch.long), step_size).tolist()
 
 
-def test_before_any_retrieval_the_document_spans_zero_to_nine_tenths_of_a_step() -> (
-    None
-):
+def test_before_any_retrieval_the_document_spans_zero_to_nine_tenths_of_a_step() -> None:
     assert _positions(5, []) == pytest.approx([0.0, 4.5, 9.0, 13.5, 18.0])
     long = relative_positions(1001, torch.tensor([], dtype=torch.long))
     assert long[0] == 0 and long[-1] == pytest.approx(18.0)
@@ -35,9 +28,7 @@ def test_retrieved_chunks_cut_intervals_one_step_apart() -> None:
     # intervals [0..2], [4..6], [8..9]; retrieved chunks 3 and 7 sit at j*S + 0.95*S
     expected = [0.0, 9.0, 18.0, 19.0, 20.0, 29.0, 38.0, 39.0, 40.0, 58.0]
     assert _positions(10, [3, 7]) == pytest.approx(expected)
-    assert _positions(10, [7, 3]) == pytest.approx(expected), (
-        "retrieval order must not matter"
-    )
+    assert _positions(10, [7, 3]) == pytest.approx(expected), "retrieval order must not matter"
 
 
 def test_step_size_scales_every_position() -> None:
@@ -77,9 +68,7 @@ def test_a_10m_token_document_maps_in_order() -> None:
 
 def test_modes() -> None:
     retrieved = torch.tensor([2])
-    torch.testing.assert_close(
-        chunk_positions("relative", 4, retrieved), relative_positions(4, retrieved)
-    )
+    torch.testing.assert_close(chunk_positions("relative", 4, retrieved), relative_positions(4, retrieved))
     assert chunk_positions("absolute", 4, retrieved).tolist() == [0.0, 1.0, 2.0, 3.0]
     assert chunk_positions("none", 4, retrieved).tolist() == [0.0] * 4
     assert POSITION_MODES == ("relative", "absolute", "none")

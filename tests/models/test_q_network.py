@@ -12,7 +12,6 @@ from qrag_pipeline.errors import QragInputError
 from qrag_pipeline.models.positions import chunk_positions
 from qrag_pipeline.models.q_network import QNetwork
 from qrag_pipeline.models.rotary import rotate
-
 from tests.conftest import TinyFactory
 
 QUESTION = "Where is the football?"
@@ -38,7 +37,7 @@ def _scores(network: QNetwork, chunks: list[str], retrieved: list[int]) -> torch
     actions = network.positioned_actions(
         network.action_encoder.encode(chunks), torch.tensor(retrieved, dtype=torch.long)
     )
-    return network.q_values(state, actions)[0].detach()
+    return sum(network.twin_q(state, actions))[0].detach()
 
 
 def test_state_text_orders_chunks_by_document_position(network: QNetwork) -> None:
@@ -57,14 +56,12 @@ def test_precomputed_embeddings_score_like_embeddings_from_scratch(
 ) -> None:
     retrieved = torch.tensor([5, 1])
     state = network.state_encoder([network.state_text(QUESTION, CHUNKS, [5, 1])])
-    precomputed = network.positioned_actions(
-        network.action_encoder.encode(CHUNKS), retrieved
-    )
+    precomputed = network.positioned_actions(network.action_encoder.encode(CHUNKS), retrieved)
     positions = chunk_positions("relative", len(CHUNKS), retrieved)
     from_scratch = rotate(network.action_encoder(CHUNKS), positions)
     torch.testing.assert_close(
-        network.q_values(state, precomputed),
-        network.q_values(state, from_scratch),
+        sum(network.twin_q(state, precomputed)),
+        sum(network.twin_q(state, from_scratch)),
         atol=1e-5,
         rtol=0,
     )
@@ -76,10 +73,19 @@ def test_twin_heads_are_dot_products_of_the_halves(network: QNetwork) -> None:
     q1, q2 = network.twin_q(states, actions)
     torch.testing.assert_close(q1, states[:, :16] @ actions[:, :16].T)
     torch.testing.assert_close(q2, states[:, 16:] @ actions[:, 16:].T)
-    torch.testing.assert_close(network.q_values(states, actions), states @ actions.T)
+    torch.testing.assert_close(sum(network.twin_q(states, actions)), states @ actions.T)
     per_state = network.twin_q(states, actions.expand(3, 8, 32))
     torch.testing.assert_close(per_state[0], q1)
     torch.testing.assert_close(per_state[1], q2)
+
+
+def test_chunk_twin_q_scores_one_document_for_one_state(network: QNetwork) -> None:
+    embeddings = network.action_encoder.encode(CHUNKS)
+    state = network.state_encoder.encode([network.state_text(QUESTION, CHUNKS, [4, 2])])
+    q1, q2 = network.chunk_twin_q(state[0], embeddings, [4, 2])
+    expected = network.twin_q(state, network.positioned_actions(embeddings, torch.tensor([4, 2])))
+    assert q1.shape == q2.shape == (len(CHUNKS),)
+    assert torch.equal(q1, expected[0][0]) and torch.equal(q2, expected[1][0])
 
 
 def test_gradient_reaches_the_state_encoder_through_precomputed_actions(
@@ -87,10 +93,8 @@ def test_gradient_reaches_the_state_encoder_through_precomputed_actions(
 ) -> None:
     network.train()
     state = network.state_encoder([network.state_text(QUESTION, CHUNKS, [1])])
-    actions = network.positioned_actions(
-        network.action_encoder.encode(CHUNKS), torch.tensor([1])
-    )
-    network.q_values(state, actions).sum().backward()
+    actions = network.positioned_actions(network.action_encoder.encode(CHUNKS), torch.tensor([1]))
+    sum(network.twin_q(state, actions)).sum().backward()
     state_weights = network.state_encoder.model.embeddings.word_embeddings.weight
     action_weights = network.action_encoder.model.embeddings.word_embeddings.weight
     assert state_weights.grad is not None and action_weights.grad is None
@@ -112,9 +116,7 @@ def test_relative_scores_inside_an_interval_ignore_what_lies_before_it(
     shifted_tail = _scores(relative, longer, [1 + len(prefix)])[2 + len(prefix) :]
     torch.testing.assert_close(tail, shifted_tail, atol=1e-5, rtol=0)
     assert torch.equal(tail.argsort(), shifted_tail.argsort())
-    absolute = QNetwork(
-        make_tiny(seed=0), make_tiny(seed=1), position_mode="absolute"
-    ).eval()
+    absolute = QNetwork(make_tiny(seed=0), make_tiny(seed=1), position_mode="absolute").eval()
     absolute_tail = _scores(absolute, CHUNKS, [1])[2:]
     absolute_shifted = _scores(absolute, longer, [1 + len(prefix)])[2 + len(prefix) :]
     assert not torch.allclose(absolute_tail, absolute_shifted, atol=1e-4)
@@ -123,9 +125,7 @@ def test_relative_scores_inside_an_interval_ignore_what_lies_before_it(
 def test_no_positions_leave_embeddings_unrotated(make_tiny: TinyFactory) -> None:
     network = QNetwork(make_tiny(seed=0), make_tiny(seed=1), position_mode="none")
     embeddings = torch.randn(5, 32)
-    torch.testing.assert_close(
-        network.positioned_actions(embeddings, torch.tensor([2])), embeddings
-    )
+    torch.testing.assert_close(network.positioned_actions(embeddings, torch.tensor([2])), embeddings)
 
 
 def test_from_pretrained_makes_two_independent_copies_and_round_trips(

@@ -18,9 +18,7 @@ def _per_half_dots(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
 def test_a_quarter_turn_by_hand() -> None:
     vectors = torch.tensor([[1.0, 0.0, 0.0, 1.0]])
     rotated = rotate(vectors, torch.tensor([math.pi / 2]))
-    torch.testing.assert_close(
-        rotated, torch.tensor([[0.0, 1.0, -1.0, 0.0]]), atol=1e-6, rtol=0
-    )
+    torch.testing.assert_close(rotated, torch.tensor([[0.0, 1.0, -1.0, 0.0]]), atol=1e-6, rtol=0)
 
 
 def test_pair_frequencies_follow_the_base() -> None:
@@ -64,9 +62,7 @@ def test_half_precision_in_half_precision_out() -> None:
     vectors = torch.randn(3, 8)
     rotated = rotate(vectors.bfloat16(), torch.arange(3.0))
     assert rotated.dtype == torch.bfloat16
-    torch.testing.assert_close(
-        rotated.float(), rotate(vectors, torch.arange(3.0)), atol=0.05, rtol=0.02
-    )
+    torch.testing.assert_close(rotated.float(), rotate(vectors, torch.arange(3.0)), atol=0.05, rtol=0.02)
 
 
 def test_positions_broadcast_over_leading_dimensions() -> None:

@@ -69,9 +69,20 @@ def test_only_missing_outputs_skips_what_exists_and_remakes_what_is_missing(
 
     env = {**os.environ, "KEDRO_DISABLE_TELEMETRY": "true", "HF_HUB_OFFLINE": "1", "COLUMNS": "400"}
     done = subprocess.run(
-        [sys.executable, "-m", "kedro", "run", "--env", "tiny", "--pipelines", "data_prep,embed",
-         "--only-missing-outputs"],
-        env=env, capture_output=True, text=True,
+        [
+            sys.executable,
+            "-m",
+            "kedro",
+            "run",
+            "--env",
+            "tiny",
+            "--pipelines",
+            "data_prep,embed",
+            "--only-missing-outputs",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
     )
     assert done.returncode == 0, done.stderr[-3000:]
 

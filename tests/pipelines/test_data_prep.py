@@ -25,8 +25,12 @@ def test_data_prep_writes_versioned_pools_and_episodes(project_copy: Path, run_p
     assert sorted({(e.task, e.length_bucket) for e in episodes}) == [("qa1", "1k"), ("qa2", "1k")]
     assert len(episodes) == 8 and all(len(e.chunks) == 50 for e in episodes)
     assert all(e.support and e.answer for e in episodes)
-    for name in ("babi_train_stories", "babi_test_stories",
-                 "train_distractor_sentences", "test_distractor_sentences"):
+    for name in (
+        "babi_train_stories",
+        "babi_test_stories",
+        "train_distractor_sentences",
+        "test_distractor_sentences",
+    ):
         (path,) = _versions(project_copy, f"{name}.parquet")
         assert len(pd.read_parquet(path)) > 0
     train = set(pd.read_parquet(_versions(project_copy, "train_distractor_sentences.parquet")[0]).sentence)
@@ -45,19 +49,34 @@ def test_a_failing_run_leaves_no_partial_artifact(project_copy: Path, run_pipeli
 
 
 @pytest.mark.shared_data
-def test_data_prep_on_the_official_files_and_real_books(project_copy: Path, run_pipeline, shared_data: Path) -> None:
+def test_data_prep_on_the_official_files_and_real_books(
+    project_copy: Path, run_pipeline, shared_data: Path
+) -> None:
     from qrag_pipeline.readers.babi_rules import answer_babi_question, parse_sentence
 
     babi, books = shared_data / "babi", shared_data / "books"
-    run_pipeline("data_prep", params={"data_prep": {
-        "stories": {"source": "babi_files", "babi_dirs": [str(babi / "en-10k"), str(babi / "en")]},
-        "distractors": {"source": "books", "train_books_dir": str(books / "train"),
-                        "test_books_dir": str(books / "test")},
-        "babilong": {"tasks": ["qa2", "qa3"], "eval_lengths": ["1k", "32k"], "episodes_per_task_length": 5},
-    }})
+    run_pipeline(
+        "data_prep",
+        params={
+            "data_prep": {
+                "stories": {"source": "babi_files", "babi_dirs": [str(babi / "en-10k"), str(babi / "en")]},
+                "distractors": {
+                    "source": "books",
+                    "train_books_dir": str(books / "train"),
+                    "test_books_dir": str(books / "test"),
+                },
+                "babilong": {
+                    "tasks": ["qa2", "qa3"],
+                    "eval_lengths": ["1k", "32k"],
+                    "episodes_per_task_length": 5,
+                },
+            }
+        },
+    )
     (path,) = _versions(project_copy, "babilong_eval_episodes.parquet")
     episodes = episodes_from_frame(pd.read_parquet(path))
     assert len(episodes) == 20
+
     def pool(name: str) -> set[str]:
         (pool_path,) = _versions(project_copy, f"{name}.parquet")
         return set(pd.read_parquet(pool_path).sentence)
@@ -91,7 +110,9 @@ def test_data_prep_collects_every_enabled_benchmark(project_copy: Path, run_pipe
     ruler = episodes_from_frame(pd.read_parquet(ruler_path))
     # tiny: two NIAH tasks at 1k, 2 episodes each, the essay haystack from test prose
     assert sorted({(e.benchmark, e.task) for e in ruler}) == [
-        ("ruler", "niah_multivalue"), ("ruler", "niah_single_1")]
+        ("ruler", "niah_multivalue"),
+        ("ruler", "niah_single_1"),
+    ]
     assert len(ruler) == 4 and all(len(e.chunks) == 50 for e in ruler)
     assert episodes_from_frame(pd.read_parquet(all_path)) == babilong + ruler
     # hotpotqa is not enabled in tiny: its tables exist and are empty
@@ -112,11 +133,19 @@ def test_no_enabled_benchmark_is_a_clear_error(project_copy: Path, run_pipeline)
 def test_data_prep_builds_hotpotqa_from_the_real_dev_sample(
     project_copy: Path, run_pipeline, shared_data: Path
 ) -> None:
-    run_pipeline("data_prep", params={"data_prep": {
-        "benchmarks": ["hotpotqa"],
-        "hotpotqa": {"path": str(shared_data / "hotpotqa" / "hotpot_dev_distractor_v1.sample.json.gz"),
-                     "train_questions": 1500, "long_context_lengths": {"4k": 4000}},
-    }})
+    run_pipeline(
+        "data_prep",
+        params={
+            "data_prep": {
+                "benchmarks": ["hotpotqa"],
+                "hotpotqa": {
+                    "path": str(shared_data / "hotpotqa" / "hotpot_dev_distractor_v1.sample.json.gz"),
+                    "train_questions": 1500,
+                    "long_context_lengths": {"4k": 4000},
+                },
+            }
+        },
+    )
     (train_path,) = _versions(project_copy, "hotpotqa_train_episodes.parquet")
     (eval_path,) = _versions(project_copy, "eval_episodes.parquet")
     train = episodes_from_frame(pd.read_parquet(train_path))

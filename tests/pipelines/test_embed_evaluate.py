@@ -41,9 +41,7 @@ def test_embed_and_evaluate_write_versioned_embeddings_traces_and_metrics(
     run_pipeline("evaluate")
 
     episodes = episodes_from_frame(
-        pd.read_parquet(
-            _latest(project_copy, "05_model_input", "eval_episodes.parquet")
-        )
+        pd.read_parquet(_latest(project_copy, "05_model_input", "eval_episodes.parquet"))
     )
     by_id = {episode.id: episode for episode in episodes}
     chunks = [chunk for episode in episodes for chunk in episode.chunks]
@@ -62,9 +60,7 @@ def test_embed_and_evaluate_write_versioned_embeddings_traces_and_metrics(
     # fact and every distractor sentence, each once, belonging to no episode
     pool = _load_embeddings(project_copy, "training_pool_embeddings")
     stories = pd.read_parquet(_latest(project_copy, "03_primary", "babi_train_stories.parquet"))
-    distractors = pd.read_parquet(
-        _latest(project_copy, "03_primary", "train_distractor_sentences.parquet")
-    )
+    distractors = pd.read_parquet(_latest(project_copy, "03_primary", "train_distractor_sentences.parquet"))
     texts = set(pool.texts)
     assert len(texts) == len(pool.texts) == pool.vectors.shape[0]
     assert {fact for facts in stories.facts for fact in facts} <= texts
@@ -73,17 +69,13 @@ def test_embed_and_evaluate_write_versioned_embeddings_traces_and_metrics(
     assert pool.encoder == embeddings.encoder
 
     outputs = "07_model_output"
-    q_traces = pd.read_parquet(
-        _latest(project_copy, outputs, "q_retrieval_traces.parquet")
-    )
-    baselines = pd.read_parquet(
-        _latest(project_copy, outputs, "baseline_traces.parquet")
-    )
+    q_traces = pd.read_parquet(_latest(project_copy, outputs, "q_retrieval_traces.parquet"))
+    baselines = pd.read_parquet(_latest(project_copy, outputs, "baseline_traces.parquet"))
     assert list(q_traces.columns) == list(baselines.columns) == list(TRACE_COLUMNS)
     assert set(q_traces.method) == {"q_rag"}
     assert set(baselines.method) == set(METHODS[1:])
     traces = pd.concat([q_traces, baselines], ignore_index=True)
-    assert sorted(zip(traces.episode_id, traces.method)) == sorted(
+    assert sorted(zip(traces.episode_id, traces.method, strict=True)) == sorted(
         (episode.id, method) for episode in episodes for method in METHODS
     )
     for row in traces.itertuples():
@@ -98,15 +90,17 @@ def test_embed_and_evaluate_write_versioned_embeddings_traces_and_metrics(
     # embeddings the dense baselines use, so both report the one encoding
     assert q_traces.encode_s.tolist() == baselines[baselines.method == "dense"].encode_s.tolist()
 
-    metrics = pd.read_csv(
-        _latest(project_copy, "08_reporting", "retrieval_metrics.csv")
-    )
+    metrics = pd.read_csv(_latest(project_copy, "08_reporting", "retrieval_metrics.csv"))
     # tiny: qa1 and qa2 at 1k, 4 questions each, and two NIAH tasks at 1k, 2 each;
     # one row per benchmark, task, length and method
     assert metrics[["benchmark", "task", "length_bucket", "method"]].values.tolist() == [
         [benchmark, task, "1k", method]
-        for benchmark, task in (("babilong", "qa1"), ("babilong", "qa2"),
-                                ("ruler", "niah_single_1"), ("ruler", "niah_multivalue"))
+        for benchmark, task in (
+            ("babilong", "qa1"),
+            ("babilong", "qa2"),
+            ("ruler", "niah_single_1"),
+            ("ruler", "niah_multivalue"),
+        )
         for method in METHODS
     ]
     assert metrics.n_episodes.tolist() == [4] * 8 + [2] * 8
@@ -152,9 +146,7 @@ def test_kedro_run_train_q_before_its_inputs_exist_names_the_pipelines_to_run(
 ) -> None:
     env = {**os.environ, "KEDRO_DISABLE_TELEMETRY": "true", "HF_HUB_OFFLINE": "1"}
     kedro = [sys.executable, "-m", "kedro", "run", "--env", "tiny"]
-    done = subprocess.run(
-        [*kedro, "--pipelines", "train_q"], env=env, capture_output=True, text=True
-    )
+    done = subprocess.run([*kedro, "--pipelines", "train_q"], env=env, capture_output=True, text=True)
     assert done.returncode == 1
     assert (
         "Error: no saved version of babi_train_stories (made by data_prep), "

@@ -38,15 +38,10 @@ def _curves() -> pd.DataFrame:
 
 
 def _outputs(root: Path) -> dict[str, list[Path]]:
-    return {
-        name: sorted((root / REPORTING / name).glob(f"*/{name}"))
-        for name in (*PLOTS, *DOCUMENTS)
-    }
+    return {name: sorted((root / REPORTING / name).glob(f"*/{name}")) for name in (*PLOTS, *DOCUMENTS)}
 
 
-def test_report_writes_versioned_plots_and_documents(
-    project_copy: Path, run_pipeline
-) -> None:
+def test_report_writes_versioned_plots_and_documents(project_copy: Path, run_pipeline) -> None:
     metrics = pd.DataFrame(metrics_rows(BUCKETS))
     _save_version(project_copy, "retrieval_metrics.csv", metrics)
     _save_version(project_copy, "training_curves.csv", _curves())
@@ -66,15 +61,11 @@ def test_report_writes_versioned_plots_and_documents(
     page = outputs["report.html"][0].read_text()
     embedded = re.findall(r'src="data:image/png;base64,([^"]+)"', page)
     # the page shows the very PNG files of the run
-    assert [base64.b64decode(data) for data in embedded] == [
-        outputs[name][0].read_bytes() for name in PLOTS
-    ]
+    assert [base64.b64decode(data) for data in embedded] == [outputs[name][0].read_bytes() for name in PLOTS]
     assert "http://" not in page and "https://" not in page
 
 
-def test_a_bad_metrics_table_fails_the_run_and_leaves_no_report(
-    project_copy: Path, run_pipeline
-) -> None:
+def test_a_bad_metrics_table_fails_the_run_and_leaves_no_report(project_copy: Path, run_pipeline) -> None:
     metrics = pd.DataFrame(metrics_rows(BUCKETS)).drop(columns="n_episodes")
     _save_version(project_copy, "retrieval_metrics.csv", metrics)
     _save_version(project_copy, "training_curves.csv", _curves())

@@ -18,7 +18,10 @@ from qrag_pipeline.tracking import metric_key
 
 T = 4  # evaluate.max_steps
 REPORT_FILES = {
-    "report.html", "report.md", "report_accuracy_plot.png", "report_training_plot.png",
+    "report.html",
+    "report.md",
+    "report_accuracy_plot.png",
+    "report_training_plot.png",
     "report_cost_plot.png",
 }
 
@@ -70,8 +73,14 @@ def test_each_stage_is_an_mlflow_run_with_its_parameters_metrics_and_artifacts(
     logged = {k: v for k, v in evaluate.data.metrics.items() if k.startswith("evaluate.")}
     headline = {"babilong": f"fact_em@T={T}", "ruler": f"niah_values@T={T}"}
     expected = {
-        metric_key("evaluate", row["benchmark"], row["task"], row["length_bucket"],
-                   row["method"], headline[row["benchmark"]]): row[headline[row["benchmark"]]]
+        metric_key(
+            "evaluate",
+            row["benchmark"],
+            row["task"],
+            row["length_bucket"],
+            row["method"],
+            headline[row["benchmark"]],
+        ): row[headline[row["benchmark"]]]
         for _, row in table.iterrows()
     }
     assert len(expected) == 4 * len(METHODS)  # qa1, qa2, two NIAH tasks at 1k; every method

@@ -11,34 +11,48 @@ import pandas as pd
 import torch
 import yaml
 
-from qrag_pipeline.locks import LOCK_FILE
 from qrag_pipeline.builders.ruler import NIAH_TASKS
 from qrag_pipeline.checkpoints import load_checkpoint
+from qrag_pipeline.locks import LOCK_FILE
 from qrag_pipeline.models.q_network import QNetwork
 from qrag_pipeline.sources.babi_files import BABI_TASKS
 from qrag_pipeline.training import CURVE_COLUMNS
 
 
-def test_train_q_writes_a_versioned_checkpoint_and_curve_and_resumes(project_copy: Path, run_pipeline) -> None:
+def test_train_q_writes_a_versioned_checkpoint_and_curve_and_resumes(
+    project_copy: Path, run_pipeline
+) -> None:
     run_pipeline("data_prep")
     run_pipeline("embed")
     run_pipeline("train_q")
-    (checkpoint_dir,) = (project_copy / "data/06_models/q_embedder_checkpoint").glob("*/q_embedder_checkpoint")
+    (checkpoint_dir,) = (project_copy / "data/06_models/q_embedder_checkpoint").glob(
+        "*/q_embedder_checkpoint"
+    )
     checkpoint = load_checkpoint(checkpoint_dir)
     network = checkpoint.build_network()
-    assert checkpoint.config["num_layers"] == 1 and checkpoint.training_state["learning"]["total_updates"] == 4
+    assert (
+        checkpoint.config["num_layers"] == 1 and checkpoint.training_state["learning"]["total_updates"] == 4
+    )
     assert checkpoint.config["frozen_action_encoder"] is True  # conf/base's default
     assert network.state_encoder.encode(["Where is Mary?"]).shape == (1, 384)
     (curves_path,) = (project_copy / "data/08_reporting/training_curves.csv").glob("*/training_curves.csv")
     curves = pd.read_csv(curves_path)
     assert list(curves.columns) == list(CURVE_COLUMNS) and curves["update"].tolist() == [2, 4]
     (run_dir,) = (project_copy / "data/06_models/train_q_runs").iterdir()
-    assert sorted(p.name for p in run_dir.iterdir() if p.name != LOCK_FILE) == ["update-00000002", "update-00000004"]
+    assert sorted(p.name for p in run_dir.iterdir() if p.name != LOCK_FILE) == [
+        "update-00000002",
+        "update-00000004",
+    ]
 
     # the same command again finds the finished run and returns the same model
     run_pipeline("train_q")
-    second = sorted((project_copy / "data/06_models/q_embedder_checkpoint").glob("*/q_embedder_checkpoint"))[-1]
-    assert all(torch.equal(a, b) for a, b in zip(checkpoint.weights.values(), load_checkpoint(second).weights.values(), strict=True))
+    second = sorted((project_copy / "data/06_models/q_embedder_checkpoint").glob("*/q_embedder_checkpoint"))[
+        -1
+    ]
+    assert all(
+        torch.equal(a, b)
+        for a, b in zip(checkpoint.weights.values(), load_checkpoint(second).weights.values(), strict=True)
+    )
 
 
 def test_kedro_run_pipeline_train_q_from_the_command_line(project_copy: Path) -> None:
@@ -47,10 +61,18 @@ def test_kedro_run_pipeline_train_q_from_the_command_line(project_copy: Path) ->
     subprocess.run([*kedro, "--pipelines", "data_prep,embed"], check=True, env=env, capture_output=True)
     done = subprocess.run([*kedro, "--pipeline", "train_q"], env=env, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr[-2000:]
-    assert list((project_copy / "data/06_models/q_embedder_checkpoint").glob("*/q_embedder_checkpoint/model.safetensors"))
+    assert list(
+        (project_copy / "data/06_models/q_embedder_checkpoint").glob(
+            "*/q_embedder_checkpoint/model.safetensors"
+        )
+    )
 
-    bad = subprocess.run([*kedro, "--pipeline", "train_q", "--params", "train_q.learning.learnin_rate=0.1"],
-                         env=env, capture_output=True, text=True)
+    bad = subprocess.run(
+        [*kedro, "--pipeline", "train_q", "--params", "train_q.learning.learnin_rate=0.1"],
+        env=env,
+        capture_output=True,
+        text=True,
+    )
     assert bad.returncode == 1
     assert "Error: unknown learner parameters ['learnin_rate']" in bad.stderr
     assert "Traceback" not in bad.stderr
@@ -67,7 +89,9 @@ def test_the_papers_trained_action_encoder_trains_and_evaluates_through_kedro(
     run_pipeline("embed")
     run_pipeline("train_q", params=paper)
     run_pipeline("evaluate")
-    (checkpoint_dir,) = (project_copy / "data/06_models/q_embedder_checkpoint").glob("*/q_embedder_checkpoint")
+    (checkpoint_dir,) = (project_copy / "data/06_models/q_embedder_checkpoint").glob(
+        "*/q_embedder_checkpoint"
+    )
     checkpoint = load_checkpoint(checkpoint_dir)
     assert checkpoint.config["frozen_action_encoder"] is False
     start = QNetwork.from_pretrained(num_layers=1, max_length=64)
@@ -93,8 +117,13 @@ def test_the_default_configuration_trains_one_model_on_all_thirteen_tasks(
     assert sorted(tasks) == sorted([*BABI_TASKS, *NIAH_TASKS])
     run_pipeline("data_prep", params={"data_prep": {"babilong": {"tasks": list(BABI_TASKS)}}})
     run_pipeline("embed")
-    run_pipeline("train_q", params={"train_q": {"tasks": tasks, "validation_questions": 2, "train_sentences": [12, 200]}})
-    (checkpoint_dir,) = (project_copy / "data/06_models/q_embedder_checkpoint").glob("*/q_embedder_checkpoint")
+    run_pipeline(
+        "train_q",
+        params={"train_q": {"tasks": tasks, "validation_questions": 2, "train_sentences": [12, 200]}},
+    )
+    (checkpoint_dir,) = (project_copy / "data/06_models/q_embedder_checkpoint").glob(
+        "*/q_embedder_checkpoint"
+    )
     checkpoint = load_checkpoint(checkpoint_dir)
     # the stop thresholds were chosen on validation episodes of both benchmarks
     assert set(checkpoint.stop_thresholds) == {"babilong", "ruler", "all"}

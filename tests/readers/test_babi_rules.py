@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import gzip
 import re
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 import pytest
@@ -24,7 +24,7 @@ from qrag_pipeline.readers.babi_rules import (
 )
 from qrag_pipeline.sources.babi_files import (
     BabiSample,
-    load_babi_samples,
+    babi_file,
     parse_babi_file,
 )
 
@@ -62,15 +62,13 @@ DISTRACTORS = (
 )
 
 
-@lru_cache(maxsize=None)
+@cache
 def _samples(babi: Path, folder: str, task: str, split: str) -> list[BabiSample]:
     """Each file is parsed once for all tests that read it."""
-    return load_babi_samples(babi / folder, task, split)
+    return parse_babi_file(babi_file(babi / folder, task, split), task)
 
 
-def _mismatches(
-    samples: list[BabiSample], task: str
-) -> list[tuple[BabiSample, RuleAnswer]]:
+def _mismatches(samples: list[BabiSample], task: str) -> list[tuple[BabiSample, RuleAnswer]]:
     """Questions where the full-story answer or support set differs from the label."""
     results = ((s, answer_babi_question(task, s.facts, s.question)) for s in samples)
     return [
@@ -123,9 +121,7 @@ def test_full_story_on_qa3_validation_file(shared_data: Path) -> None:
 
 @pytest.mark.shared_data
 @pytest.mark.parametrize(("folder", "task", "split"), REAL_FILES)
-def test_every_official_fact_is_recognised(
-    shared_data: Path, folder: str, task: str, split: str
-) -> None:
+def test_every_official_fact_is_recognised(shared_data: Path, folder: str, task: str, split: str) -> None:
     """A fact the reader skipped would silently change answers: none may be skipped."""
     samples = _samples(shared_data / "babi", folder, task, split)
     facts = {fact for sample in samples for fact in sample.facts}
@@ -134,9 +130,7 @@ def test_every_official_fact_is_recognised(
 
 @pytest.mark.shared_data
 @pytest.mark.parametrize(("folder", "task", "split"), REAL_FILES)
-def test_gold_facts_alone_give_official_answer(
-    shared_data: Path, folder: str, task: str, split: str
-) -> None:
+def test_gold_facts_alone_give_official_answer(shared_data: Path, folder: str, task: str, split: str) -> None:
     """A perfect retriever returns just the gold facts: they suffice, and all count.
 
     This needs the reader's leniency: the gold facts of a drop omit the pick-up.
@@ -156,13 +150,12 @@ def _book_sentences(shared_data: Path, count: int) -> list[str]:
     book = shared_data / "books" / "test" / "pg1342_pride_and_prejudice_austen.txt.gz"
     if not book.is_file():
         pytest.skip(f"book {book} is absent: the distractor test reads real book text")
-    text = " ".join(gzip.open(book, "rt", encoding="utf-8").read().split())
+    with gzip.open(book, "rt", encoding="utf-8") as file:
+        text = " ".join(file.read().split())
     return re.split(r"(?<=[.!?]) (?=[A-Z])", text)[1000 : 1000 + count]
 
 
-def _interleave(
-    facts: tuple[str, ...], noise: list[str]
-) -> tuple[list[str], list[int]]:
+def _interleave(facts: tuple[str, ...], noise: list[str]) -> tuple[list[str], list[int]]:
     """The facts with 0-3 noise sentences before each, and where each fact landed."""
     mixed: list[str] = []
     positions = []
@@ -267,9 +260,7 @@ def test_unrelated_sentences_are_ignored(shared_data: Path, task: str) -> None:
         ),
     ],
 )
-def test_hand_written_cases(
-    task: str, sentences: list[str], question: str, expected: RuleAnswer
-) -> None:
+def test_hand_written_cases(task: str, sentences: list[str], question: str, expected: RuleAnswer) -> None:
     """Edge cases the official files lack: unknown entities, partial stories, gives."""
     assert answer_babi_question(task, sentences, question) == expected
 

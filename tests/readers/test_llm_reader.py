@@ -26,7 +26,7 @@ from qrag_pipeline.errors import QragInputError
 from qrag_pipeline.readers import Reader
 from qrag_pipeline.readers.llm_reader import LLMReader
 from qrag_pipeline.readers.rule_reader import RuleReader
-from qrag_pipeline.sources.babi_files import load_babi_samples
+from qrag_pipeline.sources.babi_files import babi_file, parse_babi_file
 
 CHUNKS = [
     "Mary went to the kitchen.",
@@ -50,9 +50,7 @@ def _word_tokenizer(texts: list[str], **special: str) -> PreTrainedTokenizerFast
     backend = Tokenizer(models.WordLevel(vocabulary, unk_token="[unk]"))
     backend.normalizer = normalizers.Lowercase()
     backend.pre_tokenizer = pre_tokenizers.Whitespace()
-    return PreTrainedTokenizerFast(
-        tokenizer_object=backend, unk_token="[unk]", **special
-    )
+    return PreTrainedTokenizerFast(tokenizer_object=backend, unk_token="[unk]", **special)
 
 
 @pytest.fixture(scope="module")
@@ -111,9 +109,7 @@ def test_prompt_uses_the_chat_template_when_there_is_one(model_folder: Path) -> 
         "Sandra went back to the hallway.\n\nQuestion: Where is Mary?\n"
         "Answer with a single word or a short phrase, nothing else. <bot>"
     )
-    assert chat.answer("Where is Mary?", CHUNKS, [4, 2]) == chat.answer(
-        "Where is Mary?", CHUNKS, [2, 4]
-    )
+    assert chat.answer("Where is Mary?", CHUNKS, [4, 2]) == chat.answer("Where is Mary?", CHUNKS, [2, 4])
 
 
 def test_a_retrieved_index_outside_the_document_is_refused(reader: LLMReader) -> None:
@@ -147,9 +143,9 @@ def test_batched_answers_equal_one_by_one_answers(reader: LLMReader) -> None:
 def test_max_new_tokens_bounds_the_answer(model_folder: Path) -> None:
     """Each word is one token here, so the word count is the generated token count."""
     answers = {
-        budget: LLMReader.from_pretrained(
-            model_folder, max_new_tokens=budget, device="cpu"
-        ).answer(QUESTIONS[0], CHUNKS, [0, 3])
+        budget: LLMReader.from_pretrained(model_folder, max_new_tokens=budget, device="cpu").answer(
+            QUESTIONS[0], CHUNKS, [0, 3]
+        )
         for budget in (1, 3, 8)
     }
 
@@ -207,16 +203,14 @@ def test_rule_reader_refuses_an_unknown_task() -> None:
 
 @pytest.mark.shared_data
 @pytest.mark.parametrize("task", ["qa1", "qa2", "qa3", "qa4", "qa5"])
-def test_rule_reader_answers_every_test_question_from_the_gold_facts(
-    shared_data: Path, task: str
-) -> None:
+def test_rule_reader_answers_every_test_question_from_the_gold_facts(shared_data: Path, task: str) -> None:
     """A perfect retrieval inside the whole story: every official answer, qa5 included.
 
     The 2 qa5 en test labels that contradict their story (INCONSISTENT_QA5 in
     test_babi_rules.py) only trip the reader over the full story, where it takes A's
     latest gift to B; their gold facts name the labelled gift alone.
     """
-    samples = load_babi_samples(shared_data / "babi" / "en", task, "test")
+    samples = parse_babi_file(babi_file(shared_data / "babi" / "en", task, "test"), task)
     rule = RuleReader(task)
 
     wrong = [

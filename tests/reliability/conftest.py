@@ -23,6 +23,11 @@ import torch
 from kedro.framework.session import KedroSession
 from kedro.framework.startup import bootstrap_project
 
+from qrag_pipeline.episodes import Episode
+from qrag_pipeline.rl.environment import EpisodeSampler
+from qrag_pipeline.sources.babi_generator import generate_babi_samples
+from qrag_pipeline.sources.prose_generator import generate_prose
+from qrag_pipeline.training_data import babilong_training_data
 from tests.conftest import PROJECT_ROOT
 
 CPU = {"train_q": {"device": "cpu"}, "embed": {"device": "cpu"}, "evaluate": {"device": "cpu"}}
@@ -68,9 +73,12 @@ def run_stage(
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        with inside(project), KedroSession.create(
-            project_path=project, env="tiny", runtime_params=_merged(CPU, params or {})
-        ) as session:
+        with (
+            inside(project),
+            KedroSession.create(
+                project_path=project, env="tiny", runtime_params=_merged(CPU, params or {})
+            ) as session,
+        ):
             return session.run(pipeline_names=[pipeline], load_versions=load_versions)
     finally:
         torch.set_num_threads(threads)
@@ -105,11 +113,18 @@ def kedro_command(*args: str, env: str = "tiny") -> list[str]:
     return [sys.executable, "-m", "kedro", "run", "--env", env, *args]
 
 
-def kedro_run(project: Path, *args: str, env: str = "tiny", **kwargs: Any) -> subprocess.CompletedProcess[str]:
+def kedro_run(
+    project: Path, *args: str, env: str = "tiny", **kwargs: Any
+) -> subprocess.CompletedProcess[str]:
     """`kedro run --env <env> <args>` as a user types it, in `project`."""
     return subprocess.run(
-        kedro_command(*args, env=env), cwd=project, env={**kedro_env(), **kwargs.pop("env_extra", {})},
-        capture_output=True, text=True, timeout=kwargs.pop("timeout", 900), **kwargs,
+        kedro_command(*args, env=env),
+        cwd=project,
+        env={**kedro_env(), **kwargs.pop("env_extra", {})},
+        capture_output=True,
+        text=True,
+        timeout=kwargs.pop("timeout", 900),
+        **kwargs,
     )
 
 
@@ -141,6 +156,13 @@ def trained_project(tmp_path_factory: pytest.TempPathFactory, prepared_project: 
     project = make_project(tmp_path_factory.mktemp("trained") / "project", data_from=prepared_project)
     run_stage(project, "train_q", NO_RUN_FOLDER)
     return project
+
+
+@pytest.fixture
+def training_data() -> tuple[EpisodeSampler, list[Episode]]:
+    """Tiny qa1 episodes to train on (sampler) and to validate with, for `train_tiny`."""
+    samples = generate_babi_samples("qa1", 12, seed=1)
+    return babilong_training_data(samples, generate_prose(1, 40, seed=2), ["qa1"], 12, 2, seed=3)
 
 
 NO_RUN_FOLDER = {"train_q": {"resume": False}}

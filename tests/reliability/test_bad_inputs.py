@@ -62,13 +62,17 @@ def babi_folder(tmp: Path, text: str) -> Path:
 
 
 def babi_params(folder: Path) -> str:
-    return (f"data_prep.stories.source=babi_files,data_prep.stories.babi_dirs=[{folder}],"
-            "data_prep.babilong.tasks=[qa1]")
+    return (
+        f"data_prep.stories.source=babi_files,data_prep.stories.babi_dirs=[{folder}],"
+        "data_prep.babilong.tasks=[qa1]"
+    )
 
 
 def books_params(folder: Path) -> str:
-    return (f"data_prep.distractors.source=books,data_prep.distractors.train_books_dir={folder},"
-            f"data_prep.distractors.test_books_dir={folder}")
+    return (
+        f"data_prep.distractors.source=books,data_prep.distractors.train_books_dir={folder},"
+        f"data_prep.distractors.test_books_dir={folder}"
+    )
 
 
 def hotpotqa_params(path: Path) -> str:
@@ -124,14 +128,30 @@ CLI_CASES = {
         lambda tmp: f"books folder '{tmp / 'books'}' holds no .txt or .txt.gz file",
     ),
     "document_without_sentences": Case(
-        data_prep(lambda tmp: books_params(folder_with(tmp, "books", {"headings.txt": "CHAPTER I\n\nCHAPTER II\n"}))),
+        data_prep(
+            lambda tmp: books_params(folder_with(tmp, "books", {"headings.txt": "CHAPTER I\n\nCHAPTER II\n"}))
+        ),
         lambda tmp: f"book '{tmp / 'books' / 'headings.txt'}' yields no sentence of 4-60 words",
     ),
     "hotpotqa_record_missing_fields": Case(
-        data_prep(lambda tmp: hotpotqa_params(folder_with(tmp, "hotpotqa", {"dev.json": (
-            '[{"_id": "a1", "question": "Who?", "supporting_facts": [["T", 0]], '
-            '"context": [["T", ["A sentence."]]]}]')}) / "dev.json")),
-        lambda tmp: f"HotpotQA file '{tmp / 'hotpotqa' / 'dev.json'}', record 0 (id 'a1') lacks the fields ['answer']",
+        data_prep(
+            lambda tmp: hotpotqa_params(
+                folder_with(
+                    tmp,
+                    "hotpotqa",
+                    {
+                        "dev.json": (
+                            '[{"_id": "a1", "question": "Who?", "supporting_facts": [["T", 0]], '
+                            '"context": [["T", ["A sentence."]]]}]'
+                        )
+                    },
+                )
+                / "dev.json"
+            )
+        ),
+        lambda tmp: (
+            f"HotpotQA file '{tmp / 'hotpotqa' / 'dev.json'}', record 0 (id 'a1') lacks the fields ['answer']"
+        ),
     ),
     "unknown_task": Case(
         data_prep(lambda tmp: "data_prep.babilong.tasks=[qa9]"),
@@ -150,8 +170,12 @@ CLI_CASES = {
         lambda tmp: "data_prep.babilong.episodes_per_task_length=-2 must be a whole number of at least 1",
     ),
     "missing_model_directory": Case(
-        lambda tmp: ["--pipelines", "train_q", "--params",
-                     f"train_q.model.name_or_path={tmp / 'no_such_model'},train_q.resume=false"],
+        lambda tmp: [
+            "--pipelines",
+            "train_q",
+            "--params",
+            f"train_q.model.name_or_path={tmp / 'no_such_model'},train_q.resume=false",
+        ],
         lambda tmp: f"cannot load the encoder at '{tmp / 'no_such_model'}'",
         data="prepared",
     ),
@@ -212,7 +236,9 @@ def test_kedro_run_failing_after_its_first_nodes_removes_what_they_saved(
 def hub_folder(tmp: Path) -> Path:
     folder = tmp / "hub"
     (folder / "1k").mkdir(parents=True)
-    (folder / "1k" / "qa1.jsonl").write_text('{"input": "", "question": "Where is Mary?", "target": "bathroom"}\n')
+    (folder / "1k" / "qa1.jsonl").write_text(
+        '{"input": "", "question": "Where is Mary?", "target": "bathroom"}\n'
+    )
     return folder
 
 
@@ -224,8 +250,12 @@ def tamper_support(project: Path, tmp: Path) -> None:
 
 
 def babi(text: str) -> Callable[[Path], dict]:
-    return lambda tmp: {"data_prep": {"babilong": {"tasks": ["qa1"]}, "stories": {
-        "source": "babi_files", "babi_dirs": [str(babi_folder(tmp, text))]}}}
+    return lambda tmp: {
+        "data_prep": {
+            "babilong": {"tasks": ["qa1"]},
+            "stories": {"source": "babi_files", "babi_dirs": [str(babi_folder(tmp, text))]},
+        }
+    }
 
 
 def hotpotqa(text: str) -> Callable[[Path], dict]:
@@ -237,65 +267,115 @@ def hotpotqa(text: str) -> Callable[[Path], dict]:
 
 
 def model_folder(files: dict[str, str]) -> Callable[[Path], dict]:
-    return lambda tmp: {"train_q": {"resume": False, "model": {
-        "name_or_path": str(folder_with(tmp, "model", files))}}}
+    return lambda tmp: {
+        "train_q": {"resume": False, "model": {"name_or_path": str(folder_with(tmp, "model", files))}}
+    }
 
 
 IN_PROCESS_CASES = {
     "empty_babi_file": ("data_prep", babi(""), None, "holds no question lines. Fix:"),
     "question_without_supporting_facts": (
-        "data_prep", babi(STORY + "3 Where is Mary?\tbathroom\t\n"), None,
-        ":3: question 'Where is Mary?' has no supporting fact ids. Fix:"),
+        "data_prep",
+        babi(STORY + "3 Where is Mary?\tbathroom\t\n"),
+        None,
+        ":3: question 'Where is Mary?' has no supporting fact ids. Fix:",
+    ),
     "missing_babi_folder": (
         "data_prep",
         lambda tmp: {"data_prep": {"stories": {"source": "babi_files", "babi_dirs": [str(tmp / "nowhere")]}}},
-        None, "no bAbI file for qa1 train in data_prep.stories.babi_dirs="),
+        None,
+        "no bAbI file for qa1 train in data_prep.stories.babi_dirs=",
+    ),
     "empty_hotpotqa_file": ("data_prep", hotpotqa("  \n"), None, "dev.json' is empty. Fix:"),
     "hotpotqa_file_not_json": ("data_prep", hotpotqa("[{oops"), None, "dev.json' is not JSON"),
     "hub_document_without_sentences": (
         "data_prep",
-        lambda tmp: {"data_prep": {"babilong": {"tasks": ["qa1"], "episodes_from": "hub",
-                                                 "hub_source": str(hub_folder(tmp))}}},
-        None, "episode 'babilong-hub/qa1/1k/00000' has no chunks: its document is empty. Fix:"),
+        lambda tmp: {
+            "data_prep": {
+                "babilong": {"tasks": ["qa1"], "episodes_from": "hub", "hub_source": str(hub_folder(tmp))}
+            }
+        },
+        None,
+        "episode 'babilong-hub/qa1/1k/00000' has no chunks: its document is empty. Fix:",
+    ),
     "support_index_outside_the_chunks": (
-        "embed", lambda tmp: {}, "trained",
-        "support indices [999] are outside its 50 chunks. Fix:"),
+        "embed",
+        lambda tmp: {},
+        "trained",
+        "support indices [999] are outside its 50 chunks. Fix:",
+    ),
     "unknown_train_q_task": (
-        "train_q", lambda tmp: {"train_q": {"tasks": ["qa7"], "resume": False}}, "prepared",
-        "train_q.tasks has unknown tasks ['qa7']. Fix:"),
+        "train_q",
+        lambda tmp: {"train_q": {"tasks": ["qa7"], "resume": False}},
+        "prepared",
+        "train_q.tasks has unknown tasks ['qa7']. Fix:",
+    ),
     "unknown_device": (
-        "train_q", lambda tmp: {"train_q": {"device": "tpu9", "resume": False}}, "prepared",
-        "unknown device 'tpu9'. Fix:"),
+        "train_q",
+        lambda tmp: {"train_q": {"device": "tpu9", "resume": False}},
+        "prepared",
+        "unknown device 'tpu9'. Fix:",
+    ),
     "corrupt_model_directory": (
-        "train_q", model_folder({"config.json": '{"model_type": "bert", "hidden_size": '}), "prepared",
-        "config.json' is not a valid JSON file.). Fix:"),
+        "train_q",
+        model_folder({"config.json": '{"model_type": "bert", "hidden_size": '}),
+        "prepared",
+        "config.json' is not a valid JSON file.). Fix:",
+    ),
     "folder_that_is_no_model": (
-        "train_q", model_folder({"notes.txt": "weights went missing"}), "prepared",
-        "cannot load the encoder at '"),
+        "train_q",
+        model_folder({"notes.txt": "weights went missing"}),
+        "prepared",
+        "cannot load the encoder at '",
+    ),
     "checkpoint_every_zero": (
-        "train_q", lambda tmp: {"train_q": {"checkpoint_every": 0}}, None,
-        "train_q.checkpoint_every=0 must be a whole number of at least 1"),
+        "train_q",
+        lambda tmp: {"train_q": {"checkpoint_every": 0}},
+        None,
+        "train_q.checkpoint_every=0 must be a whole number of at least 1",
+    ),
     "action_encoder_switch_given_as_text": (
-        "train_q", lambda tmp: {"train_q": {"model": {"frozen_action_encoder": "yes"}}}, None,
-        "train_q.model.frozen_action_encoder='yes' must be true or false"),
+        "train_q",
+        lambda tmp: {"train_q": {"model": {"frozen_action_encoder": "yes"}}},
+        None,
+        "train_q.model.frozen_action_encoder='yes' must be true or false",
+    ),
     "unknown_action_head": (
-        "train_q", lambda tmp: {"train_q": {"model": {"action_head": "mlp"}}}, None,
-        "train_q.model.action_head='mlp' must be none or linear"),
+        "train_q",
+        lambda tmp: {"train_q": {"model": {"action_head": "mlp"}}},
+        None,
+        "train_q.model.action_head='mlp' must be none or linear",
+    ),
     "rotary_fraction_above_one": (
-        "train_q", lambda tmp: {"train_q": {"model": {"rotary_fraction": 1.5}}}, None,
-        "train_q.model.rotary_fraction=1.5 must be a number from 0 to 1"),
+        "train_q",
+        lambda tmp: {"train_q": {"model": {"rotary_fraction": 1.5}}},
+        None,
+        "train_q.model.rotary_fraction=1.5 must be a number from 0 to 1",
+    ),
     "fractional_update_count": (
-        "train_q", lambda tmp: {"train_q": {"learning": {"total_updates": 2.5}}}, None,
-        "total_updates=2.5 must be a whole number"),
+        "train_q",
+        lambda tmp: {"train_q": {"learning": {"total_updates": 2.5}}},
+        None,
+        "total_updates=2.5 must be a whole number",
+    ),
     "count_given_as_text": (
-        "train_q", lambda tmp: {"train_q": {"validation_questions": "x"}}, None,
-        "train_q.validation_questions='x' must be a whole number"),
+        "train_q",
+        lambda tmp: {"train_q": {"validation_questions": "x"}},
+        None,
+        "train_q.validation_questions='x' must be a whole number",
+    ),
     "zero_retrieval_steps": (
-        "evaluate", lambda tmp: {"evaluate": {"max_steps": 0}}, None,
-        "evaluate.max_steps=0 must be a whole number of at least 1"),
+        "evaluate",
+        lambda tmp: {"evaluate": {"max_steps": 0}},
+        None,
+        "evaluate.max_steps=0 must be a whole number of at least 1",
+    ),
     "threshold_given_as_text": (
-        "evaluate", lambda tmp: {"evaluate": {"stop_threshold": "x"}}, None,
-        "evaluate.stop_threshold='x' must be a finite number"),
+        "evaluate",
+        lambda tmp: {"evaluate": {"stop_threshold": "x"}},
+        None,
+        "evaluate.stop_threshold='x' must be a finite number",
+    ),
 }
 
 

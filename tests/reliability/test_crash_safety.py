@@ -30,7 +30,9 @@ import shutil
 import signal
 import subprocess
 import time
+from collections.abc import Sequence
 from pathlib import Path
+from typing import IO
 
 import numpy as np
 import pandas as pd
@@ -39,33 +41,43 @@ import torch
 import yaml
 from kedro.io import DatasetError, Version
 
-from qrag_pipeline.locks import LOCK_FILE
 from qrag_pipeline.checkpoints import load_checkpoint
 from qrag_pipeline.datasets.atomic_files import CSVDataset, ParquetDataset, TextDataset
 from qrag_pipeline.datasets.embeddings_dataset import EpisodeEmbeddingsDataset
 from qrag_pipeline.errors import QragInputError
+from qrag_pipeline.locks import LOCK_FILE
 from qrag_pipeline.retrieval.embeddings import EpisodeEmbeddings
-from qrag_pipeline.rl.learner import QLearningConfig
-from qrag_pipeline.sources.babi_generator import generate_babi_samples
-from qrag_pipeline.sources.prose_generator import generate_prose
-from qrag_pipeline.training import CURVE_COLUMNS, latest_checkpoint, train_q_embedder
-from qrag_pipeline.training_data import babilong_training_data
-from tests.conftest import PROJECT_ROOT
+from qrag_pipeline.training import CURVE_COLUMNS, latest_checkpoint
+from tests.conftest import PROJECT_ROOT, train_tiny
 from tests.reliability.conftest import kedro_command, kedro_env, kedro_run, latest, make_project, run_stage
 
 UPDATES = 12
 EVERY = 4
 TOLERANCE = 1e-6  # absolute, per weight; CPU with one thread gives bitwise equality
-TRAIN = ["--pipelines", "train_q", "--params",
-         f"train_q.learning.total_updates={UPDATES},train_q.checkpoint_every={EVERY},train_q.device=cpu"]
+TRAIN = [
+    "--pipelines",
+    "train_q",
+    "--params",
+    f"train_q.learning.total_updates={UPDATES},train_q.checkpoint_every={EVERY},train_q.device=cpu",
+]
+
+
+def _start_kedro_run(project: Path, args: Sequence[str], log: IO[str]) -> subprocess.Popen:
+    """`kedro run <args>` in the background, in a session of its own (so that it can be
+    killed whole), writing its output to `log`."""
+    return subprocess.Popen(
+        kedro_command(*args),
+        cwd=project,
+        env=kedro_env(),
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
 
 
 def _kill_after_first_checkpoint(project: Path) -> subprocess.Popen:
     log = (project / "killed.log").open("w")
-    process = subprocess.Popen(
-        kedro_command(*TRAIN), cwd=project, env=kedro_env(), stdout=log, stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
+    process = _start_kedro_run(project, TRAIN, log)
     runs = project / "data/06_models/train_q_runs"
     deadline = time.monotonic() + 900
     while process.poll() is None and time.monotonic() < deadline:
@@ -82,8 +94,11 @@ def test_sigkill_during_train_q_then_the_same_command_resumes_and_ends_as_an_uni
     prepared_project: Path, tmp_path: Path
 ) -> None:
     reference = make_project(tmp_path / "reference", data_from=prepared_project)
-    run_stage(reference, "train_q", {"train_q": {
-        "learning": {"total_updates": UPDATES}, "checkpoint_every": EVERY, "resume": False}})
+    run_stage(
+        reference,
+        "train_q",
+        {"train_q": {"learning": {"total_updates": UPDATES}, "checkpoint_every": EVERY, "resume": False}},
+    )
 
     project = make_project(tmp_path / "killed", data_from=prepared_project)
     killed = _kill_after_first_checkpoint(project)
@@ -115,47 +130,29 @@ def test_sigkill_during_train_q_then_the_same_command_resumes_and_ends_as_an_uni
     for name, weight in expected.weights.items():
         assert torch.allclose(final.weights[name], weight, rtol=0, atol=TOLERANCE), name
     timeless = [c for c in CURVE_COLUMNS if c != "updates_per_s"]
-    curves, expected_curves = (pd.read_csv(latest(p, "training_curves.csv"))[timeless] for p in (project, reference))
-    pd.testing.assert_frame_equal(curves, expected_curves)
-
-
-LEARNING = QLearningConfig(
-    total_updates=4, warmup_updates=1, learning_start=0, learning_rate=3e-3, num_envs=2,
-    num_steps=2, max_steps=3, eval_every=2, eval_episodes=2, seed=5,
-)
-
-
-@pytest.fixture
-def training_data():
-    samples = generate_babi_samples("qa1", 12, seed=1)
-    return babilong_training_data(samples, generate_prose(1, 40, seed=2), ["qa1"], 12, 2, seed=3)
-
-
-def _train(make_tiny_network, training_data, run_dir: Path):
-    sampler, validation = training_data
-    return train_q_embedder(
-        lambda: make_tiny_network(seed=11), LEARNING, sampler, validation, run_dir,
-        checkpoint_every=2, device=torch.device("cpu"), progress=False,
+    curves, expected_curves = (
+        pd.read_csv(latest(p, "training_curves.csv"))[timeless] for p in (project, reference)
     )
+    pd.testing.assert_frame_equal(curves, expected_curves)
 
 
 def test_a_damaged_latest_checkpoint_names_the_folder_to_delete(
     make_tiny_network, training_data, tmp_path: Path
 ) -> None:
-    _train(make_tiny_network, training_data, tmp_path)
+    train_tiny(make_tiny_network, training_data, tmp_path)
     damaged = latest_checkpoint(tmp_path)
     assert damaged.name == "update-00000004"
     weights = damaged / "model.safetensors"
     weights.write_bytes(weights.read_bytes()[:2048])
 
     with pytest.raises(QragInputError) as raised:
-        _train(make_tiny_network, training_data, tmp_path)
+        train_tiny(make_tiny_network, training_data, tmp_path)
     message = str(raised.value)
     assert message.startswith(f"cannot resume training from {str(damaged)!r}: cannot read checkpoint weights")
     assert "Fix: delete that folder to resume from the run's checkpoint before it" in message
 
     shutil.rmtree(damaged)
-    assert _train(make_tiny_network, training_data, tmp_path).curves["update"].tolist() == [2, 4]
+    assert train_tiny(make_tiny_network, training_data, tmp_path).curves["update"].tolist() == [2, 4]
 
 
 # Atomic table writes
@@ -165,7 +162,9 @@ FRAME = pd.DataFrame({"update": [2, 4], "loss": [0.5, 0.25]})
 NEWER = pd.DataFrame({"update": [2, 4, 6], "loss": [0.4, 0.2, 0.1]})
 
 
-@pytest.mark.parametrize(("dataset_class", "writer"), [(ParquetDataset, "to_parquet"), (CSVDataset, "to_csv")])
+@pytest.mark.parametrize(
+    ("dataset_class", "writer"), [(ParquetDataset, "to_parquet"), (CSVDataset, "to_csv")]
+)
 def test_a_table_save_that_fails_midway_leaves_nothing_and_the_previous_version_loads(
     dataset_class, writer: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -185,13 +184,17 @@ def test_a_table_save_that_fails_midway_leaves_nothing_and_the_previous_version_
 
     monkeypatch.setattr(pd.DataFrame, writer, torn_write)
     with pytest.raises(DatasetError, match="No space left on device"):
-        dataset_class(filepath=str(path), version=Version(None, "2026-01-02T00.00.00.000Z"), **args).save(NEWER)
+        dataset_class(filepath=str(path), version=Version(None, "2026-01-02T00.00.00.000Z"), **args).save(
+            NEWER
+        )
     monkeypatch.undo()
 
     assert seen["target_during_write"] is False
     assert seen["stream"].parent == target.parent  # same folder: the rename is atomic
     assert sorted(p.relative_to(path).as_posix() for p in path.rglob("*")) == [
-        "2026-01-01T00.00.00.000Z", "2026-01-01T00.00.00.000Z/curves.table"]
+        "2026-01-01T00.00.00.000Z",
+        "2026-01-01T00.00.00.000Z/curves.table",
+    ]
     loaded = dataset_class(filepath=str(path), version=Version(None, None)).load()
     pd.testing.assert_frame_equal(loaded, FRAME)
 
@@ -207,10 +210,14 @@ def test_atomic_saves_leave_only_the_target(tmp_path: Path) -> None:
 
 def test_every_table_in_the_catalog_is_written_atomically() -> None:
     catalog = yaml.safe_load((PROJECT_ROOT / "conf/base/catalog.yml").read_text())
-    tables = {name: entry["type"] for name, entry in catalog.items()
-              if entry["type"].endswith(("ParquetDataset", "CSVDataset"))}
+    tables = {
+        name: entry["type"]
+        for name, entry in catalog.items()
+        if entry["type"].endswith(("ParquetDataset", "CSVDataset"))
+    }
     assert tables and all(
-        kind.startswith("qrag_pipeline.datasets.atomic_files.") for kind in tables.values()), tables
+        kind.startswith("qrag_pipeline.datasets.atomic_files.") for kind in tables.values()
+    ), tables
 
 
 def test_a_folder_artifact_save_that_fails_midway_leaves_no_version(
@@ -218,8 +225,11 @@ def test_a_folder_artifact_save_that_fails_midway_leaves_no_version(
 ) -> None:
     """Chunk embeddings (and checkpoints) are folders: staged beside the target, renamed."""
     embeddings = EpisodeEmbeddings(
-        vectors=np.ones((2, 3), dtype=np.float16), texts=["a.", "b."], rows={"e1": np.array([0, 1])},
-        encode_s=0.0, encoder={},
+        vectors=np.ones((2, 3), dtype=np.float16),
+        texts=["a.", "b."],
+        rows={"e1": np.array([0, 1])},
+        encode_s=0.0,
+        encoder={},
     )
     path = tmp_path / "pretrained_chunk_embeddings"
     EpisodeEmbeddingsDataset(str(path), Version(None, "2026-01-01T00.00.00.000Z")).save(embeddings)
@@ -239,7 +249,9 @@ def test_a_folder_artifact_save_that_fails_midway_leaves_no_version(
 
     assert ".pretrained_chunk_embeddings." in str(calls[0].parent)  # written under a staging name
     assert sorted(p.relative_to(path).as_posix() for p in path.rglob("*") if p.is_dir()) == [
-        "2026-01-01T00.00.00.000Z", "2026-01-01T00.00.00.000Z/pretrained_chunk_embeddings"]
+        "2026-01-01T00.00.00.000Z",
+        "2026-01-01T00.00.00.000Z/pretrained_chunk_embeddings",
+    ]
     loaded = EpisodeEmbeddingsDataset(str(path), Version(None, None)).load()
     assert loaded.texts == ["a.", "b."]
 
@@ -263,12 +275,13 @@ def test_a_second_identical_train_q_beside_the_first_stops_clearly_and_the_first
     project = make_project(tmp_path / "project", data_from=prepared_project)
     log = (project / "first.log").open("w")
     train = [*TRAIN[:-1], TRAIN[-1].replace(f"total_updates={UPDATES}", "total_updates=200")]
-    first = subprocess.Popen(kedro_command(*train), cwd=project, env=kedro_env(), stdout=log,
-                             stderr=subprocess.STDOUT, start_new_session=True)
+    first = _start_kedro_run(project, train, log)
     runs = project / "data/06_models/train_q_runs"
     deadline = time.monotonic() + 600
-    while first.poll() is None and time.monotonic() < deadline and not any(
-        _held(lock) for lock in runs.glob(f"*/{LOCK_FILE}")
+    while (
+        first.poll() is None
+        and time.monotonic() < deadline
+        and not any(_held(lock) for lock in runs.glob(f"*/{LOCK_FILE}"))
     ):
         time.sleep(0.05)
     assert first.poll() is None, "the first run ended before the second could start"

@@ -30,9 +30,15 @@ from tests.reliability.conftest import (
 )
 
 DATA_PREP_TABLES = (
-    "babi_train_stories", "babi_test_stories", "train_distractor_sentences",
-    "test_distractor_sentences", "babilong_eval_episodes", "ruler_eval_episodes",
-    "hotpotqa_train_episodes", "hotpotqa_eval_episodes", "eval_episodes",
+    "babi_train_stories",
+    "babi_test_stories",
+    "train_distractor_sentences",
+    "test_distractor_sentences",
+    "babilong_eval_episodes",
+    "ruler_eval_episodes",
+    "hotpotqa_train_episodes",
+    "hotpotqa_eval_episodes",
+    "eval_episodes",
 )
 EVALUATION_INPUTS = ("eval_episodes", "q_embedder_checkpoint", "pretrained_chunk_embeddings")
 
@@ -48,12 +54,22 @@ def timeless(frame: pd.DataFrame) -> pd.DataFrame:
 
 def evaluation(project: Path, version: str | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(metrics, all traces) of the latest evaluation, or of the one saved at `version`."""
+
     def read(name: str, reader) -> pd.DataFrame:
-        path = latest(project, name) if version is None else next(project.glob(f"data/*/{name}/{version}/{name}"))
+        path = (
+            latest(project, name)
+            if version is None
+            else next(project.glob(f"data/*/{name}/{version}/{name}"))
+        )
         return timeless(reader(path))
 
-    traces = pd.concat([read("q_retrieval_traces.parquet", pd.read_parquet),
-                        read("baseline_traces.parquet", pd.read_parquet)], ignore_index=True)
+    traces = pd.concat(
+        [
+            read("q_retrieval_traces.parquet", pd.read_parquet),
+            read("baseline_traces.parquet", pd.read_parquet),
+        ],
+        ignore_index=True,
+    )
     return read("retrieval_metrics.csv", pd.read_csv), traces
 
 
@@ -117,12 +133,21 @@ def test_kedro_run_load_versions_reproduces_an_earlier_evaluation(
     assert all(version_of(project, name) != pins[name] for name in EVALUATION_INPUTS)
     newer_episodes = table(project, "eval_episodes")
     pinned_episodes = pd.read_parquet(
-        project / "data/05_model_input/eval_episodes.parquet" / pins["eval_episodes"] / "eval_episodes.parquet")
+        project
+        / "data/05_model_input/eval_episodes.parquet"
+        / pins["eval_episodes"]
+        / "eval_episodes.parquet"
+    )
     assert not newer_episodes.equals(pinned_episodes)
 
     done = kedro_run(
-        project, "--pipelines", "evaluate", "--params", "evaluate.device=cpu",
-        "--load-versions", ",".join(f"{name}:{version}" for name, version in pins.items()),
+        project,
+        "--pipelines",
+        "evaluate",
+        "--params",
+        "evaluate.device=cpu",
+        "--load-versions",
+        ",".join(f"{name}:{version}" for name, version in pins.items()),
     )
 
     assert done.returncode == 0, done.stderr[-3000:]

@@ -27,40 +27,23 @@ from pathlib import Path
 import pytest
 import torch
 
-from qrag_pipeline.locks import LOCK_FILE
 from qrag_pipeline.checkpoints import load_checkpoint
 from qrag_pipeline.cli_hooks import input_error_in
 from qrag_pipeline.errors import QragInputError, TrainingDivergedError
+from qrag_pipeline.locks import LOCK_FILE
 from qrag_pipeline.rl import learner as learner_module
-from qrag_pipeline.rl.learner import QLearner, QLearningConfig
-from qrag_pipeline.sources.babi_generator import generate_babi_samples
-from qrag_pipeline.sources.prose_generator import generate_prose
-from qrag_pipeline.training import train_q_embedder
-from qrag_pipeline.training_data import babilong_training_data
+from qrag_pipeline.rl.learner import QLearner
+from tests.conftest import TINY_LEARNING, train_tiny
 from tests.reliability.conftest import kedro_run, make_project, run_stage
 
-LEARNING = QLearningConfig(
-    total_updates=4, warmup_updates=1, learning_start=0, learning_rate=3e-3, num_envs=2,
-    num_steps=2, max_steps=3, eval_every=2, eval_episodes=2, seed=5,
-)
 FAULTY_UPDATE = 3
 
 
-@pytest.fixture
-def training_data():
-    samples = generate_babi_samples("qa1", 12, seed=1)
-    return babilong_training_data(samples, generate_prose(1, 40, seed=2), ["qa1"], 12, 2, seed=3)
-
-
 def _train(make_tiny_network, training_data, run_dir: Path | None):
-    sampler, validation = training_data
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        return train_q_embedder(
-            lambda: make_tiny_network(seed=11), LEARNING, sampler, validation, run_dir,
-            checkpoint_every=2, device=torch.device("cpu"), progress=False,
-        )
+        return train_tiny(make_tiny_network, training_data, run_dir)
     finally:
         torch.set_num_threads(threads)
 
@@ -88,14 +71,19 @@ def inject(where: str, monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.setattr(learner_module, "td_loss", lambda *a: td_loss(*a) * (bad if faulty() else 1.0))
     elif where == "grad_norm_inf":
         clip = torch.nn.utils.clip_grad_norm_
-        monkeypatch.setattr(torch.nn.utils, "clip_grad_norm_",
-                            lambda *a, **k: clip(*a, **k) * (math.inf if faulty() else 1.0))
+        monkeypatch.setattr(
+            torch.nn.utils, "clip_grad_norm_", lambda *a, **k: clip(*a, **k) * (math.inf if faulty() else 1.0)
+        )
     elif where == "q_value_nan":
         twin_q = QLearner._twin_q
 
         def faulty_twin_q(self, network, *args):
             q1, q2, available = twin_q(self, network, *args)
-            return (q1 * math.nan, q2, available) if faulty() and network is self.network else (q1, q2, available)
+            return (
+                (q1 * math.nan, q2, available)
+                if faulty() and network is self.network
+                else (q1, q2, available)
+            )
 
         monkeypatch.setattr(QLearner, "_twin_q", faulty_twin_q)
 
@@ -130,7 +118,9 @@ def test_a_non_finite_value_stops_training_and_keeps_the_last_good_checkpoint(
     resumed = _train(make_tiny_network, training_data, tmp_path)  # the fault is gone
     reference = _train(make_tiny_network, training_data, None)
     assert resumed.curves["update"].tolist() == [2, 4]
-    for (name, a), b in zip(reference.network.state_dict().items(), resumed.network.state_dict().values(), strict=True):
+    for (name, a), b in zip(
+        reference.network.state_dict().items(), resumed.network.state_dict().values(), strict=True
+    ):
         assert torch.allclose(a, b, rtol=0, atol=1e-6), name
 
 
@@ -138,7 +128,7 @@ def test_a_nan_loss_leaves_the_learner_as_it_was(
     make_tiny_network, training_data, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     sampler, _ = training_data
-    learner = QLearner(make_tiny_network(seed=11), sampler, LEARNING, torch.device("cpu"))
+    learner = QLearner(make_tiny_network(seed=11), sampler, TINY_LEARNING, torch.device("cpu"))
     learner.update()
     learner.update()
     weights = {k: v.clone() for k, v in learner.network.state_dict().items()}
@@ -178,13 +168,21 @@ def test_kedro_run_with_a_diverging_learning_rate_ends_on_one_clear_error(
     prepared_project: Path, tmp_path: Path
 ) -> None:
     project = make_project(tmp_path / "project", data_from=prepared_project)
-    done = kedro_run(project, "--pipelines", "train_q", "--params",
-                     "train_q.learning.learning_rate=1e30,train_q.checkpoint_every=1,train_q.device=cpu")
+    done = kedro_run(
+        project,
+        "--pipelines",
+        "train_q",
+        "--params",
+        "train_q.learning.learning_rate=1e30,train_q.checkpoint_every=1,train_q.device=cpu",
+    )
 
     assert done.returncode == 1, done.stderr[-3000:]
     assert "Traceback" not in done.stderr + done.stdout
     last_line = done.stderr.strip().splitlines()[-1]
-    assert re.match(r"Error: training diverged: (a Q value|the TD loss|the gradient norm) is (nan|-?inf) at update 2 ", last_line)
+    assert re.match(
+        r"Error: training diverged: (a Q value|the TD loss|the gradient norm) is (nan|-?inf) at update 2 ",
+        last_line,
+    )
     assert "Fix: lower train_q.learning.learning_rate" in last_line
     (run_dir,) = (project / "data/06_models/train_q_runs").iterdir()
     assert sorted(p.name for p in run_dir.iterdir() if p.name != LOCK_FILE) == ["update-00000001"]

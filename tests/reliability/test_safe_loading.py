@@ -74,9 +74,13 @@ def checkpoint(make_tiny_network, tmp_path: Path) -> Path:
 def test_a_checkpoint_is_safetensors_and_json_only(checkpoint: Path) -> None:
     files = sorted(str(p.relative_to(checkpoint)) for p in checkpoint.rglob("*") if p.is_file())
     assert files == [
-        "config.json", "encoder/config.json", "encoder/tokenizer.json",
-        "encoder/tokenizer_config.json", "model.safetensors",
-        "training_state.json", "training_state.safetensors",
+        "config.json",
+        "encoder/config.json",
+        "encoder/tokenizer.json",
+        "encoder/tokenizer_config.json",
+        "model.safetensors",
+        "training_state.json",
+        "training_state.safetensors",
     ]
 
 
@@ -102,7 +106,9 @@ def test_a_pickled_file_is_refused_and_its_payload_never_runs(
         (checkpoint / WEIGHTS_FILE).unlink()
     (checkpoint / replaced).write_bytes(pickle.dumps(Payload(marker)))
 
-    with pytest.raises(QragInputError, match=r"cannot read checkpoint weights .*Fix: .*pickled weights are refused"):
+    with pytest.raises(
+        QragInputError, match=r"cannot read checkpoint weights .*Fix: .*pickled weights are refused"
+    ):
         load_checkpoint(checkpoint)
     assert not marker.exists()
 
@@ -140,33 +146,48 @@ def _first_weight(weights: dict) -> str:
 
 
 def _foreign_model_type(checkpoint: Path, marker: Path) -> None:
-    (checkpoint / ENCODER_DIR / "evil.py").write_text(f"import pathlib\npathlib.Path({str(marker)!r}).touch()\n")
-    _edit_json(checkpoint / ENCODER_DIR / CONFIG_FILE, lambda c: c.update(
-        model_type="evil-bert", auto_map={"AutoConfig": "evil.EvilConfig", "AutoModel": "evil.EvilModel"}))
+    (checkpoint / ENCODER_DIR / "evil.py").write_text(
+        f"import pathlib\npathlib.Path({str(marker)!r}).touch()\n"
+    )
+    _edit_json(
+        checkpoint / ENCODER_DIR / CONFIG_FILE,
+        lambda c: c.update(
+            model_type="evil-bert", auto_map={"AutoConfig": "evil.EvilConfig", "AutoModel": "evil.EvilModel"}
+        ),
+    )
 
 
 TAMPERING = {
     "weight_of_another_shape": (
         lambda ck, marker: _edit_weights(ck, lambda w: w.update({_first_weight(w): torch.zeros(3, 3)})),
-        r"the weights of checkpoint '.*ck' do not fit the network its config describes"),
+        r"the weights of checkpoint '.*ck' do not fit the network its config describes",
+    ),
     "weight_renamed": (
         lambda ck, marker: _edit_weights(ck, lambda w: w.update({"extra.weight": w.pop(_first_weight(w))})),
-        r"the weights of checkpoint '.*ck' do not fit"),
+        r"the weights of checkpoint '.*ck' do not fit",
+    ),
     "format_version_changed": (
         lambda ck, marker: _edit_json(ck / CONFIG_FILE, lambda c: c.update(format_version=99)),
-        r"checkpoint '.*ck' has format version other than 1"),
+        r"checkpoint '.*ck' has format version other than 1",
+    ),
     "config_missing_a_key": (
         lambda ck, marker: _edit_json(ck / CONFIG_FILE, lambda c: c.pop("position_mode")),
-        r"the config of checkpoint '.*ck' does not describe a Q-network \(KeyError: 'position_mode'\)"),
+        r"the config of checkpoint '.*ck' does not describe a Q-network \(KeyError: 'position_mode'\)",
+    ),
     "encoder_config_with_its_own_code": (
         _foreign_model_type,
-        r"the config of checkpoint '.*ck' does not describe a Q-network \(ValueError"),
+        r"the config of checkpoint '.*ck' does not describe a Q-network \(ValueError",
+    ),
     "tokenizer_file_not_a_tokenizer": (
         lambda ck, marker: (ck / ENCODER_DIR / "tokenizer.json").write_text('{"a": 1}'),
-        r"cannot read the tokenizer in '.*encoder'"),
+        r"cannot read the tokenizer in '.*encoder'",
+    ),
     "safetensors_header_corrupted": (
-        lambda ck, marker: (ck / WEIGHTS_FILE).write_bytes(b"\xff" * 8 + (ck / WEIGHTS_FILE).read_bytes()[8:]),
-        r"cannot read checkpoint weights '.*model.safetensors'"),
+        lambda ck, marker: (ck / WEIGHTS_FILE).write_bytes(
+            b"\xff" * 8 + (ck / WEIGHTS_FILE).read_bytes()[8:]
+        ),
+        r"cannot read checkpoint weights '.*model.safetensors'",
+    ),
 }
 
 
@@ -220,11 +241,19 @@ def model_with_its_own_code(tmp_path: Path) -> tuple[Path, Path]:
     source = Path(resolve_encoder_path(DEFAULT_ENCODER))
     for name in ("tokenizer.json", "tokenizer_config.json", "vocab.txt"):
         shutil.copy(source / name, folder / name)
-    (folder / "config.json").write_text(json.dumps({
-        "model_type": "evil-bert", "hidden_size": 32,
-        "auto_map": {"AutoConfig": "evil.EvilConfig", "AutoModel": "evil.EvilModel",
-                     "AutoModelForCausalLM": "evil.EvilModel"},
-    }))
+    (folder / "config.json").write_text(
+        json.dumps(
+            {
+                "model_type": "evil-bert",
+                "hidden_size": 32,
+                "auto_map": {
+                    "AutoConfig": "evil.EvilConfig",
+                    "AutoModel": "evil.EvilModel",
+                    "AutoModelForCausalLM": "evil.EvilModel",
+                },
+            }
+        )
+    )
     (folder / "evil.py").write_text(f"import pathlib\npathlib.Path({str(marker)!r}).touch()\n")
     return folder, marker
 
@@ -233,18 +262,24 @@ def test_a_model_that_needs_its_own_code_is_refused_by_default(
     model_with_its_own_code: tuple[Path, Path], prepared_project: Path, tmp_path: Path
 ) -> None:
     folder, marker = model_with_its_own_code
-    with pytest.raises(QragInputError, match=r"needs to run Python code from its own folder.*Fix: .*trust_remote_code"):
+    with pytest.raises(
+        QragInputError, match=r"needs to run Python code from its own folder.*Fix: .*trust_remote_code"
+    ):
         TextEncoder.from_pretrained(str(folder))
     with pytest.raises(QragInputError, match="cannot load the reader model"):
         LLMReader.from_pretrained(folder, device="cpu")
     project = make_project(tmp_path / "project", data_from=prepared_project)
-    with pytest.raises(QragInputError, match=re.escape(f"the encoder at '{folder}' needs to run Python code")):
+    with pytest.raises(
+        QragInputError, match=re.escape(f"the encoder at '{folder}' needs to run Python code")
+    ):
         run_stage(project, "train_q", {"train_q": {"resume": False, "model": {"name_or_path": str(folder)}}})
     assert not marker.exists()
 
 
 def test_the_trust_remote_code_parameter_turns_it_on(
-    model_with_its_own_code: tuple[Path, Path], prepared_project: Path, tmp_path: Path,
+    model_with_its_own_code: tuple[Path, Path],
+    prepared_project: Path,
+    tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """What transformers is asked for, captured before it would import anything."""
@@ -261,7 +296,15 @@ def test_the_trust_remote_code_parameter_turns_it_on(
     project = make_project(tmp_path / "project", data_from=prepared_project)
     for trust in (False, True):
         with pytest.raises(QragInputError, match="captured"):
-            run_stage(project, "train_q", {"train_q": {"resume": False, "model": {
-                "name_or_path": str(folder), "trust_remote_code": trust}}})
+            run_stage(
+                project,
+                "train_q",
+                {
+                    "train_q": {
+                        "resume": False,
+                        "model": {"name_or_path": str(folder), "trust_remote_code": trust},
+                    }
+                },
+            )
     assert asked == [False, True]
     assert not marker.exists()

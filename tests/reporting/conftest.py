@@ -18,9 +18,7 @@ BUCKETS = {
 FACTS = ("em", "precision", "recall", "f1")
 
 
-def metrics_rows(
-    buckets: dict[str, dict[str, tuple[str, ...]]], seed: int = 0
-) -> list[dict[str, object]]:
+def metrics_rows(buckets: dict[str, dict[str, tuple[str, ...]]], seed: int = 0) -> list[dict[str, object]]:
     """One row per benchmark, task, length and method, as `score_traces` writes it."""
     rng = np.random.default_rng(seed)
     return [
@@ -32,9 +30,7 @@ def metrics_rows(
     ]
 
 
-def _row(
-    rng: np.random.Generator, benchmark: str, task: str, length: str, method: str
-) -> dict[str, object]:
+def _row(rng: np.random.Generator, benchmark: str, task: str, length: str, method: str) -> dict[str, object]:
     q_rag, babi = method == "q_rag", benchmark == "babilong"
     row: dict[str, object] = {
         "benchmark": benchmark,

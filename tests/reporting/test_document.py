@@ -54,9 +54,7 @@ def test_the_markdown_holds_every_section_and_links_the_plot_files(
     assert "| not measured |" in text
 
 
-def test_the_html_page_is_self_contained(
-    metrics: pd.DataFrame, curves: pd.DataFrame, png: bytes
-) -> None:
+def test_the_html_page_is_self_contained(metrics: pd.DataFrame, curves: pd.DataFrame, png: bytes) -> None:
     content = report_content(metrics, curves, "Run <7>", 3)
     page = html_report(content, {"accuracy": png, "training": png, "cost": png})
     assert "http://" not in page and "https://" not in page
@@ -91,8 +89,6 @@ def test_cells_are_rounded_and_missing_values_marked() -> None:
     }
 
 
-def test_a_bad_metrics_table_stops_the_document(
-    metrics: pd.DataFrame, curves: pd.DataFrame
-) -> None:
+def test_a_bad_metrics_table_stops_the_document(metrics: pd.DataFrame, curves: pd.DataFrame) -> None:
     with pytest.raises(QragInputError, match="retrieval_metrics.*rerun the evaluate"):
         report_content(metrics.iloc[:0], curves, "Run", 3)

@@ -19,8 +19,16 @@ from tests.reporting.conftest import metrics_rows
 
 @pytest.mark.parametrize(
     ("bucket", "tokens"),
-    [("1k", 1_000), ("4k", 4_000), ("32k", 32_000), ("128k", 128_000),
-     ("1M", 1_000_000), ("10M", 10_000_000), ("1.5k", 1_500), ("512", 512)],
+    [
+        ("1k", 1_000),
+        ("4k", 4_000),
+        ("32k", 32_000),
+        ("128k", 128_000),
+        ("1M", 1_000_000),
+        ("10M", 10_000_000),
+        ("1.5k", 1_500),
+        ("512", 512),
+    ],
 )
 def test_length_buckets_are_nominal_token_counts(bucket: str, tokens: int) -> None:
     assert bucket_tokens(bucket) == tokens

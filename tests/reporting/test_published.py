@@ -17,9 +17,7 @@ from tests.reporting.conftest import BUCKETS, metrics_rows
 
 def _row(table: pd.DataFrame, benchmark: str, metric: str, setting: str) -> pd.Series:
     rows = table[
-        (table.benchmark == benchmark)
-        & table.metric.str.startswith(metric)
-        & (table.setting == setting)
+        (table.benchmark == benchmark) & table.metric.str.startswith(metric) & (table.setting == setting)
     ]
     (index,) = rows.index
     return rows.loc[index]

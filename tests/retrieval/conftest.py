@@ -20,10 +20,7 @@ def one_thread(one_torch_thread: None) -> None:
 
 def moves(n: int, shift: int) -> list[str]:
     """`n` bAbI-like sentences; documents with different shifts share some of them."""
-    return [
-        f"{PEOPLE[(i + shift) % 4]} went to the {PLACES[(i * 3 + shift) % 5]}."
-        for i in range(n)
-    ]
+    return [f"{PEOPLE[(i + shift) % 4]} went to the {PLACES[(i * 3 + shift) % 5]}." for i in range(n)]
 
 
 def episode(episode_id: str, question: str, chunks: list[str]) -> Episode:

@@ -71,9 +71,7 @@ def test_multistep_dense_queries_with_what_it_found_and_follows_the_second_hop(
     queries: list[str] = []
     original = pretrained.encode
 
-    def recording(
-        texts: Sequence[str], *args: object, **kwargs: object
-    ) -> torch.Tensor:
+    def recording(texts: Sequence[str], *args: object, **kwargs: object) -> torch.Tensor:
         queries.extend(texts)
         return original(texts, *args, **kwargs)
 

@@ -13,11 +13,17 @@ from qrag_pipeline.models.encoder import TextEncoder
 from qrag_pipeline.retrieval.chunk_table import ChunkTable
 from qrag_pipeline.retrieval.embeddings import embed_texts
 
-POOL = ["Mary went to the kitchen.", "The sky is blue.", "John took the apple there.",
-        "It was a dark and stormy night, and the rain fell in torrents."]
+POOL = [
+    "Mary went to the kitchen.",
+    "The sky is blue.",
+    "John took the apple there.",
+    "It was a dark and stormy night, and the rain fell in torrents.",
+]
 
 
-def test_cached_embeddings_equal_fresh_encodings_of_the_same_texts(make_tiny: Callable[..., TextEncoder]) -> None:
+def test_cached_embeddings_equal_fresh_encodings_of_the_same_texts(
+    make_tiny: Callable[..., TextEncoder],
+) -> None:
     encoder = make_tiny(seed=2)
     table = ChunkTable.from_embeddings(encoder, embed_texts(encoder, POOL, "float32", progress=False))
     query = [POOL[2], POOL[0], POOL[2], POOL[3]]
@@ -46,5 +52,7 @@ def test_a_table_made_by_another_encoder_is_refused(make_tiny: Callable[..., Tex
     pool = embed_texts(make_tiny(seed=2, scale=1.0), POOL, "float32", progress=False)
     pool.encoder = {**pool.encoder, "name_or_path": "all-MiniLM-L6-v2"}
     other = make_tiny(seed=2)
-    with pytest.raises(QragInputError, match=r"training pool embeddings were made by encoder .*Fix: set embed\.encoder"):
+    with pytest.raises(
+        QragInputError, match=r"training pool embeddings were made by encoder .*Fix: set embed\.encoder"
+    ):
         ChunkTable.from_embeddings(other, pool)

@@ -15,7 +15,6 @@ from qrag_pipeline.retrieval.multistep import (
     available_q,
     retrieve,
     retrieve_batch,
-    timed_retrieve_batch,
 )
 from qrag_pipeline.retrieval.trace import Trace, learned_stop
 from qrag_pipeline.rl.inference import greedy_rollout
@@ -84,9 +83,7 @@ def test_precomputed_rotated_scores_equal_scores_from_scratch_at_every_step(
     for step in range(5):
         taken = trace.retrieved[:step]
         expected = _scores_from_scratch(network, question, chunks, taken)
-        state = network.state_encoder.encode(
-            [network.state_text(question, chunks, taken)]
-        )[0]
+        state = network.state_encoder.encode([network.state_text(question, chunks, taken)])[0]
         scores = available_q(network, state, precomputed, taken).double().numpy()
         np.testing.assert_allclose(scores, expected, rtol=0, atol=1e-5)
         assert trace.retrieved[step] == int(np.argmax(expected))
@@ -98,18 +95,14 @@ def test_a_trace_holds_distinct_picks_their_q_values_and_all_steps(
 ) -> None:
     network = make_tiny_network(seed=3)
     chunks = moves(12, 0)
-    trace = retrieve(
-        network, "Where is Mary?", chunks, network.action_encoder.encode(chunks), 4
-    )
+    trace = retrieve(network, "Where is Mary?", chunks, network.action_encoder.encode(chunks), 4)
     assert isinstance(trace, Trace)
     assert len(trace.retrieved) == len(set(trace.retrieved)) == len(trace.q_values) == 4
     assert all(isinstance(i, int) for i in trace.retrieved)
     assert all(isinstance(q, float) for q in trace.q_values)
     assert learned_stop(trace, -math.inf) == trace.retrieved
     two = ["Mary went to the garden.", "John slept."]
-    short = retrieve(
-        network, "Where is Mary?", two, network.action_encoder.encode(two), 4
-    )
+    short = retrieve(network, "Where is Mary?", two, network.action_encoder.encode(two), 4)
     assert sorted(short.retrieved) == [0, 1] and len(short.q_values) == 2
 
 
@@ -134,36 +127,15 @@ def test_retrieve_batch_equals_retrieve_one_episode_at_a_time(
 ) -> None:
     network = make_tiny_network(seed=3)
     episodes = small_episodes()
-    embeddings = embed_episodes(
-        network.action_encoder, episodes, dtype="float32", progress=False
-    )
+    embeddings = embed_episodes(network.action_encoder, episodes, dtype="float32", progress=False)
     tensors = [embeddings.of(e.id) for e in episodes]
     batched = retrieve_batch(network, episodes, embeddings, 4)
     from_list = retrieve_batch(network, episodes, tensors, 4)
-    for e, vectors, trace, listed in zip(
-        episodes, tensors, batched, from_list, strict=True
-    ):
+    for e, vectors, trace, listed in zip(episodes, tensors, batched, from_list, strict=True):
         alone = retrieve(network, e.question, e.chunks, vectors, 4)
         assert trace.retrieved == listed.retrieved == alone.retrieved
         assert learned_stop(trace, 0.0) == learned_stop(alone, 0.0)
         np.testing.assert_allclose(trace.q_values, alone.q_values, atol=1e-5)
-
-
-def test_timed_retrieval_splits_encoding_from_steps(make_tiny_network) -> None:
-    network = make_tiny_network(seed=3)
-    episodes = small_episodes()
-    traces, timing = timed_retrieve_batch(network, episodes, 4)
-    assert [t.retrieved for t in traces] == [
-        t.retrieved
-        for t in retrieve_batch(
-            network,
-            episodes,
-            embed_episodes(network.action_encoder, episodes, progress=False),
-            4,
-        )
-    ]
-    assert timing.questions == 3 and timing.encode_s > 0 and timing.steps_s > 0
-    assert timing.steps_s_per_question == pytest.approx(timing.steps_s / 3)
 
 
 def test_embeddings_that_do_not_fit_the_chunks_are_refused(make_tiny_network) -> None:

@@ -29,7 +29,7 @@ def _sharded(tmp_path: Path, **settings) -> ShardedEncoder:
 
 def test_shards_give_the_vectors_of_encoding_each_shard_in_order(tmp_path: Path) -> None:
     vectors = _sharded(tmp_path).encode(TEXTS)
-    expected = np.concatenate([encode_shard(SPEC, TEXTS[s:s + 10]) for s in range(0, 45, 10)])
+    expected = np.concatenate([encode_shard(SPEC, TEXTS[s : s + 10]) for s in range(0, 45, 10)])
     assert vectors.shape == (45, 384) and np.array_equal(vectors.numpy(), expected)
     direct = sharded_encoding.loaded_encoder(SPEC).encode(TEXTS)
     torch.testing.assert_close(vectors, direct, atol=1e-5, rtol=1e-4)  # batching differs only
@@ -54,7 +54,9 @@ def test_a_killed_encoding_resumes_from_the_shards_it_wrote(tmp_path: Path, monk
     assert sorted(p.name for p in work.glob("shard-*")) == ["shard-000000.npy", "shard-000001.npy"]
 
     resumed: list[int] = []
-    monkeypatch.setattr(sharded_encoding, "encode_shard", lambda spec, texts: resumed.append(len(texts)) or real(spec, texts))
+    monkeypatch.setattr(
+        sharded_encoding, "encode_shard", lambda spec, texts: resumed.append(len(texts)) or real(spec, texts)
+    )
     vectors = _sharded(tmp_path).encode(TEXTS)
     assert resumed == [10, 10, 5]  # shards 2-4 only
     assert np.array_equal(vectors.numpy(), expected)
@@ -63,21 +65,29 @@ def test_a_killed_encoding_resumes_from_the_shards_it_wrote(tmp_path: Path, monk
 def test_a_second_encoding_of_the_same_texts_at_once_stops_clearly(tmp_path: Path) -> None:
     encoder = _sharded(tmp_path)
     work = tmp_path / "work" / encoder._fingerprint(TEXTS)
-    with exclusive(work, "an encoding of these texts"):
-        with pytest.raises(QragInputError, match=r"an encoding of these texts in .* is already running \(process \d+\)\. Fix: wait"):
-            encoder.encode(TEXTS)
+    with (
+        exclusive(work, "an encoding of these texts"),
+        pytest.raises(
+            QragInputError,
+            match=r"an encoding of these texts in .* is already running \(process \d+\)\. Fix: wait",
+        ),
+    ):
+        encoder.encode(TEXTS)
 
 
 @pytest.mark.parametrize("processes", [False, True], ids=["in-process", "two-processes"])
 def test_a_dask_cluster_gives_exactly_the_local_result(tmp_path: Path, processes: bool) -> None:
     local = _sharded(tmp_path / "local").encode(TEXTS)
-    on_dask = _sharded(tmp_path / "dask", kind="dask", n_workers=2 if processes else 1,
-                       processes=processes).encode(TEXTS)
+    on_dask = _sharded(
+        tmp_path / "dask", kind="dask", n_workers=2 if processes else 1, processes=processes
+    ).encode(TEXTS)
     assert torch.equal(local, on_dask)
 
 
 def test_a_scheduler_that_cannot_be_reached_is_named(tmp_path: Path) -> None:
-    with pytest.raises(QragInputError, match=r"cannot reach the Dask scheduler at 'tcp://127\.0\.0\.1:1'.*Fix:"):
+    with pytest.raises(
+        QragInputError, match=r"cannot reach the Dask scheduler at 'tcp://127\.0\.0\.1:1'.*Fix:"
+    ):
         _sharded(tmp_path, kind="dask", address="tcp://127.0.0.1:1").encode(TEXTS)
 
 

@@ -17,9 +17,7 @@ CHUNKS = [f"Sentence {i}." for i in range(10)]
 
 def _fixed(support: list[int], n_chunks: int = 10) -> EpisodeSampler:
     """Always the same episode, with supporting facts at `support`."""
-    episode = Episode(
-        "e", "test", "qa2", "train", "Q?", "A", CHUNKS[:n_chunks], support
-    )
+    episode = Episode("e", "test", "qa2", "train", "Q?", "A", CHUNKS[:n_chunks], support)
     return lambda rng: episode
 
 
@@ -55,9 +53,7 @@ def test_per_fact_reward_is_added_for_every_new_fact() -> None:
 
 
 def test_without_terminate_on_success_the_bonus_is_paid_once_and_play_goes_on() -> None:
-    rewards, dones = _play(
-        _env([2, 7], terminate_on_success=False, max_steps=4), [2, 7, 0, 1]
-    )
+    rewards, dones = _play(_env([2, 7], terminate_on_success=False, max_steps=4), [2, 7, 0, 1])
     assert rewards == [0.0, 1.0, 0.0, 0.0]
     assert dones == [False, False, False, True]
 
@@ -82,9 +78,7 @@ def test_max_steps_ends_a_failed_episode_without_reward() -> None:
     result = None
     for action in [0, 1, 2]:
         result = env.step([action])
-    assert (
-        result is not None and bool(result.dones[0]) and float(result.rewards[0]) == 0.0
-    )
+    assert result is not None and bool(result.dones[0]) and float(result.rewards[0]) == 0.0
     (outcome,) = result.finished
     assert outcome.retrieved == (0, 1, 2) and outcome.support == (2, 7)
     assert not outcome.fact_em and outcome.episode_return == 0.0
@@ -146,16 +140,12 @@ def test_every_reset_draws_fresh_distractors() -> None:
     assert len(set(documents)) == 5
     distractor_sets = [{c for c in d if c.startswith("Background")} for d in documents]
     assert all(len(s) == 10 for s in distractor_sets)
-    assert all(
-        a != b for a, b in zip(distractor_sets, distractor_sets[1:], strict=False)
-    )
+    assert all(a != b for a, b in zip(distractor_sets, distractor_sets[1:], strict=False))
 
 
 def test_the_same_seed_gives_the_same_episodes_and_another_seed_others() -> None:
     def episodes(seed: int) -> list[tuple[str, ...]]:
-        env = RetrievalEnv(
-            babilong_sampler(_babi_samples(), DOCUMENTS, 12), 3, 1, seed=seed
-        )
+        env = RetrievalEnv(babilong_sampler(_babi_samples(), DOCUMENTS, 12), 3, 1, seed=seed)
         seen = [tuple(p.episode.chunks) for p in env.progress]
         env.step([0, 0, 0])
         return seen + [tuple(p.episode.chunks) for p in env.progress]
@@ -181,11 +171,7 @@ def test_babilong_sampler_refuses_stories_that_do_not_fit() -> None:
 def _misses(env: RetrievalEnv) -> list[int]:
     """For each env, its first available chunk that is not a supporting fact."""
     return [
-        next(
-            i
-            for i in np.flatnonzero(p.available).tolist()
-            if i not in p.episode.support
-        )
+        next(i for i in np.flatnonzero(p.available).tolist() if i not in p.episode.support)
         for p in env.progress
     ]
 

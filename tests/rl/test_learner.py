@@ -14,17 +14,17 @@ from safetensors.torch import save as save_safetensors
 from qrag_pipeline.episodes import Episode
 from qrag_pipeline.errors import QragInputError
 from qrag_pipeline.models.q_network import QNetwork
+from qrag_pipeline.retrieval.embeddings import EpisodeEmbeddings, embed_texts
+from qrag_pipeline.rl.config import QLearningConfig
 from qrag_pipeline.rl.environment import babilong_sampler
 from qrag_pipeline.rl.inference import fact_em_rate, greedy_rollout
 from qrag_pipeline.rl.learner import (
     QLearner,
-    QLearningConfig,
     lambda_returns,
     learning_rate_at,
     set_trainable,
     td_loss,
 )
-from qrag_pipeline.retrieval.embeddings import EpisodeEmbeddings, embed_texts
 from qrag_pipeline.sources.babi_generator import generate_babi_samples
 from qrag_pipeline.training_data import training_pool_texts
 
@@ -35,9 +35,7 @@ FROZEN = {"frozen_action_encoder": True, "action_head": "linear"}
 
 
 @pytest.fixture
-def make_learner(
-    make_tiny_network: MakeNetwork, train_prose: dict[str, list[str]]
-) -> MakeLearner:
+def make_learner(make_tiny_network: MakeNetwork, train_prose: dict[str, list[str]]) -> MakeLearner:
     """make(network_seed, action_side, pool, **config overrides): a learner on
     12-sentence qa1 episodes; `action_side` holds QNetwork's frozen_action_encoder and
     action_head, `pool` the pools embedded beforehand for a frozen one (True: by its
@@ -81,9 +79,7 @@ def test_the_loss_re_encodes_exactly_the_q_the_policy_acted_on(
     learner.collect_rollout(alpha=0.01, explore=False)
     q1, q2 = learner.taken_q()
     assert q1.requires_grad and q2.requires_grad
-    torch.testing.assert_close(
-        (q1 + q2).detach().view(4, 4), learner.q_taken, atol=1e-5, rtol=0
-    )
+    torch.testing.assert_close((q1 + q2).detach().view(4, 4), learner.q_taken, atol=1e-5, rtol=0)
 
 
 def test_every_reset_re_embeds_the_new_document(make_learner: MakeLearner) -> None:
@@ -103,9 +99,7 @@ def test_one_update_lowers_the_loss_of_its_batch_and_moves_the_target(
     before = {k: v.clone() for k, v in learner.network.state_dict().items()}
     metrics = learner.update()
     config = learner.config
-    returns = lambda_returns(
-        learner.rewards, learner.dones, learner.next_values, config.gamma, config.lam
-    )
+    returns = lambda_returns(learner.rewards, learner.dones, learner.next_values, config.gamma, config.lam)
     assert learner.rewards.sum() > 0
     with torch.no_grad():
         after = td_loss(*learner.taken_q(), returns.flatten()).item()
@@ -151,9 +145,7 @@ def test_settings_are_checked(make_tiny_network: MakeNetwork) -> None:
         QLearningConfig(num_envs=0)
     with pytest.raises(QragInputError, match="unknown trainable setting 'adapter'"):
         set_trainable(make_tiny_network(), "adapter", 1)
-    with pytest.raises(
-        QragInputError, match="trainable_layers=3, but the encoder has 2"
-    ):
+    with pytest.raises(QragInputError, match="trainable_layers=3, but the encoder has 2"):
         set_trainable(make_tiny_network(), "top_layers", 3)
 
 
@@ -208,8 +200,10 @@ def test_a_frozen_action_encoder_looks_chunks_up_and_trains_only_the_state_side_
     for env, progress in enumerate(learner.env.progress):
         assert learner.online_chunks[env] is learner.target_chunks[env]  # one set, shared
         torch.testing.assert_close(
-            learner.online_chunks[env], learner.network.action_encoder.encode(progress.episode.chunks),
-            atol=2e-3, rtol=0,  # the pools are stored in float16
+            learner.online_chunks[env],
+            learner.network.action_encoder.encode(progress.episode.chunks),
+            atol=2e-3,
+            rtol=0,  # the pools are stored in float16
         )
     action = [name for name in before if name.startswith("action_encoder.")]
     assert action and all(torch.equal(after[name], before[name]) for name in action)
@@ -227,8 +221,10 @@ def test_without_pools_a_frozen_action_encoder_encodes_each_document_itself(
     assert learner.chunk_table.hits == 0 and learner.chunk_table.misses > 0
     for env, progress in enumerate(learner.env.progress):
         torch.testing.assert_close(
-            learner.online_chunks[env], learner.network.action_encoder.encode(progress.episode.chunks),
-            atol=2e-3, rtol=0,
+            learner.online_chunks[env],
+            learner.network.action_encoder.encode(progress.episode.chunks),
+            atol=2e-3,
+            rtol=0,
         )
 
 
@@ -257,7 +253,7 @@ def test_greedy_rollout_takes_distinct_argmax_chunks_and_stops_when_none_are_lef
     state = network.state_encoder.encode([long.question])
     chunks = network.action_encoder.encode(long.chunks)
     nothing_retrieved = torch.tensor([], dtype=torch.long)
-    q = network.q_values(state, network.positioned_actions(chunks, nothing_retrieved))
+    q = sum(network.twin_q(state, network.positioned_actions(chunks, nothing_retrieved)))
     assert retrieved[0][0] == int(q[0].argmax())
 
 

@@ -11,9 +11,10 @@ import torch
 from qrag_pipeline.builders.babilong import DistractorStream, build_babilong_episode
 from qrag_pipeline.episodes import Episode
 from qrag_pipeline.models.q_network import QNetwork
+from qrag_pipeline.rl.config import QLearningConfig
 from qrag_pipeline.rl.environment import babilong_sampler
 from qrag_pipeline.rl.inference import fact_em_rate, greedy_rollout
-from qrag_pipeline.rl.learner import QLearner, QLearningConfig, train
+from qrag_pipeline.rl.learner import QLearner, train
 from qrag_pipeline.seeding import rng_for
 from qrag_pipeline.sources.babi_generator import generate_babi_samples
 
@@ -25,9 +26,7 @@ def _held_out(documents: dict[str, list[str]]) -> list[Episode]:
     """Unseen stories in distractor text of an unseen vocabulary."""
     stream = DistractorStream(documents)
     return [
-        build_babilong_episode(
-            sample, stream, N_SENTENCES, rng_for(1, "held-out", i), f"held-out/{i}", "t"
-        )
+        build_babilong_episode(sample, stream, N_SENTENCES, rng_for(1, "held-out", i), f"held-out/{i}", "t")
         for i, sample in enumerate(generate_babi_samples("qa1", 12, seed=123))
     ]
 
@@ -35,8 +34,7 @@ def _held_out(documents: dict[str, list[str]]) -> list[Episode]:
 def _random_fact_em(episodes: list[Episode], steps: int) -> float:
     """Expected fact EM of `steps` distinct uniform picks: C(n-s, k-s) / C(n, k)."""
     rates = [
-        math.comb(len(e.chunks) - len(e.support), steps - len(e.support))
-        / math.comb(len(e.chunks), steps)
+        math.comb(len(e.chunks) - len(e.support), steps - len(e.support)) / math.comb(len(e.chunks), steps)
         for e in episodes
     ]
     return sum(rates) / len(rates)
@@ -59,9 +57,7 @@ def test_a_tiny_model_learns_qa1_retrieval_far_beyond_random(
         eval_every=30,
         eval_episodes=len(held_out),
     )
-    sampler = babilong_sampler(
-        generate_babi_samples("qa1", 100, seed=7), train_prose, N_SENTENCES
-    )
+    sampler = babilong_sampler(generate_babi_samples("qa1", 100, seed=7), train_prose, N_SENTENCES)
     learner = QLearner(network, sampler, config, torch.device("cpu"))
     history = train(learner, held_out)
     trained = history[-1]["eval_fact_em"]

@@ -22,7 +22,7 @@ from qrag_pipeline.errors import QragInputError
 from qrag_pipeline.readers.babi_rules import answer_babi_question
 from qrag_pipeline.sources.babi_files import (
     BabiSample,
-    load_babi_samples,
+    babi_file,
     parse_babi_file,
 )
 from qrag_pipeline.sources.babi_generator import generate_babi_samples
@@ -54,7 +54,7 @@ def _generated(task: str, vocabulary: str = "official") -> tuple[BabiSample, ...
 
 @cache
 def _official(folder: Path, task: str) -> tuple[BabiSample, ...]:
-    return tuple(load_babi_samples(folder, task, "test"))
+    return tuple(parse_babi_file(babi_file(folder, task, "test"), task))
 
 
 def _stories(samples: tuple[BabiSample, ...]) -> dict[int, list[BabiSample]]:
@@ -135,9 +135,7 @@ def test_rule_reader_recomputes_every_answer_and_support(task: str, vocabulary: 
 
 @pytest.mark.shared_data
 @pytest.mark.parametrize("task", TASKS)
-def test_statistics_are_close_to_the_official_test_file(
-    task: str, shared_data: Path
-) -> None:
+def test_statistics_are_close_to_the_official_test_file(task: str, shared_data: Path) -> None:
     generated, official = _generated(task), _official(shared_data / "babi" / "en", task)
 
     facts = _facts_before_question(generated)
@@ -161,9 +159,7 @@ def test_statistics_are_close_to_the_official_test_file(
 
 @pytest.mark.shared_data
 @pytest.mark.parametrize("task", TASKS)
-def test_vocabulary_and_templates_equal_the_official_ones(
-    task: str, shared_data: Path
-) -> None:
+def test_vocabulary_and_templates_equal_the_official_ones(task: str, shared_data: Path) -> None:
     generated = _vocabulary(_generated(task))
     official = _vocabulary(_official(shared_data / "babi" / "en", task))
     for kind, words in official.items():

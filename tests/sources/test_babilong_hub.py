@@ -50,7 +50,10 @@ def test_local_folder_in_hub_layout_loads_as_answer_only_episodes(tmp_path: Path
     ]
     assert first.support == [] and first.n_tokens > 20
     assert (first.id, first.benchmark, first.task, first.length_bucket) == (
-        "babilong-hub/qa1/1k/00000", "babilong", "qa1", "1k",
+        "babilong-hub/qa1/1k/00000",
+        "babilong",
+        "qa1",
+        "1k",
     )
 
 

@@ -22,9 +22,7 @@ from qrag_pipeline.sources.books import (
     read_book,
 )
 
-BOILERPLATE = re.compile(
-    r"Project Gutenberg|\*\*\* ?START|\*\*\* ?END|gutenberg\.org", re.I
-)
+BOILERPLATE = re.compile(r"Project Gutenberg|\*\*\* ?START|\*\*\* ?END|gutenberg\.org", re.I)
 MOJIBAKE = re.compile("[\u00c2\u00c3][\u0080-\u00bf]|\u00e2\u20ac")
 # Sentences per book that a working splitter must reach: the smallest real books
 # (Alice, the two plays) give about 1,300-1,800, the largest 20,000 and more.
@@ -40,9 +38,7 @@ MIN_SENTENCES_LARGE_BOOK = {
 @pytest.fixture(scope="module")
 def books(shared_data: Path) -> dict[str, dict[str, list[str]]]:
     """Both real folders, loaded once: split -> book name -> sentences."""
-    return {
-        split: load_books(shared_data / "books" / split) for split in ("train", "test")
-    }
+    return {split: load_books(shared_data / "books" / split) for split in ("train", "test")}
 
 
 def _book_paths(shared_data: Path) -> list[Path]:
@@ -60,9 +56,7 @@ def test_every_real_book_loads_with_a_plausible_sentence_count(
 ) -> None:
     assert (len(books["train"]), len(books["test"])) == (18, 5)
     for name, sentences in {**books["train"], **books["test"]}.items():
-        assert len(sentences) >= MIN_SENTENCES_LARGE_BOOK.get(
-            name, MIN_SENTENCES_PER_BOOK
-        ), name
+        assert len(sentences) >= MIN_SENTENCES_LARGE_BOOK.get(name, MIN_SENTENCES_PER_BOOK), name
         median_words = statistics.median(len(s.split()) for s in sentences)
         assert 6 <= median_words <= 25, (name, median_words)
 
@@ -79,17 +73,11 @@ def test_no_gutenberg_boilerplate_is_left_in_any_sentence(
 
 @pytest.mark.shared_data
 def test_header_and_footer_are_cut_only_where_present(shared_data: Path) -> None:
-    pride = read_book(
-        shared_data / "books/test/pg1342_pride_and_prejudice_austen.txt.gz"
-    )
+    pride = read_book(shared_data / "books/test/pg1342_pride_and_prejudice_austen.txt.gz")
     assert "It is a truth universally acknowledged" in pride
     assert not BOILERPLATE.search(pride)
-    assert (
-        "the means of uniting them." in pride[-1000:]
-    )  # the novel's last line is kept
-    alice = read_book(
-        shared_data / "books/train/pg11_alice_in_wonderland_carroll.txt.gz"
-    )
+    assert "the means of uniting them." in pride[-1000:]  # the novel's last line is kept
+    alice = read_book(shared_data / "books/train/pg11_alice_in_wonderland_carroll.txt.gz")
     assert alice.lstrip().startswith("Alice was beginning to get very tired")
     assert alice.rstrip().endswith("the happy summer days.")
 
@@ -170,20 +158,14 @@ def test_real_folders_are_disjoint_and_a_folder_is_not_disjoint_from_itself(
     check_disjoint_sources(books["train"], books["test"])
     with pytest.raises(QragInputError, match="share the documents"):
         check_disjoint_sources(books["test"], books["test"])
-    renamed = {
-        f"copy of {name}": sentences for name, sentences in books["test"].items()
-    }
+    renamed = {f"copy of {name}": sentences for name, sentences in books["test"].items()}
     with pytest.raises(QragInputError, match=r"share .* sentences"):
         check_disjoint_sources(books["test"], renamed)
 
 
 def test_one_shared_book_under_another_name_is_caught() -> None:
-    book = [
-        f"This is the long sentence number {i} of the shared book." for i in range(100)
-    ]
-    others = [
-        f"Another book says something else in sentence {i} today." for i in range(900)
-    ]
+    book = [f"This is the long sentence number {i} of the shared book." for i in range(100)]
+    others = [f"Another book says something else in sentence {i} today." for i in range(900)]
     train = {"shared": book, "other": others}
     with pytest.raises(QragInputError, match="share 100 of 100"):
         check_disjoint_sources(train, {"renamed": book})
@@ -191,19 +173,9 @@ def test_one_shared_book_under_another_name_is_caught() -> None:
 
 def test_a_few_common_sentences_are_tolerated() -> None:
     common = "I do not know what you mean by that, sir."
-    train = {
-        "a": [
-            f"Sentence {i} of the first book is long enough here." for i in range(500)
-        ]
-    }
-    test = {
-        "b": [
-            f"Sentence {i} of the second book is long enough here." for i in range(500)
-        ]
-    }
-    check_disjoint_sources(
-        {"a": train["a"] + [common]}, {"b": test["b"] + [common, "Yes, sir, I said."]}
-    )
+    train = {"a": [f"Sentence {i} of the first book is long enough here." for i in range(500)]}
+    test = {"b": [f"Sentence {i} of the second book is long enough here." for i in range(500)]}
+    check_disjoint_sources({"a": train["a"] + [common]}, {"b": test["b"] + [common, "Yes, sir, I said."]})
 
 
 def _write_gz(path: Path, text: str) -> Path:
@@ -212,13 +184,9 @@ def _write_gz(path: Path, text: str) -> Path:
 
 
 HEADER = (
-    "The Project Gutenberg eBook of A Test\r\n\r\n"
-    "*** START OF THE PROJECT GUTENBERG EBOOK A TEST ***\r\n\r\n"
+    "The Project Gutenberg eBook of A Test\r\n\r\n*** START OF THE PROJECT GUTENBERG EBOOK A TEST ***\r\n\r\n"
 )
-FOOTER = (
-    "\r\n\r\n*** END OF THE PROJECT GUTENBERG EBOOK A TEST ***\r\n\r\n"
-    "Licence text here.\r\n"
-)
+FOOTER = "\r\n\r\n*** END OF THE PROJECT GUTENBERG EBOOK A TEST ***\r\n\r\nLicence text here.\r\n"
 BODY = (
     "CHAPTER I.\r\n\r\nThe ferry crossed the\r\nriver at dawn. The water was still and "
     "grey.\r\n\r\nIt was the first of many crossings that the old man made.\r\n"
@@ -242,9 +210,7 @@ def test_read_book_handles_plain_and_gzipped_crlf_files_with_header(
 
 
 def test_old_cr_line_ends_and_old_footer_wording_are_handled(tmp_path: Path) -> None:
-    text = (
-        "*** START OF THIS PROJECT GUTENBERG EBOOK X ***\rOne two three four five.\r\r"
-    )
+    text = "*** START OF THIS PROJECT GUTENBERG EBOOK X ***\rOne two three four five.\r\r"
     text += "End of the Project Gutenberg EBook of X, by Y\r*** END OF THIS ***\r"
     path = tmp_path / "old.txt"
     path.write_text(text, encoding="utf-8", newline="")
@@ -282,9 +248,7 @@ def test_load_books_names_books_by_file_name_in_sorted_order(tmp_path: Path) -> 
 
 def test_missing_folder_is_an_input_error(tmp_path: Path) -> None:
     missing = tmp_path / "no_such_folder"
-    with pytest.raises(
-        QragInputError, match=f"{re.escape(str(missing))}.*does not exist"
-    ):
+    with pytest.raises(QragInputError, match=f"{re.escape(str(missing))}.*does not exist"):
         load_books(missing)
 
 
@@ -297,9 +261,7 @@ def test_folder_without_books_is_an_input_error(tmp_path: Path) -> None:
 def test_a_book_with_only_a_header_is_an_input_error_naming_it(tmp_path: Path) -> None:
     (tmp_path / "good.txt").write_text("The good book has one long sentence.")
     _write_gz(tmp_path / "header_only.txt.gz", HEADER + FOOTER)
-    with pytest.raises(
-        QragInputError, match=r"header_only\.txt\.gz.*yields no sentence"
-    ):
+    with pytest.raises(QragInputError, match=r"header_only\.txt\.gz.*yields no sentence"):
         load_books(tmp_path)
 
 
@@ -322,9 +284,7 @@ def test_unreadable_books_are_input_errors(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(("min_words", "max_words"), [(0, 10), (10, 5), (4.5, 60)])
-def test_bad_word_bounds_are_input_errors(
-    tmp_path: Path, min_words: float, max_words: int
-) -> None:
+def test_bad_word_bounds_are_input_errors(tmp_path: Path, min_words: float, max_words: int) -> None:
     path = tmp_path / "book.txt"
     path.write_text("The book has one long sentence here.")
     with pytest.raises(QragInputError, match="min_words"):

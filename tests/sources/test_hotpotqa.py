@@ -150,8 +150,7 @@ def test_supporting_facts_name_the_right_sentences(dev_records: list[HotpotRecor
     assert first.answer == "yes"
     paragraphs = dict(first.context)
     assert [paragraphs[title][index] for title, index in first.supporting_facts] == [
-        "Scott Derrickson (born July 16, 1966) is an American director, screenwriter "
-        "and producer.",
+        "Scott Derrickson (born July 16, 1966) is an American director, screenwriter and producer.",
         "Edward Davis Wood Jr. (October 10, 1924 – December 10, 1978) was an American "
         "filmmaker, actor, writer, producer, and director.",
     ]
@@ -222,9 +221,7 @@ def test_a_small_official_file_parses(tmp_path: Path) -> None:
         ('["a record"]', "record 0 is not a JSON object"),
     ],
 )
-def test_unreadable_files_are_errors_naming_the_file(
-    tmp_path: Path, content: str, message: str
-) -> None:
+def test_unreadable_files_are_errors_naming_the_file(tmp_path: Path, content: str, message: str) -> None:
     path = tmp_path / "bad.json"
     path.write_text(content)
     with pytest.raises(QragInputError, match=message) as error:

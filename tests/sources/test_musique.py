@@ -30,7 +30,12 @@ RAW = {
         {"idx": 0, "title": "Gadget", "paragraph_text": "A gadget  is a tool.", "is_supporting": False},
         {"idx": 1, "title": "Widget", "paragraph_text": "The Widget is made by Acme.", "is_supporting": True},
         {"idx": 2, "title": "Acme", "paragraph_text": "Acme was founded by Ada.", "is_supporting": True},
-        {"idx": 3, "title": "Acme", "paragraph_text": "Acme is also a cartoon brand.", "is_supporting": False},
+        {
+            "idx": 3,
+            "title": "Acme",
+            "paragraph_text": "Acme is also a cartoon brand.",
+            "is_supporting": False,
+        },
     ],
     "question_decomposition": [
         {"id": 1, "question": "Who makes the Widget?", "answer": "Acme", "paragraph_support_idx": 1},
@@ -79,7 +84,10 @@ def test_jsonl_and_json_list_parse_alike(tmp_path: Path) -> None:
     ("change", "message"),
     [
         (lambda r: r.pop("paragraphs"), "lacks the fields ['paragraphs']"),
-        (lambda r: [p.update(is_supporting=False) for p in r["paragraphs"]], "marks no paragraph is_supporting"),
+        (
+            lambda r: [p.update(is_supporting=False) for p in r["paragraphs"]],
+            "marks no paragraph is_supporting",
+        ),
         (lambda r: r.update(answerable=False), "is unanswerable"),
         (lambda r: r["paragraphs"][2].update(is_supporting=False), "not marked is_supporting"),
         (lambda r: r["question_decomposition"][1].update(paragraph_support_idx=9), "hop 2"),

@@ -32,9 +32,7 @@ BABI_RELATION = re.compile(r"\b(?:north|south|east|west) of\b", re.IGNORECASE)
 def large() -> dict[str, list[str]]:
     """One 1M-token-sized document per split, generated once for the module."""
     return {
-        split: generate_prose(1, ONE_MILLION_TOKEN_SENTENCES, seed=7, split=split)[
-            f"prose-{split}-0000"
-        ]
+        split: generate_prose(1, ONE_MILLION_TOKEN_SENTENCES, seed=7, split=split)[f"prose-{split}-0000"]
         for split in ("train", "test")
     }
 
@@ -43,9 +41,7 @@ def test_shape_matches_load_books() -> None:
     documents = generate_prose(3, 25, seed=0, split="test")
     assert list(documents) == ["prose-test-0000", "prose-test-0001", "prose-test-0002"]
     assert all(len(sentences) == 25 for sentences in documents.values())
-    assert all(
-        isinstance(s, str) for sentences in documents.values() for s in sentences
-    )
+    assert all(isinstance(s, str) for sentences in documents.values() for s in sentences)
 
 
 def test_same_seed_gives_the_same_text_and_the_default_split_is_train() -> None:
@@ -104,9 +100,7 @@ def test_train_and_test_prose_never_share_a_sentence(
         ((2, True, 1), "sentences_per_document"),
     ],
 )
-def test_non_positive_counts_are_input_errors(
-    arguments: tuple[int, int, int], parameter: str
-) -> None:
+def test_non_positive_counts_are_input_errors(arguments: tuple[int, int, int], parameter: str) -> None:
     with pytest.raises(QragInputError, match=parameter):
         generate_prose(*arguments)
 

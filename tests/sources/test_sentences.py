@@ -157,9 +157,7 @@ def test_odd_text_never_crashes_and_loses_no_characters(text: str) -> None:
 
 
 def test_a_long_single_paragraph_is_split_in_linear_time() -> None:
-    text = " ".join(
-        f"Sentence number {i} is here, said Mr. Smith." for i in range(50_000)
-    )
+    text = " ".join(f"Sentence number {i} is here, said Mr. Smith." for i in range(50_000))
     sentences = split_sentences(text)
     assert len(sentences) == 50_000
     assert sentences[-1] == "Sentence number 49999 is here, said Mr. Smith."

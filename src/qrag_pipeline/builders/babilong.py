@@ -162,9 +162,12 @@ def build_babilong_episodes(
                 )
             if len(chosen) < episodes_per_task_length:
                 LOGGER.warning(
-                    "%s at %s: only %d of the requested %d questions have stories "
-                    "that fit in %d sentences",
-                    task, bucket, len(chosen), episodes_per_task_length, size,
+                    "%s at %s: only %d of the requested %d questions have stories that fit in %d sentences",
+                    task,
+                    bucket,
+                    len(chosen),
+                    episodes_per_task_length,
+                    size,
                 )
             for index, sample in enumerate(chosen):
                 episodes.append(

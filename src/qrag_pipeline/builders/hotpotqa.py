@@ -40,9 +40,7 @@ def build_hotpotqa_episode(record: HotpotRecord, chunking: str = "paragraph") ->
     )
 
 
-def build_hotpotqa_episodes(
-    records: Sequence[HotpotRecord], chunking: str = "paragraph"
-) -> list[Episode]:
+def build_hotpotqa_episodes(records: Sequence[HotpotRecord], chunking: str = "paragraph") -> list[Episode]:
     """Distractor-setting episodes of all `records`, in their order."""
     return [build_hotpotqa_episode(record, chunking) for record in records]
 
@@ -140,9 +138,7 @@ def _mixed(episode: Episode, pool: Sequence[str], extra: int, rng: np.random.Gen
 
 def _check_chunking(chunking: str) -> None:
     if chunking not in CHUNKINGS:
-        raise QragInputError(
-            f"unknown HotpotQA chunking {chunking!r}. Fix: use one of {list(CHUNKINGS)}."
-        )
+        raise QragInputError(f"unknown HotpotQA chunking {chunking!r}. Fix: use one of {list(CHUNKINGS)}.")
 
 
 def _episode(
@@ -171,18 +167,14 @@ def _episode(
     )
 
 
-def _paragraph_chunks(
-    record: HotpotRecord, paragraphs: Sequence[Paragraph]
-) -> tuple[list[str], list[int]]:
+def _paragraph_chunks(record: HotpotRecord, paragraphs: Sequence[Paragraph]) -> tuple[list[str], list[int]]:
     gold_titles = {title for title, _ in record.supporting_facts}
     chunks = [_paragraph_text(title, sentences) for title, sentences in paragraphs]
     support = [i for i, (title, _) in enumerate(paragraphs) if title in gold_titles]
     return chunks, support
 
 
-def _sentence_chunks(
-    record: HotpotRecord, paragraphs: Sequence[Paragraph]
-) -> tuple[list[str], list[int]]:
+def _sentence_chunks(record: HotpotRecord, paragraphs: Sequence[Paragraph]) -> tuple[list[str], list[int]]:
     """One chunk per non-empty sentence (the data has a few empty trailing ones)."""
     gold = set(record.supporting_facts)
     chunks, support = [], []

@@ -6,8 +6,9 @@ versioned path, and the next run loads it as the latest version: a pyarrow error
 best, a silently shorter table at worst. No hook can help, since a killed process
 runs none. These subclasses write through `qrag_pipeline.staging.staged` (a hidden
 temporary file beside the target, flushed to disk, then renamed onto it), which a
-reader sees whole or not at all; a failed save removes its temporary file. Remote filesystems (s3://, gs://) keep
-the library's behaviour: their object stores publish an upload only when it ends.
+reader sees whole or not at all; a failed save removes its temporary file. Remote
+filesystems (s3://, gs://) keep the library's behaviour: their object stores publish an
+upload only when it ends.
 
 Use them in the catalog as `qrag_pipeline.datasets.atomic_files.ParquetDataset` (and
 `CSVDataset`, `TextDataset`) with the same arguments as the kedro-datasets classes.

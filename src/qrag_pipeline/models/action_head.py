@@ -23,9 +23,7 @@ class TwinLinearHead(nn.Module):
     def __init__(self, dim: int, n_halves: int = 2) -> None:
         super().__init__()
         if dim % n_halves:
-            raise QragInputError(
-                f"a {dim}-dimensional embedding cannot be split into {n_halves} halves."
-            )
+            raise QragInputError(f"a {dim}-dimensional embedding cannot be split into {n_halves} halves.")
         half = dim // n_halves
         self.weight = nn.Parameter(torch.eye(half).repeat(n_halves, 1, 1))
 

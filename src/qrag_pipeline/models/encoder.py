@@ -75,9 +75,7 @@ class TextEncoder(torch.nn.Module):
     ) -> None:
         super().__init__()
         if max_length < 1:
-            raise QragInputError(
-                f"encoder max_length must be at least 1, got {max_length}."
-            )
+            raise QragInputError(f"encoder max_length must be at least 1, got {max_length}.")
         self.model = model
         self.tokenizer = tokenizer
         self.scale = scale
@@ -166,9 +164,7 @@ class TextEncoder(torch.nn.Module):
         pooled = (hidden * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1.0)
         return pooled * self.scale
 
-    def embed(
-        self, texts: Sequence[str], batch_size: int = 64, max_batch_tokens: int = 512
-    ) -> Tensor:
+    def embed(self, texts: Sequence[str], batch_size: int = 64, max_batch_tokens: int = 512) -> Tensor:
         """Embeddings [N, D] of `texts`, with gradient, in input order, batched by length
         as `encode` batches them: each batch pads to its own longest text, not to the
         longest of all (a rollout's states run from a question alone to a question with
@@ -211,9 +207,7 @@ class TextEncoder(torch.nn.Module):
         casing and spacing survive (decoding ids would lower-case for uncased models).
         """
         if max_tokens < 1:
-            raise QragInputError(
-                f"a chunk token budget must be at least 1, got {max_tokens}."
-            )
+            raise QragInputError(f"a chunk token budget must be at least 1, got {max_tokens}.")
         tokens = self.tokenizer(
             text,
             add_special_tokens=False,
@@ -251,13 +245,9 @@ def encode_in_batches(
     batched longest first within `batch_size` texts and `max_batch_tokens` padded
     tokens, written batch by batch into one preallocated tensor."""
     out = torch.empty(len(texts), encoder.dim, dtype=torch.float32, device=encoder.device)
-    batches = _length_batches(
-        _longest_first(texts), [len(t) for t in texts], batch_size, max_batch_tokens
-    )
+    batches = _length_batches(_longest_first(texts), [len(t) for t in texts], batch_size, max_batch_tokens)
     for index in tqdm(batches, desc="encode", unit="batch", disable=not progress):
-        out[torch.tensor(index, device=encoder.device)] = encoder(
-            [texts[i] for i in index]
-        ).float()
+        out[torch.tensor(index, device=encoder.device)] = encoder([texts[i] for i in index]).float()
     return out
 
 
@@ -297,9 +287,7 @@ def _load(
             trust_remote_code=trust_remote_code,
             use_safetensors=True if has_safetensors else None,
         )
-        tokenizer = AutoTokenizer.from_pretrained(
-            path, trust_remote_code=trust_remote_code
-        )
+        tokenizer = AutoTokenizer.from_pretrained(path, trust_remote_code=trust_remote_code)
     except _LOAD_ERRORS as err:
         if "contains custom code" in str(err):
             raise QragInputError(
@@ -317,9 +305,7 @@ def _load(
     return model, tokenizer
 
 
-def _keep_first_layers(
-    model: transformers.PreTrainedModel, num_layers: int, path: str
-) -> None:
+def _keep_first_layers(model: transformers.PreTrainedModel, num_layers: int, path: str) -> None:
     """Drop all transformer layers after the first `num_layers` (a cheaper encoder)."""
     layers = getattr(getattr(model, "encoder", None), "layer", None)
     if not isinstance(layers, torch.nn.ModuleList):

@@ -100,9 +100,7 @@ def inference_encoder(
     """`encoder` itself for "torch" (and on a GPU whatever is asked), else its ONNX
     export ("onnx") or int8-quantised export ("onnx-int8"), made once into `cache`."""
     if backend not in BACKENDS:
-        raise QragInputError(
-            f"unknown encoding backend {backend!r}. Fix: use one of {', '.join(BACKENDS)}."
-        )
+        raise QragInputError(f"unknown encoding backend {backend!r}. Fix: use one of {', '.join(BACKENDS)}.")
     if backend == "torch" or encoder.device.type != "cpu":
         return encoder
     model_file = exported_model(encoder, backend == "onnx-int8", Path(cache or DEFAULT_CACHE))
@@ -201,4 +199,3 @@ def _importable(name: str) -> bool:
     except ImportError:
         return False
     return True
-

@@ -28,9 +28,7 @@ stay non-decreasing in document order. Retrieved chunks are masked out of the ch
 anyway; this only gives them a well-defined value."""
 
 
-def relative_positions(
-    n_chunks: int, retrieved: Tensor, step_size: float = 20.0
-) -> Tensor:
+def relative_positions(n_chunks: int, retrieved: Tensor, step_size: float = 20.0) -> Tensor:
     """Positions [n_chunks] (float32) under the relative mapping.
 
     Interval j (the chunks between the j-th and (j+1)-th retrieved chunk in document
@@ -42,23 +40,17 @@ def relative_positions(
     boundaries = _sorted_indices(n_chunks, retrieved)
     index = torch.arange(n_chunks, device=boundaries.device)
     interval = torch.searchsorted(boundaries, index)
-    edges = torch.cat(
-        [boundaries.new_tensor([-1]), boundaries, boundaries.new_tensor([n_chunks])]
-    )
+    edges = torch.cat([boundaries.new_tensor([-1]), boundaries, boundaries.new_tensor([n_chunks])])
     first = edges[interval] + 1
     next_boundary = edges[interval + 1]
     offset = index - first
     spacing = SPREAD * step_size / (next_boundary - first - 1).clamp(min=1)
     positions = interval * step_size + offset * spacing
     is_retrieved = next_boundary == index
-    return torch.where(
-        is_retrieved, (interval + RETRIEVED_OFFSET) * step_size, positions
-    ).float()
+    return torch.where(is_retrieved, (interval + RETRIEVED_OFFSET) * step_size, positions).float()
 
 
-def chunk_positions(
-    mode: str, n_chunks: int, retrieved: Tensor, step_size: float = 20.0
-) -> Tensor:
+def chunk_positions(mode: str, n_chunks: int, retrieved: Tensor, step_size: float = 20.0) -> Tensor:
     """Positions [n_chunks] (float32, on `retrieved`'s device) under `mode`.
 
     "relative": see `relative_positions`; "absolute": the chunk index (grows with the
@@ -76,10 +68,7 @@ def chunk_positions(
 def check_position_mode(mode: str) -> None:
     """Fail early, with the choices, on a mode that `chunk_positions` would not know."""
     if mode not in POSITION_MODES:
-        raise QragInputError(
-            f"unknown position mode {mode!r}. "
-            f"Fix: use one of {', '.join(POSITION_MODES)}."
-        )
+        raise QragInputError(f"unknown position mode {mode!r}. Fix: use one of {', '.join(POSITION_MODES)}.")
 
 
 def _sorted_indices(n_chunks: int, retrieved: Tensor) -> Tensor:

@@ -46,9 +46,7 @@ class QNetwork(torch.nn.Module):
     ) -> None:
         super().__init__()
         check_position_mode(position_mode)
-        if state_encoder.dim != action_encoder.dim or state_encoder.dim % (
-            2 * TWIN_HEADS
-        ):
+        if state_encoder.dim != action_encoder.dim or state_encoder.dim % (2 * TWIN_HEADS):
             raise QragInputError(
                 f"state and action encoders must share one embedding size divisible by "
                 f"{2 * TWIN_HEADS} (twin halves of rotated pairs); got "
@@ -142,8 +140,7 @@ class QNetwork(torch.nn.Module):
         others within the encoder's max_length.
         """
         parts = [question] + [
-            self.state_encoder.truncate(chunks[i], chunk_budget)
-            for i in sorted(int(i) for i in retrieved)
+            self.state_encoder.truncate(chunks[i], chunk_budget) for i in sorted(int(i) for i in retrieved)
         ]
         return f" {self.state_encoder.sep_token} ".join(parts)
 
@@ -153,9 +150,7 @@ class QNetwork(torch.nn.Module):
             return action_embeddings
         return self.action_head(action_embeddings)
 
-    def positioned_actions(
-        self, action_embeddings: Tensor, retrieved: Tensor
-    ) -> Tensor:
+    def positioned_actions(self, action_embeddings: Tensor, retrieved: Tensor) -> Tensor:
         """Action-encoder outputs [N, D], through the head and rotated by their
         positions given `retrieved`."""
         positions = chunk_positions(
@@ -173,9 +168,7 @@ class QNetwork(torch.nn.Module):
             fraction=self.rotary_fraction,
         )
 
-    def twin_q(
-        self, state_embeddings: Tensor, actions: Tensor
-    ) -> tuple[Tensor, Tensor]:
+    def twin_q(self, state_embeddings: Tensor, actions: Tensor) -> tuple[Tensor, Tensor]:
         """The two Q estimates (q1, q2), each [B, N].
 
         `state_embeddings` is [B, D]; `actions` (positioned chunk embeddings) is
@@ -186,7 +179,19 @@ class QNetwork(torch.nn.Module):
         a1, a2 = actions.chunk(TWIN_HEADS, dim=-1)
         return torch.matmul(a1, s1).squeeze(-1), torch.matmul(a2, s2).squeeze(-1)
 
-    def q_values(self, state_embeddings: Tensor, actions: Tensor) -> Tensor:
-        """Q [B, N] as the policy uses it: the sum of the twin estimates."""
-        q1, q2 = self.twin_q(state_embeddings, actions)
-        return q1 + q2
+    def chunk_twin_q(
+        self, state_embedding: Tensor, chunk_embeddings: Tensor, retrieved: Sequence[int]
+    ) -> tuple[Tensor, Tensor]:
+        """The two Q estimates (q1, q2), each [N], of every chunk of one document for
+        one state [D], given the chunks retrieved so far (scored too: masking them is
+        the caller's).
+
+        `chunk_embeddings` [N, D] are the action encoder's outputs made once per
+        document; only their positions depend on `retrieved`. Training (the learner's
+        policy and target values) and inference (`retrieval.multistep.available_q`)
+        both score chunks here, so they score them alike.
+        """
+        taken = torch.tensor(list(retrieved), dtype=torch.long)
+        actions = self.positioned_actions(chunk_embeddings.to(state_embedding.device), taken)
+        q1, q2 = self.twin_q(state_embedding.reshape(1, -1), actions)
+        return q1[0], q2[0]

@@ -60,9 +60,9 @@ def rotate(
     if turning < half:
         parts = vectors.unflatten(-1, (n_halves, half))
         turned = rotate(parts[..., :turning].flatten(-2), positions, n_halves, base)
-        return torch.cat(
-            [turned.unflatten(-1, (n_halves, turning)), parts[..., turning:]], dim=-1
-        ).flatten(-2)
+        return torch.cat([turned.unflatten(-1, (n_halves, turning)), parts[..., turning:]], dim=-1).flatten(
+            -2
+        )
     exponents = torch.arange(0, half, 2, device=vectors.device) / half
     frequencies = base ** (-exponents.float())
     angles = positions.to(vectors.device, torch.float32).unsqueeze(-1) * frequencies

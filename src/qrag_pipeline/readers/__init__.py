@@ -18,16 +18,12 @@ from qrag_pipeline.errors import QragInputError
 class Reader(Protocol):
     """Anything that answers a question from retrieved chunks ("" when it cannot)."""
 
-    def answer(
-        self, question: str, chunks: Sequence[str], retrieved: Sequence[int]
-    ) -> str:
+    def answer(self, question: str, chunks: Sequence[str], retrieved: Sequence[int]) -> str:
         """The short answer to `question` from `chunks[i]` for i in `retrieved`."""
         ...
 
 
-def retrieved_in_document_order(
-    chunks: Sequence[str], retrieved: Sequence[int]
-) -> list[str]:
+def retrieved_in_document_order(chunks: Sequence[str], retrieved: Sequence[int]) -> list[str]:
     """The retrieved chunks sorted by index, each once; a bad index raises.
 
     An index outside the document means the retrieval belongs to another episode, so

@@ -92,9 +92,7 @@ Event = Move | Get | Drop | Give | Relation
 HoldingEvent = Get | Drop | Give
 """The events that change who holds a thing."""
 
-_MOVE = re.compile(
-    rf"(?P<person>{_NAME}) (?:{'|'.join(READ_MOVE_VERBS)}) the (?P<place>{_WORD})\.?"
-)
+_MOVE = re.compile(rf"(?P<person>{_NAME}) (?:{'|'.join(READ_MOVE_VERBS)}) the (?P<place>{_WORD})\.?")
 _GET = re.compile(
     rf"(?P<person>{_NAME}) (?:{'|'.join(READ_GET_VERBS)}) the (?P<thing>{_WORD})"
     r"(?: there)?\.?"
@@ -168,9 +166,7 @@ class _Story:
     def __init__(self, sentences: Sequence[str]) -> None:
         self.size = len(sentences)
         self.events = [
-            (index, event)
-            for index, event in enumerate(map(parse_sentence, sentences))
-            if event is not None
+            (index, event) for index, event in enumerate(map(parse_sentence, sentences)) if event is not None
         ]
 
     def place_of(self, person: str, before: int) -> _Stay | None:
@@ -185,9 +181,7 @@ class _Story:
         return [
             _Stay(event.place, index)
             for index, event in self.events
-            if first < index < last
-            and isinstance(event, Move)
-            and event.person == person
+            if first < index < last and isinstance(event, Move) and event.person == person
         ]
 
     def holding(self, thing: str) -> list[tuple[int, HoldingEvent]]:
@@ -213,9 +207,7 @@ def _releaser(event: HoldingEvent) -> str | None:
     return event.giver if isinstance(event, Give) else None
 
 
-def _carried_spans(
-    holding: list[tuple[int, HoldingEvent]], size: int
-) -> list[_Span]:
+def _carried_spans(holding: list[tuple[int, HoldingEvent]], size: int) -> list[_Span]:
     """Who carried the thing when, from its gets, drops and gives in story order.
 
     A drop or give whose pick-up is not among the sentences still means the person
@@ -293,9 +285,7 @@ def _where_was_thing(story: _Story, thing: str, place: str) -> RuleAnswer:
     for later in range(len(track) - 1, 0, -1):
         if track[later].place == place:
             earlier = track[later - 1]
-            return _answer(
-                earlier.place, holding[-1][0], earlier.since, track[later].since
-            )
+            return _answer(earlier.place, holding[-1][0], earlier.since, track[later].since)
     return _answer(None)
 
 
@@ -318,9 +308,7 @@ def _room(story: _Story, answer_role: str, **known: str) -> RuleAnswer:
 def _gift(story: _Story, answer_role: str, **known: str) -> RuleAnswer:
     """qa5: the giver, thing or receiver of the latest give matching `known`."""
     for index, event in reversed(story.events):
-        if isinstance(event, Give) and all(
-            getattr(event, role) == value for role, value in known.items()
-        ):
+        if isinstance(event, Give) and all(getattr(event, role) == value for role, value in known.items()):
             return _answer(getattr(event, answer_role), index)
     return _answer(None)
 
@@ -375,9 +363,7 @@ _QUESTION_FORMS: dict[str, tuple[tuple[re.Pattern[str], _Rule], ...]] = {
 }
 
 
-def answer_babi_question(
-    task: str, sentences: Sequence[str], question: str
-) -> RuleAnswer:
+def answer_babi_question(task: str, sentences: Sequence[str], question: str) -> RuleAnswer:
     """Answer a qa1-qa5 `question` from `sentences`, with the indices it rests on.
 
     Sentences that are not bAbI facts are skipped; `answer` is None (and `support`

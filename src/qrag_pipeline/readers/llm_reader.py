@@ -63,12 +63,8 @@ class LLMReader:
         """
         path = str(name_or_path)
         try:
-            tokenizer = AutoTokenizer.from_pretrained(
-                path, trust_remote_code=trust_remote_code
-            )
-            model = AutoModelForCausalLM.from_pretrained(
-                path, trust_remote_code=trust_remote_code
-            )
+            tokenizer = AutoTokenizer.from_pretrained(path, trust_remote_code=trust_remote_code)
+            model = AutoModelForCausalLM.from_pretrained(path, trust_remote_code=trust_remote_code)
         except _LOAD_ERRORS as err:
             raise QragInputError(
                 f"cannot load the reader model at {path!r} ({type(err).__name__}: "
@@ -80,9 +76,7 @@ class LLMReader:
         target = device or ("cuda" if torch.cuda.is_available() else "cpu")
         return cls(model.to(target), tokenizer, max_new_tokens=max_new_tokens)
 
-    def prompt(
-        self, question: str, chunks: Sequence[str], retrieved: Sequence[int]
-    ) -> str:
+    def prompt(self, question: str, chunks: Sequence[str], retrieved: Sequence[int]) -> str:
         """What the model continues: retrieved chunks in document order, question."""
         context = "\n".join(retrieved_in_document_order(chunks, retrieved))
         if not self._chat:
@@ -95,15 +89,11 @@ class LLMReader:
             enable_thinking=False,
         )
 
-    def answer(
-        self, question: str, chunks: Sequence[str], retrieved: Sequence[int]
-    ) -> str:
+    def answer(self, question: str, chunks: Sequence[str], retrieved: Sequence[int]) -> str:
         """The first non-empty line the model writes, stripped ("" if none)."""
         return self.answer_batch([(question, chunks, retrieved)])[0]
 
-    def answer_batch(
-        self, items: Sequence[ReaderItem], *, batch_size: int = 8
-    ) -> list[str]:
+    def answer_batch(self, items: Sequence[ReaderItem], *, batch_size: int = 8) -> list[str]:
         """`answer` for each (question, chunks, retrieved), `batch_size` at a time.
 
         With left padding and the attention mask, a batch gives the answers that
@@ -111,8 +101,7 @@ class LLMReader:
         """
         if batch_size < 1:
             raise QragInputError(
-                f"reader batch_size must be at least 1, got {batch_size}. "
-                "Fix: pass a positive batch size."
+                f"reader batch_size must be at least 1, got {batch_size}. Fix: pass a positive batch size."
             )
         prompts = [self.prompt(*item) for item in items]
         answers: list[str] = []

@@ -20,9 +20,7 @@ class RuleReader:
     def __init__(self, task: str) -> None:
         self.task = check_task(task)
 
-    def answer(
-        self, question: str, chunks: Sequence[str], retrieved: Sequence[int]
-    ) -> str:
+    def answer(self, question: str, chunks: Sequence[str], retrieved: Sequence[int]) -> str:
         """The one-word answer, or "" when the retrieved facts do not determine it."""
         sentences = retrieved_in_document_order(chunks, retrieved)
         return answer_babi_question(self.task, sentences, question).answer or ""

@@ -7,8 +7,9 @@ import pandas as pd
 from qrag_pipeline.errors import QragInputError
 
 CURVE_COLUMNS = ("update", "train_return", "train_fact_em", "eval_fact_em", "loss")
-"""The curve columns the report reads, a subset of `qrag_pipeline.training`'s, named
-here so the report does not import the training stack (torch) for a tuple."""
+"""The curve columns the report reads: the first of `qrag_pipeline.training`'s, which
+extends this tuple, named here so the report does not import the training stack
+(torch) for a tuple."""
 
 
 def checked_curves(curves: pd.DataFrame) -> pd.DataFrame:

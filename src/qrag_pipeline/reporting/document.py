@@ -38,7 +38,7 @@ SCALE_NOTE = (
     "Rates are fractions from 0 to 1 on both sides: the published percentages are "
     "divided by 100 (97.8 becomes 0.978). Steps and hours keep their unit (`unit`). "
     "`our_column` is the metrics-table column our figure is (Q-RAG rows only) and "
-    "`our_rows` the rows it averages; \"not measured\" means this run has no such row."
+    '`our_rows` the rows it averages; "not measured" means this run has no such row.'
 )
 METRICS_NOTE = (
     "One row per benchmark, task, length bucket and method; each column is a metric "
@@ -76,9 +76,7 @@ class ReportContent:
     metrics: pd.DataFrame
 
 
-def report_content(
-    metrics: pd.DataFrame, curves: pd.DataFrame, title: str, decimals: int
-) -> ReportContent:
+def report_content(metrics: pd.DataFrame, curves: pd.DataFrame, title: str, decimals: int) -> ReportContent:
     """The facts and tables of the report, numbers rounded to `decimals`."""
     table = checked_metrics(metrics)
     return ReportContent(
@@ -125,8 +123,7 @@ def markdown_report(content: ReportContent, plot_files: Mapping[str, str]) -> st
         f"## Run\n\n{facts}",
         "## Headline: ours against the published figures\n\n"
         f"{SCALE_NOTE}\n\n{_markdown_table(content.headline)}",
-        "## Full metrics table\n\n"
-        f"{METRICS_NOTE}\n\n{_markdown_table(content.metrics)}",
+        f"## Full metrics table\n\n{METRICS_NOTE}\n\n{_markdown_table(content.metrics)}",
         f"## Plots\n\n{PLOTS_NOTE}\n\n{plots}",
     ]
     return "\n\n".join(sections) + "\n"
@@ -136,8 +133,7 @@ def html_report(content: ReportContent, plot_pngs: Mapping[str, bytes]) -> str:
     """The report as one self-contained HTML page; `plot_pngs` maps a plot to its PNG
     bytes, embedded as data URIs."""
     facts = "".join(
-        f"<dt>{html.escape(label)}</dt><dd>{html.escape(value)}</dd>"
-        for label, value in content.facts
+        f"<dt>{html.escape(label)}</dt><dd>{html.escape(value)}</dd>" for label, value in content.facts
     )
     plots = "".join(_html_figure(key, png) for key, png in plot_pngs.items())
     title = html.escape(content.title)

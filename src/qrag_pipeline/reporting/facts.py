@@ -46,8 +46,5 @@ def _training_fact(curves: pd.DataFrame) -> str:
     evaluated = curves.dropna(subset=["eval_fact_em"])
     if not evaluated.empty:
         last = evaluated.iloc[-1]
-        text += (
-            f"; held-out fact EM {last['eval_fact_em']:.3f} at update "
-            f"{int(last['update'])}"
-        )
+        text += f"; held-out fact EM {last['eval_fact_em']:.3f} at update {int(last['update'])}"
     return text

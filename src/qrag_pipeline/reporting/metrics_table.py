@@ -16,6 +16,7 @@ import pandas as pd
 from qrag_pipeline.errors import QragInputError
 
 GROUP_COLUMNS = ("benchmark", "task", "length_bucket", "method")
+"""What one row of the table is about; the evaluate pipeline groups its scores by these."""
 REQUIRED_COLUMNS = (
     *GROUP_COLUMNS,
     "n_episodes",
@@ -113,9 +114,7 @@ def headline_column(table: pd.DataFrame, benchmark: str) -> str | None:
     """The column a benchmark's accuracy is plotted by: its headline metric, else fact
     EM after T steps, else None."""
     preferred = HEADLINE_METRICS.get(benchmark, FALLBACK_METRIC)
-    return metric_column(table, benchmark, preferred) or metric_column(
-        table, benchmark, FALLBACK_METRIC
-    )
+    return metric_column(table, benchmark, preferred) or metric_column(table, benchmark, FALLBACK_METRIC)
 
 
 def questions(table: pd.DataFrame) -> int:
@@ -123,4 +122,3 @@ def questions(table: pd.DataFrame) -> int:
     so each (benchmark, task, length) counts once, with its largest `n_episodes`."""
     per_bucket = table.groupby(list(GROUP_COLUMNS[:3]), sort=False)["n_episodes"].max()
     return int(per_bucket.sum())
-

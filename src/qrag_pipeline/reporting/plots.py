@@ -135,8 +135,7 @@ def cost_figure(metrics: pd.DataFrame, dpi: int = 100) -> Figure:
         ax.set_ylabel("seconds per question (log scale)")
     _figure_legend(figure, axes)
     figure.suptitle(
-        "Cost against context length: seconds per question "
-        "(solid: steps, dashed: share of chunk encoding)"
+        "Cost against context length: seconds per question (solid: steps, dashed: share of chunk encoding)"
     )
     return figure
 
@@ -198,9 +197,7 @@ def _colours(names: Sequence[str]) -> dict[str, str]:
     return {name: f"C{index % 10}" for index, name in enumerate(names)}
 
 
-def _points(
-    rows: pd.DataFrame, column: str, axis: LengthAxis, offset: float
-) -> list[tuple[float, float]]:
+def _points(rows: pd.DataFrame, column: str, axis: LengthAxis, offset: float) -> list[tuple[float, float]]:
     """(x, value) of the rows placed on the axis, in x order, missing values left out;
     x moves by `offset` (on a log axis by that fraction of a decade), so methods with
     equal values stay visible side by side."""
@@ -221,9 +218,7 @@ def _dodge(slot: int, slots: int) -> float:
     return (slot - (slots - 1) / 2) * DODGE_WIDTH / max(slots - 1, 1)
 
 
-def _draw(
-    ax: Axes, points: list[tuple[float, float]], axis: LengthAxis, **style: Any
-) -> None:
+def _draw(ax: Axes, points: list[tuple[float, float]], axis: LengthAxis, **style: Any) -> None:
     """One series: joined over lengths; unjoined points over categories, whose order
     means nothing."""
     if not points:
@@ -281,9 +276,7 @@ def _pooled_cost(rows: pd.DataFrame) -> pd.DataFrame:
     questions."""
     columns = ["seconds_per_question_encode", "seconds_per_question_steps"]
     weighted = rows[columns].mul(rows["n_episodes"], axis=0)
-    weighted[["length_bucket", "method", "n_episodes"]] = rows[
-        ["length_bucket", "method", "n_episodes"]
-    ]
+    weighted[["length_bucket", "method", "n_episodes"]] = rows[["length_bucket", "method", "n_episodes"]]
     sums = weighted.groupby(["length_bucket", "method"], sort=False).sum().reset_index()
     sums[columns] = sums[columns].div(sums["n_episodes"], axis=0)
     return sums

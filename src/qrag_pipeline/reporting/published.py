@@ -92,9 +92,7 @@ def _babi_answers(length: str, reference: float, armt: float) -> PublishedFigure
     )
 
 
-def _qa2_learned(
-    metric: str, reference: float, unit: str, column: str
-) -> PublishedFigure:
+def _qa2_learned(metric: str, reference: float, unit: str, column: str) -> PublishedFigure:
     return PublishedFigure(
         "BabiLong qa2",
         f"{metric}, learned stop (Q threshold 0.5)",
@@ -106,9 +104,7 @@ def _qa2_learned(
     )
 
 
-def _ruler(
-    setting: str, reference: float, other: str, lengths: tuple[str, ...]
-) -> PublishedFigure:
+def _ruler(setting: str, reference: float, other: str, lengths: tuple[str, ...]) -> PublishedFigure:
     return PublishedFigure(
         "RULER NIAH",
         "needle values found, mean of the 8 tasks",
@@ -120,9 +116,7 @@ def _ruler(
     )
 
 
-def _hotpotqa(
-    metric: str, reference: float, other: str, column: str
-) -> PublishedFigure:
+def _hotpotqa(metric: str, reference: float, other: str, column: str) -> PublishedFigure:
     return PublishedFigure(
         "HotpotQA",
         metric,
@@ -161,9 +155,7 @@ PUBLISHED: tuple[PublishedFigure, ...] = (
 )
 
 
-def headline_table(
-    metrics: pd.DataFrame, published: tuple[PublishedFigure, ...] = PUBLISHED
-) -> pd.DataFrame:
+def headline_table(metrics: pd.DataFrame, published: tuple[PublishedFigure, ...] = PUBLISHED) -> pd.DataFrame:
     """One row per published figure (per measured length where it is per length): the
     published values, ours, the metrics-table column ours is, and the rows it pools.
 
@@ -181,23 +173,17 @@ def _rows_of(table: pd.DataFrame, figure: PublishedFigure) -> list[dict[str, obj
     if not ours.per_length:
         return [_row(figure, figure.setting, _measure(table, ours, ours.lengths))]
     measured = [
-        (length, found)
-        for length in ours.lengths
-        if (found := _measure(table, ours, (length,))) is not None
+        (length, found) for length in ours.lengths if (found := _measure(table, ours, (length,))) is not None
     ]
     if not measured:
         return [_row(figure, figure.setting, None)]
     return [_row(figure, length, found) for length, found in measured]
 
 
-def _measure(
-    table: pd.DataFrame, ours: OurFigure, lengths: tuple[str, ...]
-) -> tuple[float, str, str] | None:
+def _measure(table: pd.DataFrame, ours: OurFigure, lengths: tuple[str, ...]) -> tuple[float, str, str] | None:
     """(value, column, description of the rows) of the first metric with a value in
     the matching Q-RAG rows; None when no metric has one."""
-    rows = table[
-        (table["benchmark"] == ours.benchmark) & (table["method"] == OUR_METHOD)
-    ]
+    rows = table[(table["benchmark"] == ours.benchmark) & (table["method"] == OUR_METHOD)]
     if ours.tasks:
         rows = rows[rows["task"].isin(ours.tasks)]
     if lengths:
@@ -216,15 +202,10 @@ def _described(rows: pd.DataFrame) -> str:
     tasks = ", ".join(dict.fromkeys(rows["task"]))
     lengths = ", ".join(dict.fromkeys(rows["length_bucket"]))
     count = f"{len(rows)} row" + ("s" if len(rows) != 1 else "")
-    return (
-        f"mean of {count}: {tasks} at {lengths}; "
-        f"{int(rows['n_episodes'].sum())} questions"
-    )
+    return f"mean of {count}: {tasks} at {lengths}; {int(rows['n_episodes'].sum())} questions"
 
 
-def _row(
-    figure: PublishedFigure, setting: str, measured: tuple[float, str, str] | None
-) -> dict[str, object]:
+def _row(figure: PublishedFigure, setting: str, measured: tuple[float, str, str] | None) -> dict[str, object]:
     value, column, described = measured or (NOT_MEASURED, "", "")
     return {
         "benchmark": figure.benchmark,

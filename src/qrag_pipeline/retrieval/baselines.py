@@ -65,9 +65,7 @@ def dense_top_k(
     """
     _check_k(k)
     index = dense_index(chunk_embeddings)
-    scores, found = index.search(
-        _query_array(question_embedding), min(k, index.ntotal)
-    )
+    scores, found = index.search(_query_array(question_embedding), min(k, index.ntotal))
     return Trace(found[0].tolist(), scores[0].tolist())
 
 
@@ -87,9 +85,7 @@ def multistep_dense(
     `encoder.encode(chunks)`.
     """
     untrained = QNetwork(encoder, encoder, position_mode="none")
-    return retrieve(
-        untrained, question, chunks, chunk_embeddings, steps, chunk_budget=chunk_budget
-    )
+    return retrieve(untrained, question, chunks, chunk_embeddings, steps, chunk_budget=chunk_budget)
 
 
 def _query_array(question_embedding: Tensor | np.ndarray) -> np.ndarray:

@@ -34,9 +34,7 @@ class ChunkTable:
         texts: Sequence[str] = (),
         vectors: np.ndarray | None = None,
     ) -> None:
-        vectors = (
-            np.zeros((0, encoder.dim), dtype=np.float32) if vectors is None else vectors
-        )
+        vectors = np.zeros((0, encoder.dim), dtype=np.float32) if vectors is None else vectors
         if vectors.ndim != 2 or vectors.shape != (len(texts), encoder.dim):
             raise QragInputError(
                 f"a chunk table needs one {encoder.dim}-dimensional vector per text; "
@@ -50,9 +48,7 @@ class ChunkTable:
         self.misses = 0
 
     @classmethod
-    def from_embeddings(
-        cls, encoder: TextEncoder, embeddings: EpisodeEmbeddings
-    ) -> ChunkTable:
+    def from_embeddings(cls, encoder: TextEncoder, embeddings: EpisodeEmbeddings) -> ChunkTable:
         """The table of saved embeddings, checked to come from `encoder`'s weights.
 
         A table made by another encoder (another model, layer count, scale or length
@@ -70,23 +66,15 @@ class ChunkTable:
 
     def lookup(self, texts: Sequence[str]) -> Tensor:
         """Vectors [N, D] of `texts` (float32, on the encoder's device), in order."""
-        rows = np.fromiter(
-            (self.row_of.get(text, -1) for text in texts), dtype=np.int64, count=len(texts)
-        )
+        rows = np.fromiter((self.row_of.get(text, -1) for text in texts), dtype=np.int64, count=len(texts))
         known = rows >= 0
         out = np.empty((len(texts), self.vectors.shape[1]), dtype=np.float32)
         out[known] = self.vectors[rows[known]]
         if not known.all():
-            missing = list(dict.fromkeys(t for t, k in zip(texts, known) if not k))
-            fresh = (
-                self.encoder.encode(missing)
-                .cpu()
-                .numpy()
-                .astype(self.vectors.dtype)
-                .astype(np.float32)
-            )
+            missing = list(dict.fromkeys(t for t, k in zip(texts, known, strict=True) if not k))
+            fresh = self.encoder.encode(missing).cpu().numpy().astype(self.vectors.dtype).astype(np.float32)
             position = {text: i for i, text in enumerate(missing)}
-            out[~known] = fresh[[position[t] for t, k in zip(texts, known) if not k]]
+            out[~known] = fresh[[position[t] for t, k in zip(texts, known, strict=True) if not k]]
         self.hits += int(known.sum())
         self.misses += int((~known).sum())
         return torch.from_numpy(out).to(self.encoder.device)

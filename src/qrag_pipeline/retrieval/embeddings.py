@@ -60,9 +60,7 @@ class EpisodeEmbeddings:
 
     def of(self, episode_id: str) -> Tensor:
         """The chunk embeddings [N_i, D] of one episode, float32, in chunk order."""
-        return torch.from_numpy(
-            self.vectors[self._rows(episode_id)].astype(np.float32, copy=False)
-        )
+        return torch.from_numpy(self.vectors[self._rows(episode_id)].astype(np.float32, copy=False))
 
     def n_chunks(self, episode_id: str) -> int:
         """How many chunks episode `episode_id` has (without copying its vectors)."""
@@ -121,7 +119,7 @@ def _embedded(
     return EpisodeEmbeddings(
         texts=texts,
         vectors=table.cpu().numpy().astype(dtype, copy=False),
-        rows=dict(zip(ids, rows)),
+        rows=dict(zip(ids, rows, strict=False)),  # no ids: a table of texts only
         encode_s=time.perf_counter() - start,
         encoder=encoder.encoder_config(),
     )
@@ -180,9 +178,7 @@ def load_embeddings(directory: str | Path) -> EpisodeEmbeddings:
         vectors=vectors,
         rows={
             episode_id: flat_rows[end - length : end]
-            for episode_id, length, end in zip(
-                index["episode_ids"], index["lengths"], ends, strict=True
-            )
+            for episode_id, length, end in zip(index["episode_ids"], index["lengths"], ends, strict=True)
         },
         encode_s=float(index["encode_s"]),
         encoder=dict(index["encoder"]),
@@ -195,13 +191,9 @@ def dense_index(vectors: np.ndarray | Tensor) -> faiss.IndexFlatIP:
     Inner product, not cosine: it is the score the Q-function's dot products are
     compared with.
     """
-    array = np.ascontiguousarray(
-        torch.as_tensor(vectors).detach().cpu().numpy(), dtype=np.float32
-    )
+    array = np.ascontiguousarray(torch.as_tensor(vectors).detach().cpu().numpy(), dtype=np.float32)
     if array.ndim != 2:
-        raise QragInputError(
-            f"a dense index needs vectors of shape [N, D], got {list(array.shape)}."
-        )
+        raise QragInputError(f"a dense index needs vectors of shape [N, D], got {list(array.shape)}.")
     index = faiss.IndexFlatIP(array.shape[1])
     index.add(array)
     return index
@@ -227,9 +219,7 @@ def _encode_distinct(
 
 def _check_dtype(dtype: str) -> None:
     if dtype not in DTYPES:
-        raise QragInputError(
-            f"unknown embedding dtype {dtype!r}. Fix: use one of {', '.join(DTYPES)}."
-        )
+        raise QragInputError(f"unknown embedding dtype {dtype!r}. Fix: use one of {', '.join(DTYPES)}.")
 
 
 def _check_unique_ids(episodes: Sequence[Episode]) -> None:
@@ -248,10 +238,7 @@ def _read_index(path: Path) -> dict:
         "embeddings index",
         "point at a folder written by save_embeddings (the embed pipeline), or re-embed.",
     )
-    if (
-        index.get("format_version") != FORMAT_VERSION
-        or not INDEX_KEYS <= index.keys()
-    ):
+    if index.get("format_version") != FORMAT_VERSION or not index.keys() >= INDEX_KEYS:
         raise QragInputError(
             f"{str(path)!r} is not an embeddings index of format version "
             f"{FORMAT_VERSION} with keys {sorted(INDEX_KEYS)}. Fix: re-embed with "
@@ -270,9 +257,7 @@ def _read_array(path: Path) -> np.ndarray:
         ) from error
 
 
-def _check_layout(
-    directory: Path, index: dict, vectors: np.ndarray, flat_rows: np.ndarray
-) -> None:
+def _check_layout(directory: Path, index: dict, vectors: np.ndarray, flat_rows: np.ndarray) -> None:
     """Fail on files that do not fit together (mixed from two runs, truncated)."""
     lengths = index["lengths"]
     fits = (
@@ -281,10 +266,7 @@ def _check_layout(
         and flat_rows.ndim == 1
         and len(lengths) == len(index["episode_ids"])
         and sum(lengths) == flat_rows.shape[0]
-        and (
-            flat_rows.size == 0
-            or 0 <= flat_rows.min() <= flat_rows.max() < len(vectors)
-        )
+        and (flat_rows.size == 0 or 0 <= flat_rows.min() <= flat_rows.max() < len(vectors))
     )
     if not fits:
         raise QragInputError(

@@ -12,7 +12,6 @@ learned stop and the oracle stop alike (`qrag_pipeline.retrieval.trace`).
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import partial
@@ -23,29 +22,8 @@ from torch import Tensor
 from qrag_pipeline.episodes import Episode
 from qrag_pipeline.errors import QragInputError
 from qrag_pipeline.models.q_network import QNetwork
-from qrag_pipeline.retrieval.embeddings import EpisodeEmbeddings, embed_episodes
+from qrag_pipeline.retrieval.embeddings import EpisodeEmbeddings
 from qrag_pipeline.retrieval.trace import Trace
-
-
-@dataclass(frozen=True)
-class Timing:
-    """Wall seconds of a batch of questions, split as BENCHMARKS.md's cost metric asks.
-
-    `encode_s` is the chunk encoding (every distinct chunk once, for all questions);
-    `steps_s` the steps (state encodings, rotations, scoring).
-    """
-
-    encode_s: float
-    steps_s: float
-    questions: int
-
-    @property
-    def encode_s_per_question(self) -> float:
-        return self.encode_s / max(self.questions, 1)
-
-    @property
-    def steps_s_per_question(self) -> float:
-        return self.steps_s / max(self.questions, 1)
 
 
 @dataclass
@@ -75,12 +53,9 @@ def available_q(
     `chunk_embeddings` [N, D] are the unrotated action embeddings computed once per
     document; only their rotation depends on `retrieved`.
     """
-    taken = torch.tensor(list(retrieved), dtype=torch.long)
-    actions = network.positioned_actions(
-        chunk_embeddings.to(state_embedding.device), taken
-    )
-    q = network.q_values(state_embedding.reshape(1, -1), actions)[0]
-    q[taken.to(q.device)] = -torch.inf
+    q1, q2 = network.chunk_twin_q(state_embedding, chunk_embeddings, retrieved)
+    q = q1 + q2
+    q[torch.tensor(list(retrieved), dtype=torch.long, device=q.device)] = -torch.inf
     return q
 
 
@@ -117,52 +92,21 @@ def retrieve_batch(
     """
     searches = [
         _Search(episode.question, episode.chunks, fetch)
-        for episode, fetch in zip(
-            episodes, _fetchers(episodes, embeddings), strict=True
-        )
+        for episode, fetch in zip(episodes, _fetchers(episodes, embeddings), strict=True)
     ]
     _run(network, searches, max_steps, chunk_budget)
     return [_trace(search) for search in searches]
 
 
-def timed_retrieve_batch(
-    network: QNetwork,
-    episodes: Sequence[Episode],
-    max_steps: int,
-    chunk_budget: int = 64,
-    embeddings: EpisodeEmbeddings | None = None,
-) -> tuple[list[Trace], Timing]:
-    """`retrieve_batch` and its cost split into chunk encoding and steps.
-
-    Without `embeddings` the chunks are embedded here (float32) and timed; with them,
-    their recorded `encode_s` is reported, which covers the whole set they were
-    embedded for (pass the embeddings of exactly these episodes for a per-question
-    figure).
-    """
-    if embeddings is None:
-        embeddings = embed_episodes(
-            network.action_encoder, episodes, dtype="float32", progress=False
-        )
-    start = time.perf_counter()
-    traces = retrieve_batch(network, episodes, embeddings, max_steps, chunk_budget)
-    steps_s = time.perf_counter() - start
-    return traces, Timing(embeddings.encode_s, steps_s, len(episodes))
-
-
 @torch.no_grad()
-def _run(
-    network: QNetwork, searches: Sequence[_Search], max_steps: int, chunk_budget: int
-) -> None:
+def _run(network: QNetwork, searches: Sequence[_Search], max_steps: int, chunk_budget: int) -> None:
     """Advance every search by up to `max_steps` greedy picks, in place."""
     for _ in range(max_steps):
         running = [s for s in searches if len(s.retrieved) < len(s.chunks)]
         if not running:
             return
         states = network.state_encoder.encode(
-            [
-                network.state_text(s.question, s.chunks, s.retrieved, chunk_budget)
-                for s in running
-            ]
+            [network.state_text(s.question, s.chunks, s.retrieved, chunk_budget) for s in running]
         )
         for state, search in zip(states, running, strict=True):
             q = available_q(network, state, search.embeddings(), search.retrieved)

@@ -56,8 +56,14 @@ class EncoderSpec:
     threads: int | None = None
 
     @classmethod
-    def of(cls, encoder: Mapping[str, Any], backend: str = "torch", onnx_cache: str | None = None,
-           device: str = "cpu", threads: int | None = None) -> EncoderSpec:
+    def of(
+        cls,
+        encoder: Mapping[str, Any],
+        backend: str = "torch",
+        onnx_cache: str | None = None,
+        device: str = "cpu",
+        threads: int | None = None,
+    ) -> EncoderSpec:
         return cls(tuple(sorted(encoder.items())), backend, onnx_cache, device, threads)
 
     def build(self) -> TextEncoder | OnnxEncoder:
@@ -132,19 +138,24 @@ class ShardedEncoder:
         """Embeddings [N, D] of `texts` (float32, CPU), in input order."""
         texts = list(texts)
         size = self.settings.shard_size
-        shards = [texts[start:start + size] for start in range(0, len(texts), size)]
+        shards = [texts[start : start + size] for start in range(0, len(texts), size)]
         work = self.work_root / self._fingerprint(texts)
         with exclusive(work, "an encoding of these texts"):
             done = {i for i in range(len(shards)) if (work / SHARD_PATTERN.format(i)).is_file()}
             if done:
-                LOGGER.info("resuming an encoding: %d of %d shards already in %s", len(done), len(shards), work)
+                LOGGER.info(
+                    "resuming an encoding: %d of %d shards already in %s", len(done), len(shards), work
+                )
             todo = [i for i in range(len(shards)) if i not in done]
-            bar = tqdm(total=len(shards), initial=len(done), desc="encode shards", unit="shard",
-                       disable=not progress)
+            bar = tqdm(
+                total=len(shards), initial=len(done), desc="encode shards", unit="shard", disable=not progress
+            )
             for index, vectors in self._run(todo, shards):
-                with staged(work / SHARD_PATTERN.format(index)) as staging:
-                    with staging.open("wb") as file:
-                        np.save(file, vectors, allow_pickle=False)
+                with (
+                    staged(work / SHARD_PATTERN.format(index)) as staging,
+                    staging.open("wb") as file,
+                ):
+                    np.save(file, vectors, allow_pickle=False)
                 bar.update(1)
             bar.close()
             parts = [np.load(work / SHARD_PATTERN.format(i), allow_pickle=False) for i in range(len(shards))]
@@ -168,8 +179,9 @@ class ShardedEncoder:
         return digest.hexdigest()[:16]
 
 
-def _dask_map(spec: EncoderSpec, settings: ExecutorSettings, todo: list[int],
-              shards: list[list[str]]) -> Iterator[tuple[int, np.ndarray]]:
+def _dask_map(
+    spec: EncoderSpec, settings: ExecutorSettings, todo: list[int], shards: list[list[str]]
+) -> Iterator[tuple[int, np.ndarray]]:
     """The shards `todo`, encoded on a Dask cluster, yielded as they finish."""
     try:
         from distributed import Client, LocalCluster, as_completed
@@ -181,8 +193,9 @@ def _dask_map(spec: EncoderSpec, settings: ExecutorSettings, todo: list[int],
     address = settings.address or os.environ.get("DASK_SCHEDULER_ADDRESS")
     with _client(Client, LocalCluster, address, settings) as client:
         futures = {
-            client.submit(encode_shard, spec, shards[index], resources=settings.resources or None,
-                          pure=False): index
+            client.submit(
+                encode_shard, spec, shards[index], resources=settings.resources or None, pure=False
+            ): index
             for index in todo
         }
         for future in as_completed(futures):
@@ -193,8 +206,13 @@ class _client:
     """A client of the cluster at `address`, or of a LocalCluster started (and shut
     down) here; a scheduler that cannot be reached is one clear error naming it."""
 
-    def __init__(self, client: Callable[..., Any], cluster: Callable[..., Any], address: str | None,
-                 settings: ExecutorSettings) -> None:
+    def __init__(
+        self,
+        client: Callable[..., Any],
+        cluster: Callable[..., Any],
+        address: str | None,
+        settings: ExecutorSettings,
+    ) -> None:
         self.make_client, self.make_cluster = client, cluster
         self.address, self.settings = address, settings
         self.cluster: Any = None
@@ -213,8 +231,10 @@ class _client:
                 ) from error
             return self.client
         self.cluster = self.make_cluster(
-            n_workers=self.settings.n_workers, threads_per_worker=self.settings.threads_per_worker,
-            processes=self.settings.processes, dashboard_address=None,
+            n_workers=self.settings.n_workers,
+            threads_per_worker=self.settings.threads_per_worker,
+            processes=self.settings.processes,
+            dashboard_address=None,
             resources=self.settings.resources or None,
         )
         self.client = self.make_client(self.cluster)

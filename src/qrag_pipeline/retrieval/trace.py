@@ -101,10 +101,17 @@ def best_stop_threshold(traces: Sequence[Trace], supports: Sequence[Sequence[int
         )
     values = np.unique([q for trace in traces for q in trace.q_values])
     edges = np.concatenate([[values[0] - 1.0], (values[:-1] + values[1:]) / 2, [values[-1] + 1.0]])
-    picks = np.unique(np.linspace(0, len(edges) - 1, min(len(edges), THRESHOLD_CANDIDATES)).round().astype(int))
+    picks = np.unique(
+        np.linspace(0, len(edges) - 1, min(len(edges), THRESHOLD_CANDIDATES)).round().astype(int)
+    )
     candidates = edges[picks]
     f1 = [
-        np.mean([fact_scores(support, learned_stop(trace, float(c))).f1 for trace, support in zip(traces, supports, strict=True)])
+        np.mean(
+            [
+                fact_scores(support, learned_stop(trace, float(c))).f1
+                for trace, support in zip(traces, supports, strict=True)
+            ]
+        )
         for c in candidates
     ]
     best = np.flatnonzero(np.isclose(f1, max(f1)))

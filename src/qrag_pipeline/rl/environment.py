@@ -49,9 +49,7 @@ def babilong_sampler(
         sample = fitting[int(rng.integers(len(fitting)))]
         episode_id = f"train/{sample.task}/{sample.story}"
         n_sentences = lengths.draw(rng, at_least=len(sample.facts))
-        return build_babilong_episode(
-            sample, stream, n_sentences, rng, episode_id, "train"
-        )
+        return build_babilong_episode(sample, stream, n_sentences, rng, episode_id, "train")
 
     return sample_episode
 
@@ -133,8 +131,7 @@ class RetrievalEnv:
     ) -> None:
         if num_envs < 1 or max_steps < 1:
             raise QragInputError(
-                f"num_envs={num_envs}, max_steps={max_steps}. Fix: give both as "
-                "positive whole numbers."
+                f"num_envs={num_envs}, max_steps={max_steps}. Fix: give both as positive whole numbers."
             )
         self.sampler = sampler
         self.num_envs = num_envs

@@ -8,12 +8,14 @@ every step then costs one state encoding per episode plus a dot product per chun
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
 from collections.abc import Sequence
 
 import torch
 
 from qrag_pipeline.episodes import Episode
+from qrag_pipeline.metrics import fact_scores
 from qrag_pipeline.models.q_network import QNetwork
 from qrag_pipeline.retrieval.embeddings import encode_chunk_lists
 from qrag_pipeline.retrieval.multistep import retrieve_batch
@@ -45,9 +47,7 @@ def greedy_rollout(
     return [trace.retrieved for trace in traces]
 
 
-def encode_chunks_once(
-    network: QNetwork, episodes: Sequence[Episode]
-) -> list[torch.Tensor]:
+def encode_chunks_once(network: QNetwork, episodes: Sequence[Episode]) -> list[torch.Tensor]:
     """Each episode's chunk embeddings [N_i, D], encoding every distinct text once.
 
     Long episodes built from one pool of book text share most of their sentences
@@ -59,14 +59,13 @@ def encode_chunks_once(
     return encode_chunk_lists(network.action_encoder, chunk_lists, progress)
 
 
-def fact_em_rate(
-    episodes: Sequence[Episode], retrieved: Sequence[Sequence[int]]
-) -> float:
-    """Share of episodes whose supporting chunks are all among the retrieved ones."""
-    if not episodes:
-        return float("nan")
-    hits = [set(e.support) <= set(r) for e, r in zip(episodes, retrieved, strict=True)]
-    return sum(hits) / len(hits)
+def fact_em_rate(episodes: Sequence[Episode], retrieved: Sequence[Sequence[int]]) -> float:
+    """Mean fact EM (`metrics.fact_scores`): the share of episodes whose supporting
+    chunks are all among the retrieved ones. Episodes of unknown support are skipped,
+    as `metrics.aggregate` skips them; NaN when none is left."""
+    ems = [fact_scores(e.support, r).em for e, r in zip(episodes, retrieved, strict=True)]
+    known = [em for em in ems if not math.isnan(em)]
+    return sum(known) / len(known) if known else math.nan
 
 
 @torch.no_grad()

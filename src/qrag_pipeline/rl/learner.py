@@ -15,7 +15,6 @@ import math
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -26,149 +25,20 @@ from torch.nn.utils.rnn import pad_sequence
 
 from qrag_pipeline.episodes import Episode
 from qrag_pipeline.errors import QragInputError, TrainingDivergedError
-from qrag_pipeline.parameters import is_finite_number, is_whole
 from qrag_pipeline.models.positions import chunk_positions
-from qrag_pipeline.models.q_network import TWIN_HEADS, QNetwork
+from qrag_pipeline.models.q_network import QNetwork
 from qrag_pipeline.retrieval.chunk_table import ChunkTable
 from qrag_pipeline.retrieval.embeddings import EpisodeEmbeddings
+from qrag_pipeline.rl.config import TRAINABLE_CHOICES, QLearningConfig
 from qrag_pipeline.rl.environment import EpisodeOutcome, EpisodeSampler, RetrievalEnv
 from qrag_pipeline.rl.inference import fact_em_rate, greedy_rollout
 from qrag_pipeline.seeding import derive_seed
 
-TRAINABLE_CHOICES = ("all", "top_layers")
-PRECISIONS = ("auto", "float32", "bfloat16")
 UPDATE_PARTS = ("chunk_embedding", "policy", "environment", "target", "loss", "optimizer")
 """The parts of an update whose wall seconds `QLearner.update` reports (see there)."""
 
 
-@dataclass
-class QLearningConfig:
-    """The learner's hyper-parameters; defaults are the reference's for BabiLong."""
-
-    gamma: float = 0.99
-    """Discount per retrieval step."""
-    lam: float = 0.65
-    """lambda of the Q(lambda) targets: 0 is one-step TD, 1 the Monte Carlo return."""
-    alpha: float = 0.01
-    """Soft-max temperature at the peak learning rate; it follows the schedule."""
-    tau: float = 0.1
-    """Polyak rate of the target network per optimiser step."""
-    top_k: int = 5
-    """The soft value and the behaviour policy weigh only the k best available ones."""
-    learning_rate: float = 5e-5
-    """Peak AdamW learning rate, reached at the end of warm-up."""
-    adam_betas: tuple[float, float] = (0.9, 0.98)
-    """AdamW moment decay rates."""
-    adam_eps: float = 1e-6
-    """AdamW denominator epsilon."""
-    weight_decay: float = 0.01
-    """AdamW decoupled weight decay."""
-    warmup_updates: int = 1000
-    """Updates of linear warm-up; the rate then falls linearly to 0 at total_updates."""
-    total_updates: int = 50_000
-    """Optimiser steps of a full training run."""
-    num_envs: int = 8
-    """Episodes stepped in parallel."""
-    num_steps: int = 8
-    """Steps per rollout; num_envs * num_steps transitions make one update."""
-    max_steps: int = 6
-    """Chunks retrieved per training episode at most."""
-    max_grad_norm: float = 2.0
-    """Gradient-norm clipping threshold."""
-    learning_start: int = 200
-    """Updates during which the behaviour policy picks uniformly random chunks."""
-    grad_accumulation: int = 1
-    """Rollouts whose gradients are summed into one optimiser step."""
-    chunk_budget: int = 64
-    """Tokens kept of each retrieved chunk in the state text."""
-    terminate_on_success: bool = True
-    """End a training episode once all supporting facts are found."""
-    per_fact_reward: float = 0.0
-    """Extra reward for each newly found supporting fact."""
-    extra_step_penalty: float = 0.0
-    """Minus the reward of a pick made after every supporting fact is found; with
-    terminate_on_success the episode takes one such pick, then ends. Positive: Q
-    learns to fall once the facts are complete, which the learned stop reads."""
-    trainable: str = "all"
-    """Which weights train: "all", or "top_layers" (each encoder's last layers)."""
-    trainable_layers: int = 2
-    """Transformer layers per encoder that train when trainable is "top_layers"."""
-    precision: str = "auto"
-    """Of the encoders' matrix products while training: "float32", "bfloat16", or
-    "auto" (bfloat16 on CUDA and on CPUs with native bfloat16, else float32)."""
-    seed: int = 0
-    """Seed of the episode stream and of the behaviour policy's sampling."""
-    eval_every: int = 500
-    """Updates between two held-out greedy evaluations."""
-    eval_episodes: int = 100
-    """Held-out episodes per evaluation."""
-
-    def __post_init__(self) -> None:
-        problems = _setting_problems(self)
-        if problems:
-            raise QragInputError(
-                f"learner settings in train_q.learning: {'; '.join(problems)}. Fix: set "
-                "them in the train_q parameters (counts are whole numbers, rates finite "
-                "numbers)."
-            )
-
-
-_POSITIVE_COUNTS = (
-    "num_envs",
-    "num_steps",
-    "max_steps",
-    "grad_accumulation",
-    "total_updates",
-    "top_k",
-    "eval_every",
-    "chunk_budget",
-    "trainable_layers",
-)
-_NON_NEGATIVE_COUNTS = ("warmup_updates", "learning_start", "eval_episodes")
-_POSITIVE_RATES = ("learning_rate", "alpha", "tau", "adam_eps", "max_grad_norm")
-_UNIT_INTERVAL = ("gamma", "lam", "tau")
-
-
-def _setting_problems(config: QLearningConfig) -> list[str]:
-    """What is wrong with each setting: a wrong type first, then a wrong sign or range.
-
-    A string or a float where a count belongs would otherwise fail deep in training
-    (or, for a float `total_updates`, silently train a fraction of an update more).
-    """
-    problems: dict[str, str] = {}
-
-    def check(names: Sequence[str], valid: Callable[[Any], bool], requirement: str) -> None:
-        for name in names:
-            value = getattr(config, name)
-            if name not in problems and not valid(value):
-                problems[name] = f"{name}={value!r} must be {requirement}"
-
-    reals = sorted(
-        name
-        for name, field in QLearningConfig.__dataclass_fields__.items()
-        if field.type == "float"
-    )
-    check((*_POSITIVE_COUNTS, *_NON_NEGATIVE_COUNTS, "seed"), is_whole, "a whole number")
-    check(reals, is_finite_number, "a finite number")
-    check(("terminate_on_success",), lambda v: isinstance(v, bool), "true or false")
-    check(("trainable",), lambda v: isinstance(v, str), f"one of {TRAINABLE_CHOICES}")
-    check(("precision",), lambda v: v in PRECISIONS, f"one of {PRECISIONS}")
-    check(
-        ("adam_betas",),
-        lambda v: isinstance(v, (tuple, list))
-        and len(v) == 2
-        and all(is_finite_number(b) and 0 <= b < 1 for b in v),
-        "two numbers in [0, 1)",
-    )
-    check(_POSITIVE_COUNTS + _POSITIVE_RATES, lambda v: v > 0, "positive")
-    check((*_NON_NEGATIVE_COUNTS, "weight_decay", "extra_step_penalty"), lambda v: v >= 0, "0 or more")
-    check(_UNIT_INTERVAL, lambda v: 0 <= v <= 1, "between 0 and 1")
-    return list(problems.values())
-
-
-def lambda_returns(
-    rewards: Tensor, dones: Tensor, next_values: Tensor, gamma: float, lam: float
-) -> Tensor:
+def lambda_returns(rewards: Tensor, dones: Tensor, next_values: Tensor, gamma: float, lam: float) -> Tensor:
     """Q(lambda) targets [T, E], computed backwards over one rollout.
 
     G_t = r_t + gamma * nextnonterminal_t * ((1 - lam) * V(s_t+1) + lam * G_t+1),
@@ -181,20 +51,14 @@ def lambda_returns(
     for t in reversed(range(rewards.shape[0])):
         nextnonterminal = 1.0 - dones[t].float()
         next_value = next_values[t]
-        returns[t] = rewards[t] + gamma * nextnonterminal * (
-            (1 - lam) * next_value + lam * next_return
-        )
+        returns[t] = rewards[t] + gamma * nextnonterminal * ((1 - lam) * next_value + lam * next_return)
         next_return = returns[t]
     return returns
 
 
 def top_k_mask(q: Tensor, available: Tensor, top_k: int) -> Tensor:
     """The `top_k` available actions of highest `q` (all available ones if fewer)."""
-    best = (
-        q.masked_fill(~available, -torch.inf)
-        .topk(min(top_k, q.shape[-1]), dim=-1)
-        .indices
-    )
+    best = q.masked_fill(~available, -torch.inf).topk(min(top_k, q.shape[-1]), dim=-1).indices
     return torch.zeros_like(available).scatter(-1, best, True) & available
 
 
@@ -224,13 +88,11 @@ def polyak_update(target: nn.Module, online: nn.Module, tau: float) -> None:
     """
     pairs = [
         (target_parameter, online_parameter)
-        for target_parameter, online_parameter in zip(
-            target.parameters(), online.parameters(), strict=True
-        )
+        for target_parameter, online_parameter in zip(target.parameters(), online.parameters(), strict=True)
         if online_parameter.requires_grad
     ]
     if pairs:
-        targets, onlines = zip(*pairs)
+        targets, onlines = zip(*pairs, strict=True)
         torch._foreach_lerp_(list(targets), list(onlines), tau)
 
 
@@ -248,11 +110,6 @@ def random_actions(available: Tensor, generator: torch.Generator) -> Tensor:
     return torch.multinomial(available.float(), 1, generator=generator).squeeze(-1)
 
 
-def greedy_actions(q: Tensor, available: Tensor) -> Tensor:
-    """The best available action per row [E] (the evaluation policy)."""
-    return q.masked_fill(~available, -torch.inf).argmax(dim=-1)
-
-
 def autocast_dtype(precision: str, device: torch.device) -> torch.dtype | None:
     """The dtype `precision` asks for on `device` (None: plain float32).
 
@@ -264,9 +121,7 @@ def autocast_dtype(precision: str, device: torch.device) -> torch.dtype | None:
         return None
     if precision == "bfloat16":
         return torch.bfloat16
-    native = device.type == "cuda" or (
-        device.type == "cpu" and torch.ops.mkldnn._is_mkldnn_bf16_supported()
-    )
+    native = device.type == "cuda" or (device.type == "cpu" and torch.ops.mkldnn._is_mkldnn_bf16_supported())
     return torch.bfloat16 if native else None
 
 
@@ -283,9 +138,7 @@ def learning_rate_at(update: int, config: QLearningConfig) -> float:
     return config.learning_rate * max(0.0, remaining / decay_span)
 
 
-def set_trainable(
-    network: QNetwork, trainable: str, trainable_layers: int
-) -> list[nn.Parameter]:
+def set_trainable(network: QNetwork, trainable: str, trainable_layers: int) -> list[nn.Parameter]:
     """Freeze what `trainable` leaves out; return the parameters the optimiser updates.
 
     "top_layers" trains only the last `trainable_layers` transformer layers of each
@@ -294,10 +147,7 @@ def set_trainable(
     action encoder never trains.
     """
     if trainable not in TRAINABLE_CHOICES:
-        raise QragInputError(
-            f"unknown trainable setting {trainable!r}. Fix: use one of "
-            f"{TRAINABLE_CHOICES}."
-        )
+        raise QragInputError(f"unknown trainable setting {trainable!r}. Fix: use one of {TRAINABLE_CHOICES}.")
     network.requires_grad_(trainable == "all")
     encoders = [network.state_encoder]
     if network.frozen_action_encoder:
@@ -360,9 +210,7 @@ class QLearner:
         self.device = device
         self.network = network.to(device).eval()
         self.target = copy.deepcopy(self.network).requires_grad_(False)
-        self.trainable_parameters = set_trainable(
-            self.network, config.trainable, config.trainable_layers
-        )
+        self.trainable_parameters = set_trainable(self.network, config.trainable, config.trainable_layers)
         self.optimizer = torch.optim.AdamW(
             self.trainable_parameters,
             lr=learning_rate_at(0, config),
@@ -382,9 +230,7 @@ class QLearner:
             config.per_fact_reward,
             config.extra_step_penalty,
         )
-        self.generator = torch.Generator().manual_seed(
-            derive_seed(config.seed, "behaviour")
-        )
+        self.generator = torch.Generator().manual_seed(derive_seed(config.seed, "behaviour"))
         self.updates = 0
         # Each env's chunk embeddings under the online and the target action encoder
         # (one tensor for both when the action encoder is frozen).
@@ -397,12 +243,8 @@ class QLearner:
 
         # Rollout storage [num_steps, num_envs]: what the loss needs of each transition.
         shape = (config.num_steps, config.num_envs)
-        self.states: list[list[str]] = [
-            [""] * config.num_envs for _ in range(config.num_steps)
-        ]
-        self.chunk_texts: list[list[str]] = [
-            [""] * config.num_envs for _ in range(config.num_steps)
-        ]
+        self.states: list[list[str]] = [[""] * config.num_envs for _ in range(config.num_steps)]
+        self.chunk_texts: list[list[str]] = [[""] * config.num_envs for _ in range(config.num_steps)]
         self.chunk_vectors = torch.zeros(*shape, self.network.action_encoder.dim)
         self.positions = torch.zeros(shape)
         self.q_taken = torch.zeros(shape)
@@ -434,9 +276,7 @@ class QLearner:
         losses = []
         for _ in range(config.grad_accumulation):
             finished += self.collect_rollout(alpha, explore)
-            returns = lambda_returns(
-                self.rewards, self.dones, self.next_values, config.gamma, config.lam
-            )
+            returns = lambda_returns(self.rewards, self.dones, self.next_values, config.gamma, config.lam)
             with self._timed("loss"):
                 q1, q2 = self.taken_q()
                 loss = td_loss(q1, q2, returns.flatten().to(self.device))
@@ -444,9 +284,7 @@ class QLearner:
                 self._check_finite("the TD loss", losses[-1])
                 (loss / config.grad_accumulation).backward()
         with self._timed("optimizer"):
-            grad_norm = nn.utils.clip_grad_norm_(
-                self.trainable_parameters, config.max_grad_norm
-            )
+            grad_norm = nn.utils.clip_grad_norm_(self.trainable_parameters, config.max_grad_norm)
             self._check_finite("the gradient norm", float(grad_norm))
             for group in self.optimizer.param_groups:
                 group["lr"] = learning_rate
@@ -470,10 +308,7 @@ class QLearner:
             "random_actions": float(explore),
             "updates_per_s": 1.0 / seconds,
             "transitions_per_s": transitions / seconds,
-            **{
-                f"seconds_{part}": self.part_seconds[part] - before[part]
-                for part in UPDATE_PARTS
-            },
+            **{f"seconds_{part}": self.part_seconds[part] - before[part] for part in UPDATE_PARTS},
         }
 
     def collect_rollout(self, alpha: float, explore: bool) -> list[EpisodeOutcome]:
@@ -498,9 +333,7 @@ class QLearner:
                 if explore:
                     actions = random_actions(available, self.generator)
                 else:
-                    actions = behaviour_actions(
-                        q, available, alpha, self.config.top_k, self.generator
-                    )
+                    actions = behaviour_actions(q, available, alpha, self.config.top_k, self.generator)
                 for env, action in enumerate(actions.tolist()):
                     progress = self.env.progress[env]
                     self.q_taken[step, env] = q[env, action]
@@ -537,12 +370,8 @@ class QLearner:
             else:
                 chunks = [text for row in self.chunk_texts for text in row]
                 vectors = self.network.action_encoder.embed(chunks)
-        chunk_embeddings = self.network.rotated_actions(
-            vectors.float(), self.positions.flatten()
-        )
-        q1, q2 = self.network.twin_q(
-            state_embeddings.float(), chunk_embeddings.unsqueeze(1)
-        )
+        chunk_embeddings = self.network.rotated_actions(vectors.float(), self.positions.flatten())
+        q1, q2 = self.network.twin_q(state_embeddings.float(), chunk_embeddings.unsqueeze(1))
         return q1[:, 0], q2[:, 0]
 
     def _check_finite(self, what: str, value: float | None) -> None:
@@ -592,9 +421,7 @@ class QLearner:
         }
         return {k: v.detach().cpu().contiguous() for k, v in tensors.items()}, values
 
-    def load_state_dict(
-        self, tensors: Mapping[str, Tensor], values: Mapping[str, Any]
-    ) -> None:
+    def load_state_dict(self, tensors: Mapping[str, Tensor], values: Mapping[str, Any]) -> None:
         """Continue training exactly where `state_dict` was taken."""
         self.network.load_state_dict(_with_prefix(tensors, "online."))
         self.target.load_state_dict(_with_prefix(tensors, "target."))
@@ -602,9 +429,7 @@ class QLearner:
         for key, value in _with_prefix(tensors, "optimizer.").items():
             index, name = key.split(".", 1)
             moments.setdefault(int(index), {})[name] = value
-        self.optimizer.load_state_dict(
-            {"state": moments, "param_groups": values["optimizer_param_groups"]}
-        )
+        self.optimizer.load_state_dict({"state": moments, "param_groups": values["optimizer_param_groups"]})
         envs = range(self.config.num_envs)
         self.online_chunks = [tensors[f"chunks.online.{e}"].to(self.device) for e in envs]
         self.target_chunks = (
@@ -630,13 +455,10 @@ class QLearner:
             return values
         with self._autocast():
             state_embeddings = self.target.state_encoder.encode(self._state_texts(envs))
-        q1, q2, available = self._twin_q(
-            self.target, state_embeddings, self.target_chunks, envs
-        )
+        q1, q2, available = self._twin_q(self.target, state_embeddings, self.target_chunks, envs)
         top_k = self.config.top_k
         values[envs] = (
-            soft_value(q1, available, alpha, top_k)
-            + soft_value(q2, available, alpha, top_k)
+            soft_value(q1, available, alpha, top_k) + soft_value(q2, available, alpha, top_k)
         ).cpu()
         return values
 
@@ -652,11 +474,9 @@ class QLearner:
         q1s, q2s, masks = [], [], []
         for row, env in enumerate(envs):
             progress = self.env.progress[env]
-            retrieved = torch.tensor(progress.retrieved, dtype=torch.long)
-            actions = network.positioned_actions(chunk_embeddings[env], retrieved)
-            q1, q2 = network.twin_q(state_embeddings[row : row + 1], actions)
-            q1s.append(q1[0].float())
-            q2s.append(q2[0].float())
+            q1, q2 = network.chunk_twin_q(state_embeddings[row], chunk_embeddings[env], progress.retrieved)
+            q1s.append(q1.float())
+            q2s.append(q2.float())
             masks.append(torch.from_numpy(progress.available))
         available = pad_sequence(masks, batch_first=True).to(self.device)
         return (
@@ -716,14 +536,10 @@ class QLearner:
         run under it: their pooled outputs, the head, the rotation and every Q value
         stay float32, so close Q values are told apart as in float32."""
         dtype = autocast_dtype(self.config.precision, self.device)
-        return torch.autocast(
-            self.device.type, dtype=dtype or torch.float32, enabled=dtype is not None
-        )
+        return torch.autocast(self.device.type, dtype=dtype or torch.float32, enabled=dtype is not None)
 
 
-def _chunk_table(
-    network: QNetwork, pool_embeddings: EpisodeEmbeddings | None
-) -> ChunkTable | None:
+def _chunk_table(network: QNetwork, pool_embeddings: EpisodeEmbeddings | None) -> ChunkTable | None:
     """The table a frozen action encoder looks chunks up in (an empty one, encoding
     every chunk, without pool embeddings); None for a trained action encoder."""
     if not network.frozen_action_encoder:
@@ -792,6 +608,4 @@ def _mean(values: Sequence[float]) -> float:
 
 
 def _with_prefix(tensors: Mapping[str, Tensor], prefix: str) -> dict[str, Tensor]:
-    return {
-        k.removeprefix(prefix): v for k, v in tensors.items() if k.startswith(prefix)
-    }
+    return {k.removeprefix(prefix): v for k, v in tensors.items() if k.startswith(prefix)}

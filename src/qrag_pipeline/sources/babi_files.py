@@ -47,9 +47,7 @@ class BabiSample:
 def check_task(task: str) -> str:
     """Return `task` if it is one of qa1-qa5, else raise with the list of valid names."""
     if task not in BABI_TASKS:
-        raise QragInputError(
-            f"unknown bAbI task {task!r}. Fix: use one of {sorted(BABI_TASKS)}."
-        )
+        raise QragInputError(f"unknown bAbI task {task!r}. Fix: use one of {sorted(BABI_TASKS)}.")
     return task
 
 
@@ -173,8 +171,3 @@ def _question(
         answer=answer,
         support=tuple(fact_index_of_line[i] for i in line_ids),
     )
-
-
-def load_babi_samples(folder: str | Path, task: str, split: str) -> list[BabiSample]:
-    """All questions of one task and split from a folder of official files."""
-    return parse_babi_file(babi_file(folder, task, split), task)

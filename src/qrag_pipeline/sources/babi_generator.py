@@ -141,9 +141,7 @@ def _held_by(world: _World, person: str) -> list[str]:
 def _companions(world: _World, person: str) -> list[str]:
     """The other people in `person`'s true room (who could receive a give)."""
     here = world.room[person]
-    return [
-        other for other, room in world.room.items() if room == here and other != person
-    ]
+    return [other for other, room in world.room.items() if room == here and other != person]
 
 
 def _possible(world: _World, person: str, kind: str) -> bool:
@@ -294,9 +292,7 @@ def _ask_before(world: _World) -> _Question | None:
     thing = world.rng.choice(things)
     stays = world.carried[thing]
     last_visits = [
-        k
-        for k in range(1, len(stays))
-        if all(place != stays[k][0] for place, _ in stays[k + 1 :])
+        k for k in range(1, len(stays)) if all(place != stays[k][0] for place, _ in stays[k + 1 :])
     ]
     k = world.rng.choice(last_visits)
     (earlier, into_earlier), (place, into_place) = stays[k - 1], stays[k]
@@ -327,9 +323,7 @@ _ASK: dict[str, Callable[[_World], _Question | None]] = {
 }
 
 
-def _world_story(
-    task: str, story: int, rng: random.Random, vocab: Vocabulary
-) -> list[BabiSample]:
+def _world_story(task: str, story: int, rng: random.Random, vocab: Vocabulary) -> list[BabiSample]:
     """qa1, qa2, qa3, qa5: rounds of two facts, a question after each due round."""
     world = _start_world(task, rng, vocab)
     samples: list[BabiSample] = []
@@ -408,9 +402,7 @@ def generate_babi_samples(
     """
     check_task(task)
     if vocabulary not in VOCABULARIES:
-        raise QragInputError(
-            f"unknown story vocabulary {vocabulary!r}. Fix: use one of {VOCABULARIES}."
-        )
+        raise QragInputError(f"unknown story vocabulary {vocabulary!r}. Fix: use one of {VOCABULARIES}.")
     if isinstance(n_stories, bool) or not isinstance(n_stories, int) or n_stories < 1:
         raise QragInputError(
             f"n_stories must be a whole number of at least 1, got {n_stories!r}. "

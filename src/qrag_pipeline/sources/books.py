@@ -37,9 +37,7 @@ _GUTENBERG_END = re.compile(
 _CP1252_HIGH = "€‚ƒ„…†‡ˆ‰Š‹ŒŽ‘’“”•–—˜™š›œžŸ"
 _CONTINUATION = f"[\u0080-\u00bf{_CP1252_HIGH}]"
 _MOJIBAKE = re.compile(
-    f"[\u00c2-\u00df]{_CONTINUATION}"
-    f"|[\u00e0-\u00ef]{_CONTINUATION}{{2}}"
-    f"|[\u00f0-\u00f4]{_CONTINUATION}{{3}}"
+    f"[\u00c2-\u00df]{_CONTINUATION}|[\u00e0-\u00ef]{_CONTINUATION}{{2}}|[\u00f0-\u00f4]{_CONTINUATION}{{3}}"
 )
 # "à" is C3 A0 in UTF-8; mojibake shows it as "Ã" + no-break space, which later
 # copies turned into a plain space or a line end.
@@ -130,9 +128,7 @@ def _strip_gutenberg(text: str) -> str:
     return text
 
 
-def book_sentences(
-    path: str | Path, min_words: int = 4, max_words: int = 60
-) -> list[str]:
+def book_sentences(path: str | Path, min_words: int = 4, max_words: int = 60) -> list[str]:
     """The prose sentences of a book with `min_words` to `max_words` words.
 
     The bounds drop chapter headings, contents entries and speaker names (too short)
@@ -173,9 +169,7 @@ def _is_prose(sentence: str) -> bool:
     )
 
 
-def load_books(
-    folder: str | Path, min_words: int = 4, max_words: int = 60
-) -> dict[str, list[str]]:
+def load_books(folder: str | Path, min_words: int = 4, max_words: int = 60) -> dict[str, list[str]]:
     """Every book in `folder` (`*.txt`, `*.txt.gz`, by file name): name -> sentences.
 
     The name is the file name without its suffix. Raises `QragInputError` for a
@@ -210,11 +204,7 @@ def load_books(
 def _book_files(folder: Path) -> list[Path]:
     """The folder's books sorted by file name, so that documents load in a stable
     order on every file system (and seeded sampling stays reproducible)."""
-    files = sorted(
-        path
-        for path in folder.iterdir()
-        if path.is_file() and path.name.endswith(BOOK_SUFFIXES)
-    )
+    files = sorted(path for path in folder.iterdir() if path.is_file() and path.name.endswith(BOOK_SUFFIXES))
     if not files:
         raise QragInputError(
             f"books folder {str(folder)!r} holds no .txt or .txt.gz file. Fix: add "
@@ -225,11 +215,7 @@ def _book_files(folder: Path) -> list[Path]:
 
 def _book_name(path: Path) -> str:
     """The file name without `.txt` or `.txt.gz`."""
-    return next(
-        path.name[: -len(suffix)]
-        for suffix in BOOK_SUFFIXES
-        if path.name.endswith(suffix)
-    )
+    return next(path.name[: -len(suffix)] for suffix in BOOK_SUFFIXES if path.name.endswith(suffix))
 
 
 def check_disjoint_sources(
@@ -267,9 +253,7 @@ def check_disjoint_sources(
         )
 
 
-def _long_sentences(
-    documents: Mapping[str, list[str]], min_sentence_words: int
-) -> set[str]:
+def _long_sentences(documents: Mapping[str, list[str]], min_sentence_words: int) -> set[str]:
     """The distinct sentences long enough to identify their book."""
     return {
         sentence

@@ -62,9 +62,7 @@ def parse_hotpotqa_file(path: str | Path) -> list[HotpotRecord]:
     return _convert_records(read_json_records(path, where, _FILE_FIX), where)
 
 
-def load_hotpotqa_hub(
-    source: str = HUB_SOURCE, split: str = "validation"
-) -> list[HotpotRecord]:
+def load_hotpotqa_hub(source: str = HUB_SOURCE, split: str = "validation") -> list[HotpotRecord]:
     """Records of `split` of the hub set `source` (distractor setting), or of a local file.
 
     A `source` that is a file is parsed with `parse_hotpotqa_file`, so users without hub
@@ -187,9 +185,7 @@ def _supporting_facts(raw: Any, where: str) -> list[tuple[str, int]]:
     return facts
 
 
-def _pairs(
-    raw: Any, field: str, columns: tuple[str, str], shape: str, where: str
-) -> list[tuple[Any, Any]]:
+def _pairs(raw: Any, field: str, columns: tuple[str, str], shape: str, where: str) -> list[tuple[Any, Any]]:
     """A field's pairs from the official layout (a list of 2-item lists) or the Hugging
     Face one (a dict of two equally long `columns`)."""
     pairs = _columns(raw, columns, f"{where}, {field}") if isinstance(raw, Mapping) else raw
@@ -205,9 +201,7 @@ def _is_text_list(value: Any) -> bool:
     return isinstance(value, list) and all(isinstance(item, str) for item in value)
 
 
-def _columns(
-    raw: Mapping[str, Any], names: tuple[str, str], where: str
-) -> list[tuple[Any, Any]]:
+def _columns(raw: Mapping[str, Any], names: tuple[str, str], where: str) -> list[tuple[Any, Any]]:
     """Rows of a Hugging Face column dict, e.g. {title: [...], sent_id: [...]}."""
     missing = [name for name in names if name not in raw]
     if missing:

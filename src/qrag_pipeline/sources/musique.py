@@ -72,8 +72,7 @@ def _record(raw: Any, where: str) -> MusiqueRecord:
     support = [i for i, paragraph in enumerate(raw["paragraphs"]) if paragraph["is_supporting"] is True]
     if not support:
         raise QragInputError(
-            f"{where} marks no paragraph is_supporting, so no retrieval can be scored. "
-            f"Fix: {_FIX}."
+            f"{where} marks no paragraph is_supporting, so no retrieval can be scored. Fix: {_FIX}."
         )
     hops = _hop_paragraphs(raw["question_decomposition"], positions, where)
     unmarked = sorted(set(hops) - set(support))
@@ -100,8 +99,14 @@ def _paragraphs(raw: Any, where: str) -> tuple[list[tuple[str, str]], dict[int, 
         raise QragInputError(f"{where}: paragraphs is not a non-empty list. Fix: {_FIX}.")
     pairs, positions = [], {}
     for position, paragraph in enumerate(raw):
-        missing = [name for name in PARAGRAPH_FIELDS if not isinstance(paragraph, Mapping) or name not in paragraph]
-        if missing or not isinstance(paragraph["title"], str) or not isinstance(paragraph["paragraph_text"], str):
+        missing = [
+            name for name in PARAGRAPH_FIELDS if not isinstance(paragraph, Mapping) or name not in paragraph
+        ]
+        if (
+            missing
+            or not isinstance(paragraph["title"], str)
+            or not isinstance(paragraph["paragraph_text"], str)
+        ):
             raise QragInputError(
                 f"{where}: paragraph {position} is not an object with a text title, a "
                 f"text paragraph_text and is_supporting. Fix: {_FIX}."

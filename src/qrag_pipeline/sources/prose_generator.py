@@ -228,73 +228,48 @@ _VOCABULARY: dict[str, tuple[str, ...]] = {
 # fmt: on
 
 _TEMPLATES: tuple[str, ...] = (
-    "{weather} {drift} the {place} {time}, and the {trait} {role} watched it from the "
-    "doorway.",
+    "{weather} {drift} the {place} {time}, and the {trait} {role} watched it from the doorway.",
     "{time}, {weather} {drift} the {place} and the {animal} fell silent.",
     "The {trait} {role} had spent {number} years mending every {craft} in {town}.",
-    "Not even the {trait} {role} of {town} could remember {season} being as hard as "
-    "it was after {history}.",
+    "Not even the {trait} {role} of {town} could remember {season} being as hard as it was after {history}.",
     "{era}, every {role} in {town} paid the rent in {goods} and {goods}.",
-    "The records of {town} show that {number} carts of {goods} came from the {place} "
-    "{era}.",
+    "The records of {town} show that {number} carts of {goods} came from the {place} {era}.",
     "The old chronicles of {town} mention {history} only once, in a {quality} line "
     "written by a {role} from the {place}.",
-    "{light} fell across the {place} {time}, and for a moment the {plant} looked "
-    "{colour}.",
-    "The {trait} {role} said that {history} had changed the {place} more than "
-    "anything {era}.",
-    "The {place} near {town} had been famous {era} for its {goods}, though one {role} "
-    "still traded there.",
+    "{light} fell across the {place} {time}, and for a moment the {plant} looked {colour}.",
+    "The {trait} {role} said that {history} had changed the {place} more than anything {era}.",
+    "The {place} near {town} had been famous {era} for its {goods}, though one {role} still traded there.",
     "Old letters describe the {place} near {town} as lonely, full of {sound} {time}.",
-    "{sound} carried across the {place} {time}, and the {trait} {role} stopped to "
-    "listen.",
+    "{sound} carried across the {place} {time}, and the {trait} {role} stopped to listen.",
     "{sound} woke the {trait} {role} {time}.",
     "The {trait} {role} of {town} disliked {weather}.",
     "{weather} {drift} the {place} {time}.",
     "The {place} near {town} smelled of {plant} {time}.",
     "A {trait} {role} from {town} lived alone by the {place}.",
-    "In {season} the slopes above the {place} at {town} were covered with {plant}, "
-    "{colour} against the sky.",
+    "In {season} the slopes above the {place} at {town} were covered with {plant}, {colour} against the sky.",
     "The {trait} {role} felt {feeling} whenever {sound} reached the {place}.",
-    "A {quality} {craft} of {material} stood by the window, its surface {colour} in "
-    "{light}.",
+    "A {quality} {craft} of {material} stood by the window, its surface {colour} in {light}.",
     "The {role} of {town} kept a {craft} that had belonged to a {role} {era}.",
-    "Each year in {season} the {role} bought {goods} and {goods} at the fair in "
-    "{town}.",
-    "A {animal} crossed the {place} {time}, unhurried, while the {trait} {role} "
-    "looked on.",
+    "Each year in {season} the {role} bought {goods} and {goods} at the fair in {town}.",
+    "A {animal} crossed the {place} {time}, unhurried, while the {trait} {role} looked on.",
     "The {trait} {role} of {town} believed that {weather} always came after {sound}.",
-    "There was {feeling} in the way the {trait} {role} of {town} spoke about "
-    "{history}.",
-    "The path from {town} to the {place} wound between {plant} and {plant} for "
-    "{number} miles.",
-    "The {trait} {role} worked the {material} slowly, the way every {role} in {town} "
-    "had always done.",
-    "Children from {town} came to the {place} {time} in {season} to look for the "
-    "{animal}.",
-    "Under {light}, the {trait} {role} found the {place} beyond {town} wider and "
-    "stiller than by day.",
-    "{weather} kept the boats at the {place} for {number} days, and the price of "
-    "{goods} rose in {town}.",
+    "There was {feeling} in the way the {trait} {role} of {town} spoke about {history}.",
+    "The path from {town} to the {place} wound between {plant} and {plant} for {number} miles.",
+    "The {trait} {role} worked the {material} slowly, the way every {role} in {town} had always done.",
+    "Children from {town} came to the {place} {time} in {season} to look for the {animal}.",
+    "Under {light}, the {trait} {role} found the {place} beyond {town} wider and stiller than by day.",
+    "{weather} kept the boats at the {place} for {number} days, and the price of {goods} rose in {town}.",
     "The {trait} {role} hummed a tune while mending a {quality} {craft} of {material}.",
-    "A {trait} {role} and a {trait} {role} argued for an hour about the best way to "
-    "store {goods}.",
-    "Beyond the {place} lay fields of {plant} and {plant}, and beyond them the "
-    "{colour} roofs of {town}.",
-    "The {trait} {role}'s hands were stained {colour} after a long day at the {place} "
-    "{time}.",
-    "In {town}, {season} was the time when the {role} repaired every {craft} and "
-    "{craft} in the parish.",
-    "The {animal} and the {animal} had both returned to the {place} near {town} by "
-    "the end of {season}.",
-    "Some say {history} began with a quarrel between a {trait} {role} and a {role} of "
-    "{town}.",
+    "A {trait} {role} and a {trait} {role} argued for an hour about the best way to store {goods}.",
+    "Beyond the {place} lay fields of {plant} and {plant}, and beyond them the {colour} roofs of {town}.",
+    "The {trait} {role}'s hands were stained {colour} after a long day at the {place} {time}.",
+    "In {town}, {season} was the time when the {role} repaired every {craft} and {craft} in the parish.",
+    "The {animal} and the {animal} had both returned to the {place} near {town} by the end of {season}.",
+    "Some say {history} began with a quarrel between a {trait} {role} and a {role} of {town}.",
     "The {quality} inn by the {place} was rebuilt {era}, after {history}.",
     "{sound} was the first thing the {trait} {role} noticed on reaching {town} {time}.",
-    "She remembered the {place} at {town} in {season}, the {plant}, and {feeling} "
-    "that came with it.",
-    "The {trait} {role} had never seen {weather} like it at the {place}, not even "
-    "after {history}.",
+    "She remembered the {place} at {town} in {season}, the {plant}, and {feeling} that came with it.",
+    "The {trait} {role} had never seen {weather} like it at the {place}, not even after {history}.",
     "Along the {place} outside {town} the {plant} had come into flower by {season}, "
     "and the air smelled of {plant}.",
     "The museum in {town} keeps a {quality} {craft} made of {material} and {material}.",
@@ -302,13 +277,10 @@ _TEMPLATES: tuple[str, ...] = (
     "For {number} generations the same family in {town} had kept the {material} "
     "{craft} at the {place} in good repair.",
     "{time}, the {trait} {role} would sit by the {place} and listen to {sound}.",
-    "What the {trait} {role} felt, looking at the {place} {time}, was {feeling} more "
-    "than grief.",
+    "What the {trait} {role} felt, looking at the {place} {time}, was {feeling} more than grief.",
     "The {role} traded a {craft} of {material} for {number} loads of {goods}.",
-    "The hills between {town} and {town} turn {colour} in {season}, when the last of "
-    "the {plant} has faded.",
-    "A {quality} {craft} of {material} hung above the door of the {role}'s workshop "
-    "in {town}.",
+    "The hills between {town} and {town} turn {colour} in {season}, when the last of the {plant} has faded.",
+    "A {quality} {craft} of {material} hung above the door of the {role}'s workshop in {town}.",
 )
 
 _TAILS: tuple[str, ...] = (
@@ -342,9 +314,7 @@ def generate_prose(
     vocabulary = _split_vocabulary(split)
     rng = random.Random(seed)
     return {
-        f"prose-{split}-{index:04d}": [
-            _sentence(rng, vocabulary) for _ in range(sentences_per_document)
-        ]
+        f"prose-{split}-{index:04d}": [_sentence(rng, vocabulary) for _ in range(sentences_per_document)]
         for index in range(n_documents)
     }
 
@@ -381,13 +351,10 @@ def _sentence(rng: random.Random, vocabulary: dict[str, tuple[str, ...]]) -> str
     return _ARTICLE_BEFORE_VOWEL.sub(r"\1n ", main[0].upper() + main[1:])
 
 
-def _fill(
-    template: str, rng: random.Random, vocabulary: dict[str, tuple[str, ...]]
-) -> str:
+def _fill(template: str, rng: random.Random, vocabulary: dict[str, tuple[str, ...]]) -> str:
     """`template` with its slots filled; a slot used twice gets two different words
     ("the heron and the otter", never "the heron and the heron")."""
     picks = {
-        slot: rng.sample(vocabulary[slot], count)
-        for slot, count in Counter(_SLOT.findall(template)).items()
+        slot: rng.sample(vocabulary[slot], count) for slot, count in Counter(_SLOT.findall(template)).items()
     }
     return _SLOT.sub(lambda slot: picks[slot.group(1)].pop(), template)

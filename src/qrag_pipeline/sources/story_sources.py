@@ -18,9 +18,7 @@ from qrag_pipeline.sources.babi_generator import generate_babi_samples
 STORY_SOURCES = ("generator", "babi_files")
 
 
-def load_story_samples(
-    spec: Mapping[str, Any], task: str, split: str, seed: int
-) -> list[BabiSample]:
+def load_story_samples(spec: Mapping[str, Any], task: str, split: str, seed: int) -> list[BabiSample]:
     """The questions of `task` for `split` from the source described by `spec`.
 
     `spec` keys: `source` (generator | babi_files); for the generator
@@ -47,8 +45,7 @@ def load_story_samples(
     if source == "babi_files":
         return parse_babi_file(_first_file(spec.get("babi_dirs") or [], task, split), task)
     raise QragInputError(
-        f"unknown story source {source!r}. Fix: set data_prep.stories.source to one "
-        f"of {STORY_SOURCES}."
+        f"unknown story source {source!r}. Fix: set data_prep.stories.source to one of {STORY_SOURCES}."
     )
 
 

@@ -30,7 +30,6 @@ from qrag_pipeline.sources.hotpotqa import (
 )
 from qrag_pipeline.sources.story_sources import load_story_samples
 
-
 BENCHMARKS = ("babilong", "ruler", "hotpotqa")
 
 
@@ -40,17 +39,13 @@ def load_babi_stories(
     """Train and test questions (with their story facts) of every configured task."""
     return tuple(
         samples_to_frame(
-            sample
-            for task in tasks
-            for sample in load_story_samples(stories, task, split, seed)
+            sample for task in tasks for sample in load_story_samples(stories, task, split, seed)
         )
         for split in ("train", "test")
     )
 
 
-def load_distractor_sentences(
-    distractors: dict[str, Any], seed: int
-) -> tuple[pd.DataFrame, pd.DataFrame]:
+def load_distractor_sentences(distractors: dict[str, Any], seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Train and test distractor documents, one row per sentence."""
     train, test = load_distractor_documents(distractors, seed)
     return documents_to_frame(train), documents_to_frame(test)
@@ -120,12 +115,8 @@ def build_hotpotqa_episode_sets(
     chunking = hotpotqa["chunking"]
     episodes = build_hotpotqa_episodes(held_out, chunking)
     for length, target_tokens in hotpotqa["long_context_lengths"].items():
-        episodes += build_hotpotqa_long_episodes(
-            held_out, held_out, target_tokens, length, seed, chunking
-        )
-    return episodes_to_frame(build_hotpotqa_episodes(train, chunking)), episodes_to_frame(
-        episodes
-    )
+        episodes += build_hotpotqa_long_episodes(held_out, held_out, target_tokens, length, seed, chunking)
+    return episodes_to_frame(build_hotpotqa_episodes(train, chunking)), episodes_to_frame(episodes)
 
 
 def collect_eval_episodes(*episode_sets: pd.DataFrame) -> pd.DataFrame:
@@ -152,8 +143,7 @@ def _hotpotqa_records(
             load_hotpotqa_hub(hotpotqa["hub_id"], hotpotqa["hub_eval_split"]),
         )
     raise QragInputError(
-        f"unknown HotpotQA source {hotpotqa['source']!r}. Fix: set "
-        "data_prep.hotpotqa.source to file or hub."
+        f"unknown HotpotQA source {hotpotqa['source']!r}. Fix: set data_prep.hotpotqa.source to file or hub."
     )
 
 

@@ -18,7 +18,11 @@ def create_pipeline(**kwargs) -> Pipeline:
         [
             Node(
                 load_babi_stories,
-                inputs=["params:data_prep.stories", "params:data_prep.babilong.tasks", "params:data_prep.seed"],
+                inputs=[
+                    "params:data_prep.stories",
+                    "params:data_prep.babilong.tasks",
+                    "params:data_prep.seed",
+                ],
                 outputs=["babi_train_stories", "babi_test_stories"],
                 name="load_babi_stories",
             ),

@@ -29,9 +29,7 @@ def retrieve_with_q_embedder(
     return evaluation.q_rag_traces(
         network,
         episodes,
-        evaluation.q_chunk_embeddings(
-            network, episodes, pretrained_chunk_embeddings, evaluate["progress"]
-        ),
+        evaluation.q_chunk_embeddings(network, episodes, pretrained_chunk_embeddings, evaluate["progress"]),
         retrieval_steps(evaluate),
         evaluate["chunk_budget"],
         evaluate["progress"],
@@ -45,9 +43,7 @@ def retrieve_with_baselines(
 ) -> pd.DataFrame:
     """TF-IDF, dense and multi-step dense traces with the same T as Q-RAG, questions
     embedded by the encoder that embedded the chunks."""
-    encoder = evaluation.pretrained_encoder(
-        pretrained_chunk_embeddings, resolve_device(evaluate["device"])
-    )
+    encoder = evaluation.pretrained_encoder(pretrained_chunk_embeddings, resolve_device(evaluate["device"]))
     return evaluation.baseline_traces(
         encoder,
         episodes_from_frame(eval_episodes),
@@ -70,9 +66,7 @@ def score_retrieval(
     thresholds the checkpoint chose on its validation episodes, per benchmark, unless
     `evaluate.stop_threshold` gives one number."""
     llm_reader = (
-        LLMReader.from_pretrained(
-            evaluate["llm_reader"], device=str(resolve_device(evaluate["device"]))
-        )
+        LLMReader.from_pretrained(evaluate["llm_reader"], device=str(resolve_device(evaluate["device"])))
         if evaluate["llm_reader"]
         else None
     )

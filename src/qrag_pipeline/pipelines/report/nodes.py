@@ -22,17 +22,13 @@ def plot_accuracy_against_length(
     return figure, plots.figure_png(figure)
 
 
-def plot_training_curves(
-    training_curves: pd.DataFrame, report: dict[str, Any]
-) -> tuple[Figure, bytes]:
+def plot_training_curves(training_curves: pd.DataFrame, report: dict[str, Any]) -> tuple[Figure, bytes]:
     """Fact EM, return and loss of the Q-embedder against the update."""
     figure = plots.training_figure(training_curves, report["dpi"])
     return figure, plots.figure_png(figure)
 
 
-def plot_cost_against_length(
-    retrieval_metrics: pd.DataFrame, report: dict[str, Any]
-) -> tuple[Figure, bytes]:
+def plot_cost_against_length(retrieval_metrics: pd.DataFrame, report: dict[str, Any]) -> tuple[Figure, bytes]:
     """Seconds per question (chunk encoding share and steps) per method and length."""
     figure = plots.cost_figure(retrieval_metrics, report["dpi"])
     return figure, plots.figure_png(figure)
@@ -45,9 +41,7 @@ def write_markdown_report(
 ) -> str:
     """The report as Markdown, linking the plot files by the names in
     `report.plot_files`."""
-    content = document.report_content(
-        retrieval_metrics, training_curves, report["title"], report["decimals"]
-    )
+    content = document.report_content(retrieval_metrics, training_curves, report["title"], report["decimals"])
     return document.markdown_report(content, report["plot_files"])
 
 
@@ -60,9 +54,7 @@ def write_html_report(
     report: dict[str, Any],
 ) -> str:
     """The report as one self-contained HTML page, the plots embedded."""
-    content = document.report_content(
-        retrieval_metrics, training_curves, report["title"], report["decimals"]
-    )
+    content = document.report_content(retrieval_metrics, training_curves, report["title"], report["decimals"])
     pngs = {
         "accuracy": report_accuracy_png,
         "training": report_training_png,

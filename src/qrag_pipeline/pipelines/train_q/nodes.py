@@ -13,8 +13,8 @@ from qrag_pipeline.episodes import episodes_from_frame
 from qrag_pipeline.models.q_network import QNetwork
 from qrag_pipeline.pools import documents_from_frame, samples_from_frame
 from qrag_pipeline.retrieval.embeddings import EpisodeEmbeddings
+from qrag_pipeline.rl.config import learning_config
 from qrag_pipeline.training import (
-    learning_config,
     resolve_device,
     run_fingerprint,
     train_q_embedder,
@@ -52,8 +52,13 @@ def train_q_embedder_node(
         train_q.get("hotpotqa_mix_chunks", 0),
     )
     fingerprint = run_fingerprint(
-        train_q["model"], train_q["learning"], train_q["tasks"], train_q["train_sentences"],
-        train_q["validation_questions"], train_q.get("task_weights"), train_q.get("hotpotqa_mix_chunks", 0),
+        train_q["model"],
+        train_q["learning"],
+        train_q["tasks"],
+        train_q["train_sentences"],
+        train_q["validation_questions"],
+        train_q.get("task_weights"),
+        train_q.get("hotpotqa_mix_chunks", 0),
         *(_frame_hash(frame) for frame in (train_stories, train_distractors, hotpotqa_train_episodes)),
         _embeddings_hash(pool),
     )

@@ -1,0 +1,155 @@
+"""The learner's settings: `QLearningConfig`, checked when it is made.
+
+Torch-free, so that the parameter checks made before the first node (`parameters.py`)
+build the same config the learner will, without importing torch. A config comes from
+the `train_q.learning` parameters through `learning_config`, or is written directly
+(benchmarks, tests); either way `QLearningConfig.__post_init__` checks every setting.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from qrag_pipeline.checks import is_finite_number, is_whole
+from qrag_pipeline.errors import QragInputError
+
+TRAINABLE_CHOICES = ("all", "top_layers")
+PRECISIONS = ("auto", "float32", "bfloat16")
+
+
+@dataclass
+class QLearningConfig:
+    """The learner's hyper-parameters; defaults are the reference's for BabiLong."""
+
+    gamma: float = 0.99
+    """Discount per retrieval step."""
+    lam: float = 0.65
+    """lambda of the Q(lambda) targets: 0 is one-step TD, 1 the Monte Carlo return."""
+    alpha: float = 0.01
+    """Soft-max temperature at the peak learning rate; it follows the schedule."""
+    tau: float = 0.1
+    """Polyak rate of the target network per optimiser step."""
+    top_k: int = 5
+    """The soft value and the behaviour policy weigh only the k best available ones."""
+    learning_rate: float = 5e-5
+    """Peak AdamW learning rate, reached at the end of warm-up."""
+    adam_betas: tuple[float, float] = (0.9, 0.98)
+    """AdamW moment decay rates."""
+    adam_eps: float = 1e-6
+    """AdamW denominator epsilon."""
+    weight_decay: float = 0.01
+    """AdamW decoupled weight decay."""
+    warmup_updates: int = 1000
+    """Updates of linear warm-up; the rate then falls linearly to 0 at total_updates."""
+    total_updates: int = 50_000
+    """Optimiser steps of a full training run."""
+    num_envs: int = 8
+    """Episodes stepped in parallel."""
+    num_steps: int = 8
+    """Steps per rollout; num_envs * num_steps transitions make one update."""
+    max_steps: int = 6
+    """Chunks retrieved per training episode at most."""
+    max_grad_norm: float = 2.0
+    """Gradient-norm clipping threshold."""
+    learning_start: int = 200
+    """Updates during which the behaviour policy picks uniformly random chunks."""
+    grad_accumulation: int = 1
+    """Rollouts whose gradients are summed into one optimiser step."""
+    chunk_budget: int = 64
+    """Tokens kept of each retrieved chunk in the state text."""
+    terminate_on_success: bool = True
+    """End a training episode once all supporting facts are found."""
+    per_fact_reward: float = 0.0
+    """Extra reward for each newly found supporting fact."""
+    extra_step_penalty: float = 0.0
+    """Minus the reward of a pick made after every supporting fact is found; with
+    terminate_on_success the episode takes one such pick, then ends. Positive: Q
+    learns to fall once the facts are complete, which the learned stop reads."""
+    trainable: str = "all"
+    """Which weights train: "all", or "top_layers" (each encoder's last layers)."""
+    trainable_layers: int = 2
+    """Transformer layers per encoder that train when trainable is "top_layers"."""
+    precision: str = "auto"
+    """Of the encoders' matrix products while training: "float32", "bfloat16", or
+    "auto" (bfloat16 on CUDA and on CPUs with native bfloat16, else float32)."""
+    seed: int = 0
+    """Seed of the episode stream and of the behaviour policy's sampling."""
+    eval_every: int = 500
+    """Updates between two held-out greedy evaluations."""
+    eval_episodes: int = 100
+    """Held-out episodes per evaluation."""
+
+    def __post_init__(self) -> None:
+        problems = _setting_problems(self)
+        if problems:
+            raise QragInputError(
+                f"learner settings in train_q.learning: {'; '.join(problems)}. Fix: set "
+                "them in the train_q parameters (counts are whole numbers, rates finite "
+                "numbers)."
+            )
+
+
+_POSITIVE_COUNTS = (
+    "num_envs",
+    "num_steps",
+    "max_steps",
+    "grad_accumulation",
+    "total_updates",
+    "top_k",
+    "eval_every",
+    "chunk_budget",
+    "trainable_layers",
+)
+_NON_NEGATIVE_COUNTS = ("warmup_updates", "learning_start", "eval_episodes")
+_POSITIVE_RATES = ("learning_rate", "alpha", "tau", "adam_eps", "max_grad_norm")
+_UNIT_INTERVAL = ("gamma", "lam", "tau")
+
+
+def _setting_problems(config: QLearningConfig) -> list[str]:
+    """What is wrong with each setting: a wrong type first, then a wrong sign or range.
+
+    A string or a float where a count belongs would otherwise fail deep in training
+    (or, for a float `total_updates`, silently train a fraction of an update more).
+    """
+    problems: dict[str, str] = {}
+
+    def check(names: Sequence[str], valid: Callable[[Any], bool], requirement: str) -> None:
+        for name in names:
+            value = getattr(config, name)
+            if name not in problems and not valid(value):
+                problems[name] = f"{name}={value!r} must be {requirement}"
+
+    reals = sorted(
+        name for name, field in QLearningConfig.__dataclass_fields__.items() if field.type == "float"
+    )
+    check((*_POSITIVE_COUNTS, *_NON_NEGATIVE_COUNTS, "seed"), is_whole, "a whole number")
+    check(reals, is_finite_number, "a finite number")
+    check(("terminate_on_success",), lambda v: isinstance(v, bool), "true or false")
+    check(("trainable",), lambda v: isinstance(v, str), f"one of {TRAINABLE_CHOICES}")
+    check(("precision",), lambda v: v in PRECISIONS, f"one of {PRECISIONS}")
+    check(
+        ("adam_betas",),
+        lambda v: (
+            isinstance(v, (tuple, list))
+            and len(v) == 2
+            and all(is_finite_number(b) and 0 <= b < 1 for b in v)
+        ),
+        "two numbers in [0, 1)",
+    )
+    check(_POSITIVE_COUNTS + _POSITIVE_RATES, lambda v: v > 0, "positive")
+    check((*_NON_NEGATIVE_COUNTS, "weight_decay", "extra_step_penalty"), lambda v: v >= 0, "0 or more")
+    check(_UNIT_INTERVAL, lambda v: 0 <= v <= 1, "between 0 and 1")
+    return list(problems.values())
+
+
+def learning_config(values: Mapping[str, Any]) -> QLearningConfig:
+    """`QLearningConfig` from parameters, naming any key it does not know."""
+    known = set(QLearningConfig.__dataclass_fields__)
+    unknown = sorted(set(values) - known)
+    if unknown:
+        raise QragInputError(
+            f"unknown learner parameters {unknown}. Fix: use only {sorted(known)} in train_q.learning."
+        )
+    return QLearningConfig(**values)
