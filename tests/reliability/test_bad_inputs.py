@@ -28,7 +28,8 @@ and the same check that data/ is unchanged):
 - unknown train_q task; unknown device
 - corrupt model directory (config.json not JSON); a folder that is no model
 - more wrong types and signs: `train_q.checkpoint_every=0`, `train_q.learning.total_updates=2.5`,
-  `train_q.validation_questions='x'`, `evaluate.max_steps=0`, `evaluate.stop_threshold='x'`
+  `train_q.validation_questions='x'`, `train_q.hotpotqa_mix_chunks=-1`, `evaluate.max_steps=0`,
+  `evaluate.stop_threshold='x'`
 
 A damaged checkpoint in a run folder (resume) is in test_crash_safety.py, pickled and
 tampered checkpoints in test_safe_loading.py, a diverging loss in
@@ -357,6 +358,12 @@ IN_PROCESS_CASES = {
         lambda tmp: {"train_q": {"learning": {"total_updates": 2.5}}},
         None,
         "total_updates=2.5 must be a whole number",
+    ),
+    "negative_hotpotqa_mix": (
+        "train_q",
+        lambda tmp: {"train_q": {"hotpotqa_mix_chunks": -1}},
+        None,
+        "train_q.hotpotqa_mix_chunks=-1 must be a whole number of at least 0",
     ),
     "count_given_as_text": (
         "train_q",
