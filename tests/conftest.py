@@ -71,6 +71,24 @@ def train_tiny(
 SHARED_DATA = Path(os.environ.get("QRAG_SHARED_DATA", PROJECT_ROOT.parent / "shared" / "data"))
 
 
+def toy_paragraph_episodes(count: int, chunks: int, support: list[int]) -> list[Episode]:
+    """`count` HotpotQA-like episodes of `chunks` distinct "title: text" chunks each,
+    `support` the same positions in every one: mixes can then be traced back."""
+    return [
+        Episode(
+            f"e{n}",
+            "hotpotqa",
+            "hotpotqa",
+            "distractor",
+            f"q{n}?",
+            "a",
+            [f"T{n}{k}: text {n} {k}" for k in range(chunks)],
+            list(support),
+        )
+        for n in range(count)
+    ]
+
+
 @pytest.fixture(scope="session")
 def shared_data() -> Path:
     """The folder of real data (../shared/data), or a skip saying why it is needed."""

@@ -26,7 +26,7 @@ from qrag_pipeline.training import (
 )
 from qrag_pipeline.training_data import babilong_training_data, training_pool_texts
 from qrag_pipeline.training_data import training_data as mixed_training_data
-from tests.conftest import TINY_LEARNING, train_tiny
+from tests.conftest import TINY_LEARNING, toy_paragraph_episodes, train_tiny
 
 LEARNING = replace(TINY_LEARNING, total_updates=6, num_steps=3, eval_episodes=4)
 
@@ -160,21 +160,7 @@ def test_the_learned_stop_thresholds_are_chosen_on_validation_and_round_trip(
 
 
 def test_hotpotqa_training_draws_fresh_mixes_of_the_training_paragraphs() -> None:
-    from qrag_pipeline.episodes import Episode
-
-    episodes = [
-        Episode(
-            f"h{n}",
-            "hotpotqa",
-            "hotpotqa",
-            "distractor",
-            f"q{n}?",
-            "a",
-            [f"T{n}{k}: p {n} {k}" for k in range(3)],
-            [0, 2],
-        )
-        for n in range(8)
-    ]
+    episodes = toy_paragraph_episodes(8, 3, [0, 2])
     sampler, validation = mixed_training_data(["hotpotqa"], [], {}, episodes, 12, 2, 0, None, 4)
     assert validation == episodes[-2:]  # validation stays as built
     pool = set(training_pool_texts([], {}, episodes))

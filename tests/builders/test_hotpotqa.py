@@ -17,6 +17,7 @@ from qrag_pipeline.builders.hotpotqa import (
 from qrag_pipeline.episodes import Episode, approx_token_count
 from qrag_pipeline.errors import QragInputError
 from qrag_pipeline.sources.hotpotqa import HotpotRecord, parse_hotpotqa_file
+from tests.conftest import toy_paragraph_episodes
 
 DEV_SAMPLE = "hotpotqa/hotpot_dev_distractor_v1.sample.json.gz"
 
@@ -199,19 +200,7 @@ def test_the_sampler_draws_uniformly_among_episodes_with_support() -> None:
 
 
 def test_the_mixing_sampler_hides_each_question_among_fresh_chunks_of_the_others() -> None:
-    episodes = [
-        Episode(
-            f"e{n}",
-            "hotpotqa",
-            "hotpotqa",
-            "distractor",
-            f"q{n}?",
-            "a",
-            [f"T{n}{k}: text {n} {k}" for k in range(4)],
-            [1, 3],
-        )
-        for n in range(6)
-    ]
+    episodes = toy_paragraph_episodes(6, 4, [1, 3])
     episodes[1].chunks[0] = episodes[0].chunks[0]  # one paragraph shared by two questions
     sample = hotpotqa_sampler(episodes, mix_chunks=5)
     rng = np.random.default_rng(0)
