@@ -26,6 +26,8 @@ import pandas as pd
 import torch
 from tqdm.auto import tqdm
 
+from qrag_pipeline.builders.hotpotqa import HOTPOTQA
+from qrag_pipeline.builders.musique import MUSIQUE
 from qrag_pipeline.builders.ruler import NIAH_TASKS
 from qrag_pipeline.episodes import Episode
 from qrag_pipeline.errors import QragInputError
@@ -56,7 +58,7 @@ Q_RAG = "q_rag"
 TFIDF = "tfidf"
 DENSE = "dense"
 MULTISTEP_DENSE = "multistep_dense"
-OPEN_DOMAIN_BENCHMARKS = ("hotpotqa", "musique")
+OPEN_DOMAIN_BENCHMARKS = (HOTPOTQA, MUSIQUE)
 """Wikipedia multi-hop questions, their answers scored SQuAD-style."""
 METHODS = (Q_RAG, TFIDF, DENSE, MULTISTEP_DENSE)
 """Every method evaluated, in the order the metrics table lists them."""

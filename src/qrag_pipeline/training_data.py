@@ -18,7 +18,7 @@ from itertools import chain
 import numpy as np
 
 from qrag_pipeline.builders.babilong import build_babilong_episodes
-from qrag_pipeline.builders.hotpotqa import hotpotqa_sampler
+from qrag_pipeline.builders.hotpotqa import HOTPOTQA, hotpotqa_sampler
 from qrag_pipeline.builders.lengths import LengthRange
 from qrag_pipeline.builders.ruler import (
     NIAH_TASKS,
@@ -34,7 +34,7 @@ from qrag_pipeline.rl.environment import EpisodeSampler, babilong_sampler
 from qrag_pipeline.seeding import derive_seed
 from qrag_pipeline.sources.babi_files import BABI_TASKS, BabiSample
 
-HOTPOTQA_TASK = "hotpotqa"
+HOTPOTQA_TASK = HOTPOTQA
 TRAINING_LENGTH = "train"
 
 

@@ -23,6 +23,7 @@ from qrag_pipeline.rl.environment import EpisodeSampler
 from qrag_pipeline.seeding import rng_for
 from qrag_pipeline.sources.hotpotqa import HotpotRecord
 
+HOTPOTQA = "hotpotqa"
 CHUNKINGS = ("paragraph", "sentence")
 DISTRACTOR_BUCKET = "distractor"
 
@@ -156,8 +157,8 @@ def _episode(
         chunks, support = _sentence_chunks(record, paragraphs)
     return Episode(
         id=episode_id,
-        benchmark="hotpotqa",
-        task="hotpotqa",
+        benchmark=HOTPOTQA,
+        task=HOTPOTQA,
         length_bucket=length_bucket,
         question=record.question,
         answer=record.answer,

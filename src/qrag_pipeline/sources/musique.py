@@ -68,8 +68,7 @@ def _record(raw: Any, where: str) -> MusiqueRecord:
             f"{where} is unanswerable (MuSiQue-Full's contrast question): its support is "
             f"incomplete. Fix: {_FIX}."
         )
-    paragraphs, positions = _paragraphs(raw["paragraphs"], where)
-    support = [i for i, paragraph in enumerate(raw["paragraphs"]) if paragraph["is_supporting"] is True]
+    paragraphs, positions, support = _paragraphs(raw["paragraphs"], where)
     if not support:
         raise QragInputError(
             f"{where} marks no paragraph is_supporting, so no retrieval can be scored. Fix: {_FIX}."
@@ -92,12 +91,12 @@ def _record(raw: Any, where: str) -> MusiqueRecord:
     )
 
 
-def _paragraphs(raw: Any, where: str) -> tuple[list[tuple[str, str]], dict[int, int]]:
-    """(title, text) pairs in file order and the position of each paragraph's `idx`
-    (its own position when the record gives none)."""
+def _paragraphs(raw: Any, where: str) -> tuple[list[tuple[str, str]], dict[int, int], list[int]]:
+    """(title, text) pairs in file order, the position of each paragraph's `idx` (its
+    own position when the record gives none) and the positions marked is_supporting."""
     if not isinstance(raw, list) or not raw:
         raise QragInputError(f"{where}: paragraphs is not a non-empty list. Fix: {_FIX}.")
-    pairs, positions = [], {}
+    pairs, positions, support = [], {}, []
     for position, paragraph in enumerate(raw):
         missing = [
             name for name in PARAGRAPH_FIELDS if not isinstance(paragraph, Mapping) or name not in paragraph
@@ -113,7 +112,9 @@ def _paragraphs(raw: Any, where: str) -> tuple[list[tuple[str, str]], dict[int, 
             )
         pairs.append((paragraph["title"].strip(), " ".join(paragraph["paragraph_text"].split())))
         positions[int(paragraph.get("idx", position))] = position
-    return pairs, positions
+        if paragraph["is_supporting"] is True:
+            support.append(position)
+    return pairs, positions, support
 
 
 def _hop_paragraphs(raw: Any, positions: Mapping[int, int], where: str) -> list[int]:

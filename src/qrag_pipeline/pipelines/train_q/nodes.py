@@ -40,6 +40,7 @@ def train_q_embedder_node(
     frozen = train_q["model"].get("frozen_action_encoder", False)
     pool = training_pool_embeddings if frozen else None
     learning = learning_config(train_q["learning"])
+    mix_chunks = train_q.get("hotpotqa_mix_chunks", 0)
     sampler, validation = training_data(
         train_q["tasks"],
         samples_from_frame(train_stories),
@@ -49,7 +50,7 @@ def train_q_embedder_node(
         train_q["validation_questions"],
         learning.seed,
         train_q.get("task_weights"),
-        train_q.get("hotpotqa_mix_chunks", 0),
+        mix_chunks,
     )
     fingerprint = run_fingerprint(
         train_q["model"],
@@ -58,7 +59,7 @@ def train_q_embedder_node(
         train_q["train_sentences"],
         train_q["validation_questions"],
         train_q.get("task_weights"),
-        train_q.get("hotpotqa_mix_chunks", 0),
+        mix_chunks,
         *(_frame_hash(frame) for frame in (train_stories, train_distractors, hotpotqa_train_episodes)),
         _embeddings_hash(pool),
     )
