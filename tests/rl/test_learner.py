@@ -22,7 +22,6 @@ from qrag_pipeline.rl.learner import (
     QLearner,
     lambda_returns,
     learning_rate_at,
-    set_trainable,
     td_loss,
 )
 from qrag_pipeline.sources.babi_generator import generate_babi_samples
@@ -143,10 +142,10 @@ def test_top_layers_leaves_embeddings_and_lower_layers_untouched(
 def test_settings_are_checked(make_tiny_network: MakeNetwork) -> None:
     with pytest.raises(QragInputError, match="must be positive"):
         QLearningConfig(num_envs=0)
-    with pytest.raises(QragInputError, match="unknown trainable setting 'adapter'"):
-        set_trainable(make_tiny_network(), "adapter", 1)
-    with pytest.raises(QragInputError, match="trainable_layers=3, but the encoder has 2"):
-        set_trainable(make_tiny_network(), "top_layers", 3)
+    with pytest.raises(QragInputError, match=r"trainable='adapter' must be one of \('all', 'top_layers'\)"):
+        QLearningConfig(trainable="adapter")
+    with pytest.raises(QragInputError, match="trainable_layers=3, but the encoder has 2 layers"):
+        make_tiny_network().trainable_parameters(top_layers=3)
 
 
 def test_gradient_accumulation_takes_one_optimiser_step_per_update(

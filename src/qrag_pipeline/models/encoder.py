@@ -220,6 +220,22 @@ class TextEncoder(torch.nn.Module):
             return text
         return text[: offsets[-1][1]]
 
+    def train_top_layers(self, count: int) -> None:
+        """Freeze every weight except those of the last `count` transformer layers.
+
+        The token embeddings and lower layers keep their pretrained features, and a
+        training step costs less: no gradient is computed below the first trained
+        layer.
+        """
+        layers = _layer_list(
+            self.model,
+            count,
+            f"trainable_layers={count}",
+            "set trainable to 'all'",
+        )
+        self.requires_grad_(False)
+        layers[-count:].requires_grad_(True)
+
 
 CHARS_PER_TOKEN = 4
 """A rough English characters-per-subword ratio, to budget batches before tokenizing."""
@@ -307,20 +323,32 @@ def _load(
 
 def _keep_first_layers(model: transformers.PreTrainedModel, num_layers: int, path: str) -> None:
     """Drop all transformer layers after the first `num_layers` (a cheaper encoder)."""
+    layers = _layer_list(
+        model,
+        num_layers,
+        f"num_layers={num_layers} for {path!r}",
+        "leave num_layers unset (null)",
+    )
+    model.encoder.layer = layers[:num_layers]
+    model.config.num_hidden_layers = num_layers
+
+
+def _layer_list(model: torch.nn.Module, count: int, setting: str, alternative: str) -> torch.nn.ModuleList:
+    """The BERT-like `encoder.layer` list of `model`, checked to hold `count` layers;
+    otherwise one error naming the `setting` that asked for them, with `alternative`
+    (doing without the setting) as the fix."""
     layers = getattr(getattr(model, "encoder", None), "layer", None)
     if not isinstance(layers, torch.nn.ModuleList):
         raise QragInputError(
-            f"cannot keep the first {num_layers} layers of {path!r}: its architecture "
-            f"({type(model).__name__}) has no BERT-like encoder.layer list. Fix: leave "
-            "num_layers unset (null) for this encoder."
+            f"{setting} needs a BERT-like encoder.layer list, which {type(model).__name__} "
+            f"lacks. Fix: {alternative}."
         )
-    if not 1 <= num_layers <= len(layers):
+    if not 1 <= count <= len(layers):
         raise QragInputError(
-            f"num_layers={num_layers} is out of range for {path!r}, which has "
-            f"{len(layers)} layers. Fix: choose 1 to {len(layers)}, or null for all."
+            f"{setting}, but the encoder has {len(layers)} layers. Fix: choose 1 to "
+            f"{len(layers)}, or {alternative}."
         )
-    model.encoder.layer = layers[:num_layers]
-    model.config.num_hidden_layers = num_layers
+    return layers
 
 
 @contextmanager

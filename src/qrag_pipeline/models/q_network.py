@@ -126,6 +126,26 @@ class QNetwork(torch.nn.Module):
             "rotary_fraction": self.rotary_fraction,
         }
 
+    def trainable_parameters(self, top_layers: int | None = None) -> list[torch.nn.Parameter]:
+        """Set which weights train and return them, in module order (the optimiser's).
+
+        All of them by default; with `top_layers`, only the last `top_layers`
+        transformer layers of each trained encoder, and the action head. A frozen
+        action encoder never trains.
+        """
+        self.requires_grad_(top_layers is None)
+        trained = [self.state_encoder]
+        if self.frozen_action_encoder:
+            self.action_encoder.requires_grad_(False)
+        else:
+            trained.append(self.action_encoder)
+        if top_layers is not None:
+            if self.action_head is not None:
+                self.action_head.requires_grad_(True)
+            for encoder in trained:
+                encoder.train_top_layers(top_layers)
+        return [parameter for parameter in self.parameters() if parameter.requires_grad]
+
     def state_text(
         self,
         question: str,

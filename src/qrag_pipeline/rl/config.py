@@ -127,7 +127,7 @@ def _setting_problems(config: QLearningConfig) -> list[str]:
     check((*_POSITIVE_COUNTS, *_NON_NEGATIVE_COUNTS, "seed"), is_whole, "a whole number")
     check(reals, is_finite_number, "a finite number")
     check(("terminate_on_success",), lambda v: isinstance(v, bool), "true or false")
-    check(("trainable",), lambda v: isinstance(v, str), f"one of {TRAINABLE_CHOICES}")
+    check(("trainable",), lambda v: v in TRAINABLE_CHOICES, f"one of {TRAINABLE_CHOICES}")
     check(("precision",), lambda v: v in PRECISIONS, f"one of {PRECISIONS}")
     check(
         ("adam_betas",),

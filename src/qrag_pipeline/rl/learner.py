@@ -1,11 +1,16 @@
-"""Soft Q-learning with lambda-returns, on-policy in the style of PQN (METHOD.md).
+"""Soft Q-learning with lambda-returns, on-policy in the style of PQN (docs/method.md).
 
 Several retrieval episodes step side by side; every `num_steps` steps the rollout's
 `num_steps x num_envs` transitions give one gradient step on the twin TD loss against
 Q(lambda) targets, with no replay buffer. Targets come from a Polyak-averaged copy of
-both encoders. Read `QLearner.update` top to bottom: collect a rollout, compute
-`lambda_returns` backwards, re-encode the taken actions with gradient, `td_loss`, clip,
-AdamW step, `polyak_update`.
+both encoders.
+
+The pieces the tests call one by one come first (`lambda_returns`, `soft_value`,
+`td_loss`, `polyak_update`, the behaviour policy, the schedule). `QLearner` then reads
+in the order of one update: `update` itself, then `collect_rollout` (acting, with
+`_target_values` for each next state), `taken_q` (the loss's Q, with gradient) and
+`optimizer_step`; after them the helpers they share, the state for resuming, and the
+guards. `train` drives it to the end.
 """
 
 from __future__ import annotations
@@ -29,7 +34,7 @@ from qrag_pipeline.models.positions import chunk_positions
 from qrag_pipeline.models.q_network import QNetwork
 from qrag_pipeline.retrieval.chunk_table import ChunkTable
 from qrag_pipeline.retrieval.embeddings import EpisodeEmbeddings
-from qrag_pipeline.rl.config import TRAINABLE_CHOICES, QLearningConfig
+from qrag_pipeline.rl.config import QLearningConfig
 from qrag_pipeline.rl.environment import EpisodeOutcome, EpisodeSampler, RetrievalEnv
 from qrag_pipeline.rl.inference import fact_em_rate, greedy_rollout
 from qrag_pipeline.seeding import derive_seed
@@ -138,47 +143,6 @@ def learning_rate_at(update: int, config: QLearningConfig) -> float:
     return config.learning_rate * max(0.0, remaining / decay_span)
 
 
-def set_trainable(network: QNetwork, trainable: str, trainable_layers: int) -> list[nn.Parameter]:
-    """Freeze what `trainable` leaves out; return the parameters the optimiser updates.
-
-    "top_layers" trains only the last `trainable_layers` transformer layers of each
-    trained encoder (and the action head): the token embeddings and lower layers keep
-    their pretrained features, and a step costs less memory on a small GPU. A frozen
-    action encoder never trains.
-    """
-    if trainable not in TRAINABLE_CHOICES:
-        raise QragInputError(f"unknown trainable setting {trainable!r}. Fix: use one of {TRAINABLE_CHOICES}.")
-    network.requires_grad_(trainable == "all")
-    encoders = [network.state_encoder]
-    if network.frozen_action_encoder:
-        network.action_encoder.requires_grad_(False)
-    else:
-        encoders.append(network.action_encoder)
-    if trainable == "top_layers":
-        if network.action_head is not None:
-            network.action_head.requires_grad_(True)
-        for encoder in encoders:
-            layers = _transformer_layers(encoder.model, trainable_layers)
-            layers[-trainable_layers:].requires_grad_(True)
-    return [parameter for parameter in network.parameters() if parameter.requires_grad]
-
-
-def _transformer_layers(model: nn.Module, trainable_layers: int) -> nn.ModuleList:
-    """The BERT-like `encoder.layer` list of `model`, checked to hold enough layers."""
-    layers = getattr(getattr(model, "encoder", None), "layer", None)
-    if not isinstance(layers, nn.ModuleList):
-        raise QragInputError(
-            f"trainable 'top_layers' needs a BERT-like encoder.layer list, which "
-            f"{type(model).__name__} lacks. Fix: set trainable to 'all'."
-        )
-    if not 1 <= trainable_layers <= len(layers):
-        raise QragInputError(
-            f"trainable_layers={trainable_layers}, but the encoder has {len(layers)} "
-            f"layers. Fix: choose 1 to {len(layers)}."
-        )
-    return layers
-
-
 class QLearner:
     """The online Q-network, its target copy, AdamW and the environments it acts in.
 
@@ -210,7 +174,9 @@ class QLearner:
         self.device = device
         self.network = network.to(device).eval()
         self.target = copy.deepcopy(self.network).requires_grad_(False)
-        self.trainable_parameters = set_trainable(self.network, config.trainable, config.trainable_layers)
+        self.trainable_parameters = self.network.trainable_parameters(
+            config.trainable_layers if config.trainable == "top_layers" else None
+        )
         self.optimizer = torch.optim.AdamW(
             self.trainable_parameters,
             lr=learning_rate_at(0, config),
@@ -283,14 +249,7 @@ class QLearner:
                 losses.append(loss.item())
                 self._check_finite("the TD loss", losses[-1])
                 (loss / config.grad_accumulation).backward()
-        with self._timed("optimizer"):
-            grad_norm = nn.utils.clip_grad_norm_(self.trainable_parameters, config.max_grad_norm)
-            self._check_finite("the gradient norm", float(grad_norm))
-            for group in self.optimizer.param_groups:
-                group["lr"] = learning_rate
-            self.optimizer.step()
-            self.optimizer.zero_grad(set_to_none=True)
-            polyak_update(self.target, self.network, config.tau)
+        grad_norm = self.optimizer_step(learning_rate)
         self.updates += 1
         seconds = time.perf_counter() - start
         transitions = config.grad_accumulation * self.rewards.numel()
@@ -353,6 +312,27 @@ class QLearner:
             finished += result.finished
         return finished
 
+    @torch.no_grad()
+    def _target_values(self, alpha: float, live: np.ndarray) -> Tensor:
+        """Soft values [E] of the envs' current states under the target network.
+
+        Only the `live` envs' values are computed: an env whose episode ended this step
+        holds a new episode's first state, whose value the Q(lambda) target of the
+        ended one never reads (it is cut by `dones`); it gets 0.
+        """
+        values = torch.zeros(self.config.num_envs)
+        envs = np.flatnonzero(live).tolist()
+        if not envs:
+            return values
+        with self._autocast():
+            state_embeddings = self.target.state_encoder.encode(self._state_texts(envs))
+        q1, q2, available = self._twin_q(self.target, state_embeddings, self.target_chunks, envs)
+        top_k = self.config.top_k
+        values[envs] = (
+            soft_value(q1, available, alpha, top_k) + soft_value(q2, available, alpha, top_k)
+        ).cpu()
+        return values
+
     def taken_q(self) -> tuple[Tensor, Tensor]:
         """Twin Q [T*E] of the rollout's taken actions, with gradient.
 
@@ -374,93 +354,18 @@ class QLearner:
         q1, q2 = self.network.twin_q(state_embeddings.float(), chunk_embeddings.unsqueeze(1))
         return q1[:, 0], q2[:, 0]
 
-    def _check_finite(self, what: str, value: float | None) -> None:
-        """Stop the update when `value` is NaN or infinite (None: all was finite).
-
-        The Q values the policy acts on, the loss and the gradient norm are checked
-        before the optimiser step: one step on a NaN would write NaN into every weight
-        (AdamW spreads it through the moments), and every later checkpoint would carry
-        it. Stopping here saves nothing of the update, so the run's last checkpoint is
-        its last good state. (The weights themselves are not scanned after the step:
-        finite gradients and rates keep them finite, and a scan costs about as much as
-        reading every weight once per update.)
-        """
-        if value is None or math.isfinite(value):
-            return
-        self.optimizer.zero_grad(set_to_none=True)
-        raise TrainingDivergedError(
-            f"training diverged: {what} is {value} at update {self.updates + 1} "
-            "(the update stopped there and nothing of it was saved). Fix: lower "
-            "train_q.learning.learning_rate (or max_grad_norm) and run again.",
-            update=self.updates + 1,
-        )
-
-    def state_dict(self) -> tuple[dict[str, Tensor], dict[str, Any]]:
-        """What resuming needs: (named tensors, JSON-able values); nothing to pickle.
-
-        Tensors: online and target weights, AdamW moments, the chunk embeddings
-        of the episodes in progress (one set per env when the action encoder is
-        frozen, two otherwise), the behaviour sampler's state. Values: the update
-        counter (which fixes the learning rate and alpha), AdamW's parameter groups,
-        and the environments (episodes in progress and their generator).
-        """
-        tensors = {f"online.{k}": v for k, v in self.network.state_dict().items()}
-        tensors |= {f"target.{k}": v for k, v in self.target.state_dict().items()}
-        optimizer = self.optimizer.state_dict()
-        for index, moments in optimizer["state"].items():
-            tensors |= {f"optimizer.{index}.{k}": v for k, v in moments.items()}
-        for env in range(self.config.num_envs):
-            tensors[f"chunks.online.{env}"] = self.online_chunks[env]
-            if not self.network.frozen_action_encoder:
-                tensors[f"chunks.target.{env}"] = self.target_chunks[env]
-        tensors["behaviour_rng"] = self.generator.get_state()
-        values = {
-            "updates": self.updates,
-            "optimizer_param_groups": optimizer["param_groups"],
-            "env": self.env.state_dict(),
-        }
-        return {k: v.detach().cpu().contiguous() for k, v in tensors.items()}, values
-
-    def load_state_dict(self, tensors: Mapping[str, Tensor], values: Mapping[str, Any]) -> None:
-        """Continue training exactly where `state_dict` was taken."""
-        self.network.load_state_dict(_with_prefix(tensors, "online."))
-        self.target.load_state_dict(_with_prefix(tensors, "target."))
-        moments: dict[int, dict[str, Tensor]] = {}
-        for key, value in _with_prefix(tensors, "optimizer.").items():
-            index, name = key.split(".", 1)
-            moments.setdefault(int(index), {})[name] = value
-        self.optimizer.load_state_dict({"state": moments, "param_groups": values["optimizer_param_groups"]})
-        envs = range(self.config.num_envs)
-        self.online_chunks = [tensors[f"chunks.online.{e}"].to(self.device) for e in envs]
-        self.target_chunks = (
-            self.online_chunks
-            if self.network.frozen_action_encoder
-            else [tensors[f"chunks.target.{e}"].to(self.device) for e in envs]
-        )
-        self.generator.set_state(tensors["behaviour_rng"])
-        self.env.load_state_dict(values["env"])
-        self.updates = int(values["updates"])
-
-    @torch.no_grad()
-    def _target_values(self, alpha: float, live: np.ndarray) -> Tensor:
-        """Soft values [E] of the envs' current states under the target network.
-
-        Only the `live` envs' values are computed: an env whose episode ended this step
-        holds a new episode's first state, whose value the Q(lambda) target of the
-        ended one never reads (it is cut by `dones`); it gets 0.
-        """
-        values = torch.zeros(self.config.num_envs)
-        envs = np.flatnonzero(live).tolist()
-        if not envs:
-            return values
-        with self._autocast():
-            state_embeddings = self.target.state_encoder.encode(self._state_texts(envs))
-        q1, q2, available = self._twin_q(self.target, state_embeddings, self.target_chunks, envs)
-        top_k = self.config.top_k
-        values[envs] = (
-            soft_value(q1, available, alpha, top_k) + soft_value(q2, available, alpha, top_k)
-        ).cpu()
-        return values
+    def optimizer_step(self, learning_rate: float) -> float:
+        """Clip the summed gradients, take one AdamW step at `learning_rate`, move the
+        target network towards the online one; return the gradient norm before clipping."""
+        with self._timed("optimizer"):
+            grad_norm = nn.utils.clip_grad_norm_(self.trainable_parameters, self.config.max_grad_norm)
+            self._check_finite("the gradient norm", float(grad_norm))
+            for group in self.optimizer.param_groups:
+                group["lr"] = learning_rate
+            self.optimizer.step()
+            self.optimizer.zero_grad(set_to_none=True)
+            polyak_update(self.target, self.network, self.config.tau)
+        return float(grad_norm)
 
     def _twin_q(
         self,
@@ -520,6 +425,73 @@ class QLearner:
                 online = self.network.action_encoder.encode(chunks)
                 target = self.target.action_encoder.encode(chunks)
             return online, target
+
+    def state_dict(self) -> tuple[dict[str, Tensor], dict[str, Any]]:
+        """What resuming needs: (named tensors, JSON-able values); nothing to pickle.
+
+        Tensors: online and target weights, AdamW moments, the chunk embeddings
+        of the episodes in progress (one set per env when the action encoder is
+        frozen, two otherwise), the behaviour sampler's state. Values: the update
+        counter (which fixes the learning rate and alpha), AdamW's parameter groups,
+        and the environments (episodes in progress and their generator).
+        """
+        tensors = {f"online.{k}": v for k, v in self.network.state_dict().items()}
+        tensors |= {f"target.{k}": v for k, v in self.target.state_dict().items()}
+        optimizer = self.optimizer.state_dict()
+        for index, moments in optimizer["state"].items():
+            tensors |= {f"optimizer.{index}.{k}": v for k, v in moments.items()}
+        for env in range(self.config.num_envs):
+            tensors[f"chunks.online.{env}"] = self.online_chunks[env]
+            if not self.network.frozen_action_encoder:
+                tensors[f"chunks.target.{env}"] = self.target_chunks[env]
+        tensors["behaviour_rng"] = self.generator.get_state()
+        values = {
+            "updates": self.updates,
+            "optimizer_param_groups": optimizer["param_groups"],
+            "env": self.env.state_dict(),
+        }
+        return {k: v.detach().cpu().contiguous() for k, v in tensors.items()}, values
+
+    def load_state_dict(self, tensors: Mapping[str, Tensor], values: Mapping[str, Any]) -> None:
+        """Continue training exactly where `state_dict` was taken."""
+        self.network.load_state_dict(_with_prefix(tensors, "online."))
+        self.target.load_state_dict(_with_prefix(tensors, "target."))
+        moments: dict[int, dict[str, Tensor]] = {}
+        for key, value in _with_prefix(tensors, "optimizer.").items():
+            index, name = key.split(".", 1)
+            moments.setdefault(int(index), {})[name] = value
+        self.optimizer.load_state_dict({"state": moments, "param_groups": values["optimizer_param_groups"]})
+        envs = range(self.config.num_envs)
+        self.online_chunks = [tensors[f"chunks.online.{e}"].to(self.device) for e in envs]
+        self.target_chunks = (
+            self.online_chunks
+            if self.network.frozen_action_encoder
+            else [tensors[f"chunks.target.{e}"].to(self.device) for e in envs]
+        )
+        self.generator.set_state(tensors["behaviour_rng"])
+        self.env.load_state_dict(values["env"])
+        self.updates = int(values["updates"])
+
+    def _check_finite(self, what: str, value: float | None) -> None:
+        """Stop the update when `value` is NaN or infinite (None: all was finite).
+
+        The Q values the policy acts on, the loss and the gradient norm are checked
+        before the optimiser step: one step on a NaN would write NaN into every weight
+        (AdamW spreads it through the moments), and every later checkpoint would carry
+        it. Stopping here saves nothing of the update, so the run's last checkpoint is
+        its last good state. (The weights themselves are not scanned after the step:
+        finite gradients and rates keep them finite, and a scan costs about as much as
+        reading every weight once per update.)
+        """
+        if value is None or math.isfinite(value):
+            return
+        self.optimizer.zero_grad(set_to_none=True)
+        raise TrainingDivergedError(
+            f"training diverged: {what} is {value} at update {self.updates + 1} "
+            "(the update stopped there and nothing of it was saved). Fix: lower "
+            "train_q.learning.learning_rate (or max_grad_norm) and run again.",
+            update=self.updates + 1,
+        )
 
     @contextmanager
     def _timed(self, part: str) -> Iterator[None]:
