@@ -39,7 +39,7 @@ NODES = {
 }
 WINDOW = (1600, 1300)  # tall enough for the whole __default__ graph at 50% zoom
 
-# The flags of KEDRO.md (offline, no GPU, throw-away profile), window size aside.
+# Chromium offline and headless: no GPU, no background network, a throw-away profile.
 CHROMIUM_FLAGS = (
     "--headless",
     "--no-sandbox",

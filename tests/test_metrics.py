@@ -1,4 +1,4 @@
-"""Hand-computed checks of every metric in BENCHMARKS.md.
+"""Hand-computed checks of every metric in docs/benchmarks.md.
 
 Each expected number is worked out in the test (as a fraction) so that a reader can
 check it without running anything: these figures are what the reports compare against

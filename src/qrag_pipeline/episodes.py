@@ -34,7 +34,7 @@ _TOKEN_PATTERN = re.compile(r"\w+|[^\w\s]")
 def approx_token_count(texts: Iterable[str]) -> int:
     """Words plus punctuation marks: a tokenizer-free length close to subword counts.
 
-    Length buckets are defined by sentence counts (BENCHMARKS.md); this count is only
+    Length buckets are defined by sentence counts (docs/benchmarks.md); this count is only
     reported, so it need not depend on any one model's tokenizer.
     """
     return sum(len(_TOKEN_PATTERN.findall(text)) for text in texts)

@@ -1,4 +1,4 @@
-"""Retrieval and answer metrics of BENCHMARKS.md, as plain functions over index lists
+"""Retrieval and answer metrics of docs/benchmarks.md, as plain functions over index lists
 and answers.
 
 Every function's docstring says which metric it computes, because a number in a report
@@ -7,7 +7,7 @@ the learned stop is not, and the published figures mix both. The stop rules that
 choose which retrieved chunks are scored live with the trace they cut
 (`qrag_pipeline.retrieval.trace`).
 
-Conventions where BENCHMARKS.md is silent:
+Conventions where docs/benchmarks.md is silent:
 - An episode whose supporting chunks are unknown (empty `support`, as in the Hugging
   Face BabiLong sets) has NaN fact scores, and `aggregate` skips NaNs, so such episodes
   neither help nor hurt a fact mean; they still count for answer accuracy.

@@ -25,7 +25,7 @@ BASE = 10000.0
 
 
 def _positions_by_hand(n_chunks: int, retrieved: list[int]) -> list[float]:
-    """METHOD.md's relative mapping: interval j between retrieved chunks spans
+    """docs/method.md's relative mapping: interval j between retrieved chunks spans
     [j*S, j*S + 0.9*S], evenly spaced (retrieved chunks get nan: they are masked)."""
     bounds = sorted(retrieved)
     positions = []

@@ -1,7 +1,7 @@
 """The one retrieval trace and its three stop rules, on a hand-built trace.
 
 Each expected list is read off the trace by eye: the stop rules decide which chunks
-the reported fact scores (BENCHMARKS.md "Metrics") are computed on.
+the reported fact scores (docs/benchmarks.md, "Metrics") are computed on.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The retrieval environment: rewards, episode ends and resets as METHOD.md says."""
+"""The retrieval environment: rewards, episode ends and resets as docs/method.md says."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """HotpotQA episodes: one question over its context, as paragraphs or sentences.
 
-The chunking is a parameter (BENCHMARKS.md): a paragraph chunk is "title: text" and
+The chunking is a parameter (docs/benchmarks.md): a paragraph chunk is "title: text" and
 supports the question when its title is a supporting-fact title; a sentence chunk is
 "title: sentence" and supports it when it is a supporting fact. The title stays in
 every chunk because HotpotQA's bridge entities are often named only there.

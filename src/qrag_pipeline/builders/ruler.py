@@ -6,7 +6,7 @@ repeated trivial paragraph, essay text, or other needles) and the question asks 
 all the values of one or more keys. Generating the episodes here, rather than
 downloading RULER's prompts, keeps the needles' chunk indices, which the retriever is
 trained and scored on, and reaches any length (1M tokens and more). One chunk is one
-sentence; the eight tasks are those of BENCHMARKS.md.
+sentence; the eight tasks are those of docs/benchmarks.md.
 """
 
 from __future__ import annotations

@@ -28,7 +28,7 @@ HEADLINE_METRICS = {
     "ruler": "niah_values",
     "hotpotqa": "fact_em",
 }
-"""The metric each benchmark is judged by first (BENCHMARKS.md): RULER's own score is
+"""The metric each benchmark is judged by first (docs/benchmarks.md): RULER's own score is
 the fraction of needle values found; BabiLong and HotpotQA report fact EM."""
 FALLBACK_METRIC = "fact_em"
 """What a benchmark without its headline column (or an unknown one) is plotted by."""

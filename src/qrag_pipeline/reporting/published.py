@@ -1,4 +1,4 @@
-"""The published figures to beat (BENCHMARKS.md, "Numbers to beat") as data, and the
+"""The published figures to beat (docs/benchmarks.md, "Published figures") as data, and the
 headline table that sets our measured figure beside each.
 
 Scale: every rate is a fraction from 0 to 1, as the metrics table holds it; the

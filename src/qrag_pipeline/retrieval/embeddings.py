@@ -1,7 +1,7 @@
 """Chunk embeddings of an episode set: every distinct chunk text encoded once.
 
 Encoding chunks is the one cost of inference that grows with document length beyond a
-dot product (METHOD.md, "Inference at any length"), and episodes built from one pool of
+dot product (docs/method.md, "Inference"), and episodes built from one pool of
 book text share most of their sentences (200 episodes at 32k tokens hold 240,000
 chunks but about 65,000 distinct ones). So a set is embedded as one table of distinct
 texts plus, per episode, the rows of its chunks in document order. Vectors are kept in

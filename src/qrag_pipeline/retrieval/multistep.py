@@ -1,6 +1,6 @@
 """Multi-step retrieval with a Q-network at any document length, with traces.
 
-METHOD.md, "Inference at any length": a document's chunks are embedded once; each step
+docs/method.md, "Inference": a document's chunks are embedded once; each step
 then encodes the state (question plus what was retrieved), re-rotates the precomputed
 chunk embeddings by the positions the retrieved set implies, masks the retrieved
 chunks and takes the argmax. A step is O(N*D) in time and memory (no [N, N] tensor),

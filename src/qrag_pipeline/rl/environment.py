@@ -1,4 +1,4 @@
-"""The retrieval MDP of METHOD.md, stepped for several episodes side by side.
+"""The retrieval MDP of docs/method.md, stepped for several episodes side by side.
 
 State: a question and the chunks retrieved so far; action: one chunk not yet
 retrieved; reward: nothing until the step that completes the supporting facts. The
@@ -199,7 +199,7 @@ class RetrievalEnv:
         return EpisodeProgress(episode)
 
     def _retrieve(self, progress: EpisodeProgress, action: int) -> float:
-        """Mark `action` retrieved and return its reward (METHOD.md)."""
+        """Mark `action` retrieved and return its reward (docs/method.md)."""
         if not 0 <= action < len(progress.available) or not progress.available[action]:
             raise ValueError(
                 f"chunk {action} is not available in episode {progress.episode.id!r} "

@@ -3,7 +3,7 @@
 A thin view of `qrag_pipeline.retrieval` (one implementation of inference): each
 document's chunks are embedded once, every distinct text once across the episodes;
 every step then costs one state encoding per episode plus a dot product per chunk
-(METHOD.md, "Inference at any length").
+(docs/method.md, "Inference").
 """
 
 from __future__ import annotations
