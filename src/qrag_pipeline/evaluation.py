@@ -110,8 +110,8 @@ def evaluate_methods(
 
     `pretrained` are the episodes' chunks embedded by the pretrained encoder and
     `stop_thresholds` those the checkpoint chose. The baselines retrieve from
-    `baseline_episodes` (None: all of `episodes`; none at all for Q-RAG alone), as
-    their cost at the longest lengths is not the model's.
+    `baseline_episodes` (None: all of `episodes`; none: Q-RAG alone): their figures
+    do not depend on the model, so a run may spare them the longest documents.
     """
     traces = [q_retrieval_traces(network, episodes, pretrained, evaluate)]
     compared = episodes if baseline_episodes is None else baseline_episodes
