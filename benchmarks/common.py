@@ -4,10 +4,11 @@ stage's entry point), every method evaluated by the evaluate stage's entry point
 the same episodes, and the record of the run (machine, command, data) written next
 to the figures.
 
-`--params KEY=VALUE ...` reads as `kedro run --params` does: dotted keys into the
-conf parameters, values as YAML (`train_q.learning.total_updates=80
-train_q.learning.learning_rate=1e-4 evaluate.max_steps=4`); a key conf/base lacks is
-an error naming it."""
+`--params KEY=VALUE ...` reads each item as `kedro run --params` does: a dotted key
+into the conf parameters, a YAML value (`train_q.learning.total_updates=80
+train_q.learning.learning_rate=1e-4 "train_q.train_sentences=[50, 250]"`), one item
+per argument so that a value may hold commas. A key conf/base lacks is an error naming
+it, and the merged parameters get the pipeline's checks (`check_parameters`)."""
 
 from __future__ import annotations
 
@@ -33,6 +34,7 @@ from qrag_pipeline.episodes import Episode
 from qrag_pipeline.errors import QragInputError
 from qrag_pipeline.models.encoder import TextEncoder
 from qrag_pipeline.models.q_network import QNetwork
+from qrag_pipeline.parameters import RULES, check_parameters
 from qrag_pipeline.retrieval.embeddings import (
     EpisodeEmbeddings,
     embed_episodes,
@@ -82,9 +84,11 @@ def set_parameters(
     parser: argparse.ArgumentParser, args: argparse.Namespace, defaults: Mapping[str, Any]
 ) -> argparse.Namespace:
     """`args` with `parameters`: conf/base's, this benchmark's `defaults` (dotted keys)
-    over them, then --params; a bad --params item is a usage error naming it."""
+    over them, then --params, checked as `kedro run` checks them (`check_parameters`);
+    a bad --params item is a usage error naming it."""
     try:
         args.parameters = with_values(with_values(conf_parameters(), defaults), dotted_values(args.params))
+        check_parameters(args.parameters)
     except QragInputError as error:
         parser.error(str(error))
     return args
@@ -116,17 +120,20 @@ def with_values(parameters: Mapping[str, Any], values: Mapping[str, Any]) -> dic
 
 
 def _checked_key(parameters: Mapping[str, Any], key: str) -> list[str]:
-    """The parts of dotted `key`, each checked to name a parameter of the one before."""
+    """The parts of dotted `key`, each checked to name a parameter of the one before,
+    but in a mapping whose keys are data (`RULES` has `<mapping>.*`: task weights,
+    length buckets), where any key is one."""
     parts = key.split(".")
     level: Any = parameters
     for depth, part in enumerate(parts):
+        where = ".".join(parts[:depth])
+        if f"{where}.*" in RULES:
+            break
         if not isinstance(level, Mapping) or part not in level:
             known = sorted(level) if isinstance(level, Mapping) else []
-            where = ".".join(parts[:depth]) or "conf/base"
             raise QragInputError(
-                f"--params {key}: {where} has no parameter {part!r} (it has {known}). Fix: "
-                "use a key of conf/base/parameters_*.yml; to add a key to a mapping, give "
-                "the mapping, e.g. train_q.task_weights={qa4: 2}."
+                f"--params {key}: {where or 'conf/base'} has no parameter {part!r} (it has "
+                f"{known}). Fix: use a key of conf/base/parameters_*.yml."
             )
         level = level[part]
     return parts

@@ -19,7 +19,7 @@ with its action side trained.
     .venv/bin/python benchmarks/learner_quality.py --task qa2 --updates paper=130 default=900
     .venv/bin/python benchmarks/learner_quality.py --task qa3 --learners default paper \
         --updates default=1500 paper=90 --lengths 4k 32k \
-        --params train_q.train_sentences=[50,250] train_q.learning.per_fact_reward=0.2
+        --params "train_q.train_sentences=[50, 250]" train_q.learning.per_fact_reward=0.2
 
 Needs the real data in ../shared/data (or --shared PATH).
 """

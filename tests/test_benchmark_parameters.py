@@ -44,10 +44,12 @@ def test_a_nested_override_lands_and_leaves_its_neighbours() -> None:
     assert base["train_q"]["learning"]["total_updates"] == 400  # conf's own mapping untouched
 
 
-def test_a_mapping_value_merges_into_the_mapping_there() -> None:
-    parameters = with_values(conf_parameters(), dotted_values(["train_q.task_weights={qa4: 2}"]))
+def test_a_mapping_value_merges_and_a_mapping_of_data_takes_new_keys() -> None:
+    items = ["train_q.task_weights={qa4: 2}", "evaluate.steps_by_benchmark.musique=3"]
+    parameters = with_values(conf_parameters(), dotted_values(items))
     assert parameters["train_q"]["task_weights"]["qa4"] == 2
     assert parameters["train_q"]["task_weights"]["qa3"] == 3
+    assert parameters["evaluate"]["steps_by_benchmark"] == {"hotpotqa": 2, "musique": 3}
 
 
 @pytest.mark.parametrize(
@@ -77,11 +79,15 @@ def test_params_win_over_the_benchmarks_defaults_and_bad_ones_are_one_usage_erro
     assert args.parameters["train_q"]["learning"]["total_updates"] == 80
     assert args.parameters["evaluate"]["max_steps"] == 5
 
-    with pytest.raises(SystemExit) as stopped:
-        set_parameters(parser, parser.parse_args(["--params", "evaluate.max_step=5"]), defaults)
-    assert stopped.value.code == 2
-    (error,) = [line for line in capsys.readouterr().err.splitlines() if "error" in line]
-    assert error.startswith("bench: error: --params evaluate.max_step: evaluate has no parameter 'max_step'")
+    for item, message in (
+        ("evaluate.max_step=5", "--params evaluate.max_step: evaluate has no parameter 'max_step'"),
+        ("evaluate.max_steps=four", "bad parameters: evaluate.max_steps='four' must be a whole number"),
+    ):
+        with pytest.raises(SystemExit) as stopped:
+            set_parameters(parser, parser.parse_args(["--params", item]), defaults)
+        assert stopped.value.code == 2
+        (error,) = [line for line in capsys.readouterr().err.splitlines() if "error" in line]
+        assert error.startswith(f"bench: error: {message}")
 
 
 @pytest.mark.parametrize("benchmark", BENCHMARKS)
