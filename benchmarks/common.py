@@ -1,6 +1,14 @@
-"""What the evaluation benchmarks share: a checkpoint (loaded or trained), every method
-retrieving from the same episodes, the metrics table, and the record of the run
-(machine, command, data) written next to the figures."""
+"""What the benchmarks share: their parameters (conf/base's, each benchmark's own
+defaults and --params over them), a checkpoint (loaded, or trained by the train_q
+stage's entry point), every method evaluated by the evaluate stage's entry point on
+the same episodes, and the record of the run (machine, command, data) written next
+to the figures.
+
+`--params KEY=VALUE ...` reads each item as `kedro run --params` does: a dotted key
+into the conf parameters, a YAML value (`train_q.learning.total_updates=80
+train_q.learning.learning_rate=1e-4 "train_q.train_sentences=[50, 250]"`), one item
+per argument so that a value may hold commas. A key conf/base lacks is an error naming
+it, and the merged parameters get the pipeline's checks (`check_parameters`)."""
 
 from __future__ import annotations
 
@@ -18,13 +26,15 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import torch
-import yaml
+from omegaconf import OmegaConf
 
+from qrag_pipeline import evaluation
 from qrag_pipeline.checkpoints import load_checkpoint, save_checkpoint
 from qrag_pipeline.episodes import Episode
-from qrag_pipeline.evaluation import baseline_traces, q_chunk_embeddings, q_rag_traces, score_traces
+from qrag_pipeline.errors import QragInputError
 from qrag_pipeline.models.encoder import TextEncoder
 from qrag_pipeline.models.q_network import QNetwork
+from qrag_pipeline.parameters import RULES, check_parameters
 from qrag_pipeline.retrieval.embeddings import (
     EpisodeEmbeddings,
     embed_episodes,
@@ -32,9 +42,8 @@ from qrag_pipeline.retrieval.embeddings import (
     load_embeddings,
     save_embeddings,
 )
-from qrag_pipeline.rl.config import QLearningConfig, learning_config
-from qrag_pipeline.rl.environment import EpisodeSampler
-from qrag_pipeline.training import TrainingResult, train_q_embedder
+from qrag_pipeline.training import TrainingResult, run_training
+from qrag_pipeline.training_data import TrainingPools, training_pool_texts
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
@@ -59,15 +68,119 @@ def conf_parameters(env: str = "base") -> dict[str, Any]:
     return loader["parameters"]
 
 
+def add_params_argument(parser: argparse.ArgumentParser) -> None:
+    """--params KEY=VALUE ...: parameters over conf/base's and the benchmark's defaults."""
+    parser.add_argument(
+        "--params",
+        nargs="+",
+        default=[],
+        metavar="KEY=VALUE",
+        help="parameters over conf/base's, as kedro run --params: dotted keys, YAML "
+        "values, e.g. train_q.learning.total_updates=80 evaluate.max_steps=4",
+    )
+
+
+def set_parameters(
+    parser: argparse.ArgumentParser, args: argparse.Namespace, defaults: Mapping[str, Any]
+) -> argparse.Namespace:
+    """`args` with `parameters`: conf/base's, this benchmark's `defaults` (dotted keys)
+    over them, then --params, checked as `kedro run` checks them (`check_parameters`);
+    a bad --params item is a usage error naming it."""
+    try:
+        args.parameters = with_values(with_values(conf_parameters(), defaults), dotted_values(args.params))
+        check_parameters(args.parameters)
+    except QragInputError as error:
+        parser.error(str(error))
+    return args
+
+
+def dotted_values(items: Sequence[str]) -> dict[str, Any]:
+    """--params KEY=VALUE items as {dotted key: value}, each value read as `kedro run
+    --params` reads it (OmegaConf's YAML, where 1e-4 is a number)."""
+    values = {}
+    for item in items:
+        key, equals, value = item.partition("=")
+        if not equals or not key.strip():
+            raise QragInputError(
+                f"--params item {item!r} is not KEY=VALUE. Fix: write a dotted key, '=' "
+                "and a value, e.g. train_q.learning.total_updates=80."
+            )
+        values[key.strip()] = OmegaConf.to_container(OmegaConf.from_dotlist([f"value={value}"]))["value"]
+    return values
+
+
+def with_values(parameters: Mapping[str, Any], values: Mapping[str, Any]) -> dict[str, Any]:
+    """`parameters` with the value at each dotted key of `values` (a mapping merged
+    into the one there, as kedro merges runtime parameters; any other value replaces
+    it). A key that names no parameter is an error naming it."""
+    merged = dict(parameters)
+    for key, value in values.items():
+        merged = _merged(merged, _nested(_checked_key(merged, key), value))
+    return merged
+
+
+def _checked_key(parameters: Mapping[str, Any], key: str) -> list[str]:
+    """The parts of dotted `key`, each checked to name a parameter of the one before,
+    but in a mapping whose keys are data (`RULES` has `<mapping>.*`: task weights,
+    length buckets), where any key is one."""
+    parts = key.split(".")
+    level: Any = parameters
+    for depth, part in enumerate(parts):
+        where = ".".join(parts[:depth])
+        if f"{where}.*" in RULES:
+            break
+        if not isinstance(level, Mapping) or part not in level:
+            known = sorted(level) if isinstance(level, Mapping) else []
+            raise QragInputError(
+                f"--params {key}: {where or 'conf/base'} has no parameter {part!r} (it has "
+                f"{known}). Fix: use a key of conf/base/parameters_*.yml."
+            )
+        level = level[part]
+    return parts
+
+
+def _nested(parts: Sequence[str], value: Any) -> dict[str, Any]:
+    """{parts[0]: {parts[1]: ... value}}."""
+    for part in reversed(parts):
+        value = {part: value}
+    return value
+
+
+def _merged(base: Any, override: Any) -> Any:
+    """`override` merged into `base`: mappings key by key, any other value replaces."""
+    if not (isinstance(base, Mapping) and isinstance(override, Mapping)):
+        return override
+    return {**base, **{key: _merged(base.get(key), value) for key, value in override.items()}}
+
+
+def seed_of(parameters: Mapping[str, Any]) -> int:
+    """The run's seed (train_q.learning.seed): of the learner, and of every episode a
+    benchmark builds."""
+    return parameters["train_q"]["learning"]["seed"]
+
+
 def official_stories(shared: Path) -> dict[str, Any]:
     """data_prep.stories for the official bAbI files in `shared` (en-10k, and en/ for
     the tasks en-10k lacks)."""
     return {"source": "babi_files", "babi_dirs": [str(shared / "babi" / d) for d in ("en-10k", "en")]}
 
 
-def key_values(items: Sequence[str]) -> dict[str, Any]:
-    """KEY=VALUE arguments, each value read as YAML (numbers, booleans, strings)."""
-    return {key: yaml.safe_load(value) for key, value in (item.split("=", 1) for item in items)}
+def training_stories(parameters: Mapping[str, Any], shared: Path) -> dict[str, Any]:
+    """data_prep.stories with the bAbI folders of `shared`: the training stories of
+    its source (the generator, or the official files)."""
+    return {**parameters["data_prep"]["stories"], "babi_dirs": official_stories(shared)["babi_dirs"]}
+
+
+def training_distractors(parameters: Mapping[str, Any], shared: Path) -> dict[str, Any]:
+    """data_prep.distractors with the book folders of `shared`."""
+    books = {f"{split}_books_dir": str(shared / "books" / split) for split in ("train", "test")}
+    return {**parameters["data_prep"]["distractors"], **books}
+
+
+def pretrained_encoder(parameters: Mapping[str, Any]) -> TextEncoder:
+    """The embed stage's pretrained encoder (embed.encoder): it embeds the training pools
+    and the evaluation chunks, as in the pipeline."""
+    return TextEncoder.from_pretrained(**parameters["embed"]["encoder"]).to(device())
 
 
 POOL_SEGMENT = 16384
@@ -116,23 +229,19 @@ def _cached(kind: str, key: Any, make: Callable[[], EpisodeEmbeddings]) -> tuple
     return embeddings, False
 
 
-def add_common_arguments(parser: argparse.ArgumentParser, updates: int) -> None:
-    """The options every evaluation benchmark takes."""
+def add_common_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options every evaluation benchmark takes: --checkpoint and `add_run_arguments`."""
     parser.add_argument(
         "--checkpoint", type=Path, default=None, help="a train_q checkpoint folder; else train one"
     )
-    parser.add_argument("--updates", type=int, default=updates, help="updates when training here")
-    parser.add_argument("--lr", type=float, default=2e-4)
-    parser.add_argument("--max-length", type=int, default=256)
-    parser.add_argument(
-        "--stop-threshold",
-        type=float,
-        default=None,
-        help="the learned stop's threshold (default: the checkpoint's own)",
-    )
-    parser.add_argument("--seed", type=int, default=0)
+    add_run_arguments(parser)
+
+
+def add_run_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options every benchmark takes: the data folder, the result file, --params."""
     parser.add_argument("--shared", type=Path, default=ROOT.parent / "shared" / "data")
     parser.add_argument("--out", type=Path, default=None)
+    add_params_argument(parser)
 
 
 def add_length_arguments(parser: argparse.ArgumentParser, episodes: Mapping[str, int]) -> None:
@@ -144,7 +253,6 @@ def add_length_arguments(parser: argparse.ArgumentParser, episodes: Mapping[str,
         default=[f"{k}={v}" for k, v in episodes.items()],
         help="questions per task and length, as LENGTH=N",
     )
-    parser.add_argument("--max-steps", type=int, default=4, help="T: chunks retrieved per question")
 
 
 def parse_arguments(parser: argparse.ArgumentParser) -> argparse.Namespace:
@@ -158,7 +266,7 @@ def counts_for(
     parser: argparse.ArgumentParser, items: Sequence[str], names: Sequence[str], option: str
 ) -> dict[str, int]:
     """`option`'s NAME=N arguments as a mapping; a usage error if a name lacks one."""
-    counts = {key: int(value) for key, value in key_values(items).items()}
+    counts = {key: int(value) for key, value in (item.split("=", 1) for item in items)}
     missing = [name for name in names if name not in counts]
     if missing:
         parser.error(f"no {option} count for {missing}")
@@ -193,67 +301,45 @@ def loaded_model(path: Path) -> Model:
     return Model(checkpoint.build_network(device()), str(path), None, checkpoint.stop_thresholds)
 
 
+def pool_embeddings(parameters: Mapping[str, Any], pools: TrainingPools) -> tuple[EpisodeEmbeddings, bool]:
+    """The training pools' texts embedded by the pretrained encoder, as the embed stage
+    embeds them: (embeddings, whether all were read from CACHE)."""
+    texts = training_pool_texts(pools.stories, pools.documents, pools.hotpotqa_episodes)
+    return cached_pool_embeddings(pretrained_encoder(parameters), texts)
+
+
 def trained_and_saved(
-    network: QNetwork,
-    learning: QLearningConfig,
-    sampler: EpisodeSampler | None,
-    validation: Sequence[Episode],
-    pool: EpisodeEmbeddings | None,
+    train_q: Mapping[str, Any],
+    pools: TrainingPools,
+    embeddings: EpisodeEmbeddings | None,
     name: str,
 ) -> tuple[TrainingResult, float, Path]:
-    """`network` trained for `learning.total_updates` updates (no run folder: nothing
-    resumed), the wall seconds that took, and where its checkpoint is saved:
+    """The train_q stage's run of `train_q` on `pools` (`run_training`; no run folder:
+    nothing resumed), the wall seconds it took, and where its checkpoint is saved:
     benchmarks/results/checkpoints/<name>_<updates>u_<time> (git-ignored)."""
     start = time.perf_counter()
-    result = train_q_embedder(
-        lambda: network,
-        learning,
-        sampler,
-        validation,
-        run_dir=None,
-        checkpoint_every=learning.total_updates,
-        device=device(),
-        pool_embeddings=pool,
-    )
+    result = run_training(train_q, pools, embeddings, run_dir=None)
     seconds = round(time.perf_counter() - start, 1)
-    saved = RESULTS / "checkpoints" / f"{name}_{learning.total_updates}u_{time.strftime('%Y%m%dT%H%M%S')}"
+    updates = train_q["learning"]["total_updates"]
+    saved = RESULTS / "checkpoints" / f"{name}_{updates}u_{time.strftime('%Y%m%dT%H%M%S')}"
     save_checkpoint(result.checkpoint, saved)
     return result, seconds, saved
 
 
-def checkpoint_network(
-    args: argparse.Namespace,
-    name: str,
-    sampler: EpisodeSampler | None,
-    validation: Sequence[Episode],
-    max_steps: int,
-    pool_texts: Sequence[str] = (),
-) -> Model:
-    """--checkpoint's network, or one trained here on `sampler` with conf/base's model
-    and learner (--updates, --lr and `max_steps` over them), looking chunks up in the
-    embedded `pool_texts`, and saved under benchmarks/results/checkpoints/ (git-ignored)."""
+def checkpoint_model(args: argparse.Namespace, name: str, pools: Callable[[], TrainingPools]) -> Model:
+    """--checkpoint's model, or one trained here with the benchmark's train_q
+    parameters on the `pools` (built only then) and saved under
+    benchmarks/results/checkpoints/ (git-ignored)."""
     if args.checkpoint is not None:
         return loaded_model(args.checkpoint)
-    train_q = conf_parameters()["train_q"]
-    model = {**train_q["model"], "max_length": args.max_length}
-    learning = learning_config(
-        {
-            **train_q["learning"],
-            "learning_rate": args.lr,
-            "total_updates": args.updates,
-            "max_steps": max_steps,
-            "eval_every": max(args.updates // 4, 1),
-            "seed": args.seed,
-        }
-    )
-    network = QNetwork.from_pretrained(**model)
-    pool = None
-    if network.frozen_action_encoder:
-        pool, _ = cached_pool_embeddings(network.action_encoder.to(device()), pool_texts)
-    result, seconds, saved = trained_and_saved(network, learning, sampler, validation, pool, name)
+    train_q = args.parameters["train_q"]
+    training = pools()
+    pool, _ = pool_embeddings(args.parameters, training)
+    result, seconds, saved = trained_and_saved(train_q, training, pool, name)
+    learning = train_q["learning"]
     note = (
-        f"trained here: {args.updates} updates, lr {args.lr}, T={max_steps}, seed {args.seed}; "
-        f"saved to {saved.relative_to(ROOT)}"
+        f"trained here: {learning['total_updates']} updates, lr {learning['learning_rate']}, "
+        f"T={learning['max_steps']}, seed {learning['seed']}; saved to {saved.relative_to(ROOT)}"
     )
     return Model(result.network, note, seconds, result.checkpoint.stop_thresholds)
 
@@ -261,38 +347,34 @@ def checkpoint_network(
 def evaluate_methods(
     model: Model,
     episodes: Sequence[Episode],
-    max_steps: int,
-    args: argparse.Namespace,
-    steps_by_benchmark: Mapping[str, int] | None = None,
+    parameters: Mapping[str, Any],
+    pretrained: EpisodeEmbeddings | None = None,
+    baseline_episodes: Sequence[Episode] | None = None,
 ) -> tuple[pd.DataFrame, dict[str, Any]]:
-    """Q-RAG and the three baselines on `episodes`, each distinct chunk embedded once by
-    the pretrained encoder (and, for the paper's trained action encoder, once by it):
-    the metrics table and the embedding facts (distinct chunks, seconds). The learned
-    stop uses --stop-threshold, or the model's own thresholds when it is not given."""
-    network = model.network.eval()
-    encoder = TextEncoder.from_pretrained(max_length=args.max_length).to(device())
-    with torch.inference_mode():
-        dense_embeddings = embed_episodes(encoder, episodes)
-        q_embeddings = q_chunk_embeddings(network, episodes, dense_embeddings, progress=True)
-        traces = pd.concat(
-            [
-                q_rag_traces(network, episodes, q_embeddings, max_steps, progress=True),
-                baseline_traces(encoder, episodes, dense_embeddings, max_steps, progress=True),
-            ],
-            ignore_index=True,
-        )
-    threshold = model.stop_thresholds if args.stop_threshold is None else args.stop_threshold
-    metrics = score_traces(episodes, traces, max_steps, threshold, None, steps_by_benchmark)
+    """Q-RAG and the three baselines on `episodes` by the evaluate stage's entry point
+    (`evaluation.evaluate_methods`, at the evaluate parameters), each distinct chunk
+    embedded once by the pretrained encoder (`pretrained`, else embedded here) and,
+    for the paper's trained action encoder, once by it: the metrics table and the
+    embedding facts (distinct chunks, seconds, the learned stop's threshold)."""
+    evaluate = parameters["evaluate"]
+    if pretrained is None:
+        pretrained = embed_episodes(pretrained_encoder(parameters), episodes)
+    result = evaluation.evaluate_methods(
+        model.network, model.stop_thresholds, episodes, pretrained, evaluate, baseline_episodes
+    )
+    encode_s = result.traces.groupby("method", sort=False)["encode_s"].sum()
     facts = {
-        "distinct_chunks_embedded": len(dense_embeddings.texts),
+        "distinct_chunks_embedded": len(pretrained.texts),
         "embed_seconds": {
-            "q_rag": round(q_embeddings.encode_s, 1),
-            "pretrained": round(dense_embeddings.encode_s, 1),
+            "q_rag": round(float(encode_s[evaluation.Q_RAG]), 1),
+            "pretrained": round(pretrained.encode_s, 1),
         },
-        "q_rag_shares_the_pretrained_embeddings": q_embeddings is dense_embeddings,
-        "stop_threshold": threshold,
+        "q_rag_shares_the_pretrained_embeddings": evaluation.shares_pretrained_embeddings(
+            model.network, pretrained
+        ),
+        "stop_threshold": evaluation.stop_setting(evaluate, model.stop_thresholds),
     }
-    return metrics, facts
+    return result.metrics, facts
 
 
 def write_report(report: dict[str, Any], metrics: pd.DataFrame, out: Path) -> None:

@@ -1,11 +1,16 @@
 """Benchmark: Q-RAG against three untrained baselines on held-out BabiLong, 1k to 1M tokens.
 
 Episodes come from the official bAbI *test* stories hidden in unseen *test* books. A
-Q-embedder checkpoint (given with --checkpoint, or trained here on the official
-*train* stories in *training* books, the train_q pipeline's recipe) retrieves T chunks
-per question; TF-IDF top-T, dense top-T with the pretrained encoder (faiss) and
-multi-step dense retrieval without training retrieve from the same episodes with the
-same T. The metrics table of the evaluate pipeline is printed and saved.
+Q-embedder checkpoint (given with --checkpoint, or trained here by the train_q stage's
+entry point on the official *train* stories of --tasks in *training* books) retrieves
+T chunks per question; TF-IDF top-T, dense top-T with the pretrained encoder (faiss)
+and multi-step dense retrieval without training retrieve from the same episodes with
+the same T. The evaluate stage's entry point makes the metrics table, printed and
+saved.
+
+Parameters are conf/base's (T = evaluate.max_steps), with this benchmark's defaults
+over them (`DEFAULTS`: 80 updates, evaluated every 20, 50-sentence training documents,
+50 validation questions per task; training tasks: --tasks) and --params over both.
 
 Cost: each distinct chunk text is embedded once per encoder, then each question costs
 T state encodings and dot products. The ratio asked of inference at any length,
@@ -15,6 +20,8 @@ then the T steps, each timed.
 
     .venv/bin/python benchmarks/evaluate_babilong.py                  # trains, ~45 min on 2 cores
     .venv/bin/python benchmarks/evaluate_babilong.py --checkpoint DIR # a train_q checkpoint
+    .venv/bin/python benchmarks/evaluate_babilong.py --lengths 1k --episodes 1k=2 \
+        --params train_q.learning.total_updates=2 train_q.learning.eval_every=1
 
 Needs the real data in ../shared/data (or --shared PATH).
 """
@@ -30,11 +37,13 @@ from common import (
     RESULTS,
     add_common_arguments,
     add_length_arguments,
-    checkpoint_network,
+    checkpoint_model,
     evaluate_methods,
     official_stories,
     parse_arguments,
     print_table,
+    seed_of,
+    set_parameters,
     write_report,
 )
 from qrag_pipeline.builders.babilong import build_babilong_episodes
@@ -43,9 +52,16 @@ from qrag_pipeline.models.q_network import QNetwork
 from qrag_pipeline.retrieval.multistep import retrieve
 from qrag_pipeline.sources.books import load_books
 from qrag_pipeline.sources.story_sources import load_story_samples
-from qrag_pipeline.training_data import babilong_training_data, training_pool_texts
+from qrag_pipeline.training_data import TrainingPools
 
 DEFAULT_EPISODES = {"1k": 100, "32k": 100, "128k": 50, "1M": 10}
+DEFAULTS = {
+    "train_q.learning.total_updates": 80,
+    "train_q.learning.eval_every": 20,
+    "train_q.train_sentences": 50,
+    "train_q.validation_questions": 50,
+}
+"""This benchmark's parameters over conf/base's (a shorter run than the pipeline's)."""
 HEADLINE = (
     "fact_em@T={T}",
     "fact_f1@T={T}",
@@ -59,32 +75,28 @@ HEADLINE = (
 
 def main() -> None:
     args = _arguments()
-    torch.manual_seed(args.seed)
+    seed, T = seed_of(args.parameters), args.parameters["evaluate"]["max_steps"]
+    torch.manual_seed(seed)
     stories = official_stories(args.shared)
     test_books = load_books(args.shared / "books" / "test")
-    test_samples = {task: load_story_samples(stories, task, "test", args.seed) for task in args.tasks}
+    test_samples = {task: load_story_samples(stories, task, "test", seed) for task in args.tasks}
     episodes = [
         episode
         for length in args.lengths
         for episode in build_babilong_episodes(
-            test_samples, test_books, [length], args.episodes[length], args.seed
+            test_samples, test_books, [length], args.episodes[length], seed
         )
     ]
-    sampler, validation, pool_texts = None, [], []
-    if args.checkpoint is None:
-        train = [s for task in args.tasks for s in load_story_samples(stories, task, "train", args.seed)]
-        train_books = load_books(args.shared / "books" / "train")
-        sampler, validation = babilong_training_data(
-            train, train_books, args.tasks, args.train_sentences, 50, args.seed
-        )
-        pool_texts = training_pool_texts(train, train_books)
-    model = checkpoint_network(
-        args, f"babilong_{'_'.join(args.tasks)}", sampler, validation, args.max_steps, pool_texts
-    )
+
+    def pools() -> TrainingPools:
+        train = [s for task in args.tasks for s in load_story_samples(stories, task, "train", seed)]
+        return TrainingPools(train, load_books(args.shared / "books" / "train"))
+
+    model = checkpoint_model(args, f"babilong_{'_'.join(args.tasks)}", pools)
     network, note, train_seconds = model.network, model.note, model.train_seconds
-    metrics, facts = evaluate_methods(model, episodes, args.max_steps, args)
+    metrics, facts = evaluate_methods(model, episodes, args.parameters)
     with torch.inference_mode():
-        cost = _cost_at(network, [e for e in episodes if e.length_bucket == args.cost_length], args)
+        cost = _cost_at(network, [e for e in episodes if e.length_bucket == args.cost_length], T, args)
 
     out = args.out or RESULTS / "evaluate_babilong.json"
     write_report(
@@ -93,8 +105,7 @@ def main() -> None:
             "training (when done here): en-10k train stories (qa3 from en/) in books/train",
             "checkpoint": note,
             "train_seconds": train_seconds,
-            "max_steps": args.max_steps,
-            "stop_threshold": args.stop_threshold,
+            "max_steps": T,
             "episodes_per_task": {length: args.episodes[length] for length in args.lengths},
             **facts,
             "cost_at_length": {"length": args.cost_length, **cost},
@@ -102,18 +113,20 @@ def main() -> None:
         metrics,
         out,
     )
-    print_table(metrics, [name.format(T=args.max_steps) for name in HEADLINE])
+    print_table(metrics, [name.format(T=T) for name in HEADLINE])
     if cost:
         print(
             f"\nat {args.cost_length} ({cost['chunks_per_document']:.0f} chunks, "
             f"{cost['documents']} documents): "
-            f"one encoding pass {cost['encode_pass_s']} s, T={args.max_steps} steps {cost['steps_s']} s, "
+            f"one encoding pass {cost['encode_pass_s']} s, T={T} steps {cost['steps_s']} s, "
             f"ratio total/encoding {cost['ratio_total_to_encode_pass']}"
         )
     print(f"checkpoint: {note}\nwritten to {out} and {out.with_suffix('.csv')}")
 
 
-def _cost_at(network: QNetwork, episodes: list[Episode], args: argparse.Namespace) -> dict[str, float]:
+def _cost_at(
+    network: QNetwork, episodes: list[Episode], max_steps: int, args: argparse.Namespace
+) -> dict[str, float]:
     """Seconds of one encoding pass over a whole document's chunks and of the T steps
     over them, measured from scratch on the first `--cost-episodes` documents."""
     encode, steps, chunks = [], [], []
@@ -122,7 +135,7 @@ def _cost_at(network: QNetwork, episodes: list[Episode], args: argparse.Namespac
         vectors = network.action_encoder.encode(episode.chunks, progress=True)
         encode.append(time.perf_counter() - start)
         start = time.perf_counter()
-        retrieve(network, episode.question, episode.chunks, vectors, args.max_steps)
+        retrieve(network, episode.question, episode.chunks, vectors, max_steps)
         steps.append(time.perf_counter() - start)
         chunks.append(len(episode.chunks))
     if not encode:
@@ -139,13 +152,13 @@ def _cost_at(network: QNetwork, episodes: list[Episode], args: argparse.Namespac
 
 def _arguments() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    add_common_arguments(parser, updates=80)
-    parser.add_argument("--tasks", nargs="+", default=["qa1", "qa2", "qa3"])
+    add_common_arguments(parser)
+    parser.add_argument("--tasks", nargs="+", default=["qa1", "qa2", "qa3"], help="evaluated, and trained on")
     add_length_arguments(parser, DEFAULT_EPISODES)
-    parser.add_argument("--train-sentences", type=int, default=50)
     parser.add_argument("--cost-length", default="1M")
     parser.add_argument("--cost-episodes", type=int, default=2)
-    return parse_arguments(parser)
+    args = parse_arguments(parser)
+    return set_parameters(parser, args, {**DEFAULTS, "train_q.tasks": args.tasks})
 
 
 if __name__ == "__main__":

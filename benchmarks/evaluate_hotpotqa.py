@@ -2,19 +2,28 @@
 
 The real 1580-question dev sample in ../shared/data/hotpotqa is split once, in file
 order (it is sorted by position in the official dev file): the first 1000 questions
-and the 100 questions of the train-split sample train the Q-embedder (the official
-train set is not available offline; the last 50 dev questions of the training part
-validate: the curve and the learned stop's threshold), the other 580 evaluate it and
-the three untrained baselines. Chunks are paragraphs (title + text); each question's 2
-gold paragraphs are its supporting chunks. Each training draw is a fresh mix
-(--mix-chunks: up to that many paragraphs of other training questions join the
-question's own ten, all shuffled), so that few questions go further. Scores: fact EM
-and F1 after T steps (and with the learned and oracle stops).
+(data_prep.hotpotqa.train_questions) and the 100 questions of the train-split sample
+train the Q-embedder by the train_q stage's entry point (the official train set is
+not available offline; the last 50 dev questions of the training part validate: the
+curve and the learned stop's threshold), the other 580 evaluate it and the three
+untrained baselines. Chunks are paragraphs (title + text, data_prep.hotpotqa.chunking);
+each question's 2 gold paragraphs are its supporting chunks. Each training draw is a
+fresh mix (train_q.hotpotqa_mix_chunks: up to that many paragraphs of other training
+questions join the question's own ten, all shuffled), so that few questions go
+further. Scores (the evaluate stage's entry point): fact EM and F1 after T steps
+(evaluate.steps_by_benchmark.hotpotqa; and with the learned and oracle stops).
 
 The same model then retrieves for the 100 real MuSiQue-Ans questions (20 paragraphs,
-2-4 hops, never trained on) at T=4, against the same baselines.
+2-4 hops, never trained on) at T = evaluate.max_steps, against the same baselines.
+
+Parameters are conf/base's, with this benchmark's defaults over them (`DEFAULTS`:
+HotpotQA alone, 600 updates evaluated every 150, trained at T = 2, 50 validation
+questions) and --params over both.
 
     .venv/bin/python benchmarks/evaluate_hotpotqa.py     # trains first
+    .venv/bin/python benchmarks/evaluate_hotpotqa.py --checkpoint DIR
+    .venv/bin/python benchmarks/evaluate_hotpotqa.py --params train_q.hotpotqa_mix_chunks=0 \
+        data_prep.hotpotqa.chunking=sentence
 
 Needs the HotpotQA and MuSiQue samples in ../shared/data (or --shared PATH).
 """
@@ -29,64 +38,80 @@ import torch
 from common import (
     RESULTS,
     add_common_arguments,
-    checkpoint_network,
+    checkpoint_model,
     evaluate_methods,
     print_table,
+    seed_of,
+    set_parameters,
     write_report,
 )
-from qrag_pipeline.builders.hotpotqa import build_hotpotqa_episodes
-from qrag_pipeline.builders.musique import build_musique_episodes
+from qrag_pipeline.builders.hotpotqa import HOTPOTQA, build_hotpotqa_episodes
+from qrag_pipeline.builders.musique import MUSIQUE, build_musique_episodes
+from qrag_pipeline.evaluation import steps_for
 from qrag_pipeline.sources.hotpotqa import parse_hotpotqa_file, split_records
 from qrag_pipeline.sources.musique import parse_musique_file
-from qrag_pipeline.training_data import hotpotqa_training_data, training_pool_texts
+from qrag_pipeline.training_data import TrainingPools
 
 SAMPLE = "hotpotqa/hotpot_dev_distractor_v1.sample.json.gz"
 TRAIN_SAMPLE = "hotpotqa/hotpot_train_v1.1.sample100.json.gz"
-MUSIQUE = "musique/musique_ans_v1.0_train.sample100.json.gz"
-T = 2
-MUSIQUE_T = 4
-VALIDATION_QUESTIONS = 50
+MUSIQUE_SAMPLE = "musique/musique_ans_v1.0_train.sample100.json.gz"
+DEFAULTS = {
+    "train_q.tasks": [HOTPOTQA],
+    "train_q.learning.total_updates": 600,
+    "train_q.learning.eval_every": 150,
+    "train_q.learning.max_steps": 2,  # the T HotpotQA is scored at
+    "train_q.validation_questions": 50,
+}
+"""This benchmark's parameters over conf/base's (HotpotQA alone, trained at its T)."""
 
 
 def main() -> None:
     args = _arguments()
-    torch.manual_seed(args.seed)
-    train, held_out = split_records(parse_hotpotqa_file(args.shared / SAMPLE), args.train_questions)
+    parameters, hotpotqa = args.parameters, args.parameters["data_prep"]["hotpotqa"]
+    torch.manual_seed(seed_of(parameters))
+    train, held_out = split_records(parse_hotpotqa_file(args.shared / SAMPLE), hotpotqa["train_questions"])
     if args.train_sample:
         train = [*parse_hotpotqa_file(args.shared / TRAIN_SAMPLE), *train]
-    episodes = build_hotpotqa_episodes(held_out, args.chunking)
-    sampler, validation, pool_texts = None, [], []
-    if args.checkpoint is None:
-        train_episodes = build_hotpotqa_episodes(train, args.chunking)
-        sampler, validation = hotpotqa_training_data(train_episodes, VALIDATION_QUESTIONS, args.mix_chunks)
-        pool_texts = training_pool_texts([], {}, train_episodes)
-    model = checkpoint_network(args, "hotpotqa", sampler, validation, T, pool_texts)
-    note, train_seconds = model.note, model.train_seconds
-    hotpotqa, facts = evaluate_methods(model, episodes, T, args)
-    musique, musique_facts = evaluate_methods(
-        model, build_musique_episodes(parse_musique_file(args.shared / MUSIQUE)), MUSIQUE_T, args
+    episodes = build_hotpotqa_episodes(held_out, hotpotqa["chunking"])
+    model = checkpoint_model(
+        args,
+        "hotpotqa",
+        lambda: TrainingPools(hotpotqa_episodes=build_hotpotqa_episodes(train, hotpotqa["chunking"])),
     )
-    metrics = pd.concat([hotpotqa, musique], ignore_index=True)
+    note, train_seconds = model.note, model.train_seconds
+    hotpotqa_metrics, facts = evaluate_methods(model, episodes, parameters)
+    musique_metrics, musique_facts = evaluate_methods(
+        model, build_musique_episodes(parse_musique_file(args.shared / MUSIQUE_SAMPLE)), parameters
+    )
+    metrics = pd.concat([hotpotqa_metrics, musique_metrics], ignore_index=True)
+    evaluate = parameters["evaluate"]
+    T, musique_T = (
+        steps_for(benchmark, evaluate["max_steps"], evaluate["steps_by_benchmark"])
+        for benchmark in (HOTPOTQA, MUSIQUE)
+    )
+    validation = parameters["train_q"]["validation_questions"]
 
     out = args.out or RESULTS / "evaluate_hotpotqa.json"
     write_report(
         {
-            "data": f"../shared/data/{SAMPLE}: questions 1-{args.train_questions} in file order"
+            "data": f"../shared/data/{SAMPLE}: questions 1-{hotpotqa['train_questions']} in "
+            f"file order"
             f"{f' and the {TRAIN_SAMPLE} questions' if args.train_sample else ''} train (the last "
-            f"{VALIDATION_QUESTIONS} dev ones validate), questions {args.train_questions + 1}-"
-            f"{args.train_questions + len(held_out)} evaluate; chunking {args.chunking}, training mixes "
-            f"up to {args.mix_chunks} other paragraphs in; out of distribution: "
-            f"../shared/data/{MUSIQUE} at T={MUSIQUE_T}",
+            f"{validation} dev ones validate), questions {hotpotqa['train_questions'] + 1}-"
+            f"{hotpotqa['train_questions'] + len(held_out)} evaluate; chunking "
+            f"{hotpotqa['chunking']}, training mixes up to "
+            f"{parameters['train_q']['hotpotqa_mix_chunks']} other paragraphs in; out of "
+            f"distribution: ../shared/data/{MUSIQUE_SAMPLE} at T={musique_T}",
             "checkpoint": note,
             "train_seconds": train_seconds,
             "max_steps": T,
             **facts,
-            "musique": {"max_steps": MUSIQUE_T, **musique_facts},
+            "musique": {"max_steps": musique_T, **musique_facts},
         },
         metrics,
         out,
     )
-    for table, steps in ((hotpotqa, T), (musique, MUSIQUE_T)):
+    for table, steps in ((hotpotqa_metrics, T), (musique_metrics, musique_T)):
         print_table(
             table,
             [
@@ -104,22 +129,14 @@ def main() -> None:
 
 def _arguments() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    add_common_arguments(parser, updates=600)
-    parser.add_argument("--train-questions", type=int, default=1000)
+    add_common_arguments(parser)
     parser.add_argument(
         "--train-sample",
         action=argparse.BooleanOptionalAction,
         default=True,
         help="add the 100 questions of the train-split sample to training",
     )
-    parser.add_argument(
-        "--mix-chunks",
-        type=int,
-        default=10,
-        help="up to this many other training paragraphs mixed into each training draw",
-    )
-    parser.add_argument("--chunking", default="paragraph", choices=["paragraph", "sentence"])
-    return parser.parse_args()
+    return set_parameters(parser, parser.parse_args(), DEFAULTS)
 
 
 if __name__ == "__main__":

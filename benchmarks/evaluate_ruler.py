@@ -1,12 +1,20 @@
 """Benchmark: RULER needle-in-a-haystack, the eight tasks at 4k to 1M tokens.
 
-A Q-embedder trained at 4k on NIAH episodes whose essay haystack is *training* book
-text (or --checkpoint) and the three untrained baselines retrieve T chunks from
-episodes whose essay haystack is unseen *test* book text; noise and needle haystacks
-are generated. Scores: RULER's fraction of gold values in the retrieved chunks and the
-all-or-nothing variant, averaged over the eight tasks per length and method.
+A Q-embedder trained at 4k by the train_q stage's entry point on NIAH episodes whose
+essay haystack is *training* book text (or --checkpoint) and the three untrained
+baselines retrieve T chunks from episodes whose essay haystack is unseen *test* book
+text; noise and needle haystacks are generated. Scores (the evaluate stage's entry
+point): RULER's fraction of gold values in the retrieved chunks and the all-or-nothing
+variant, averaged over the eight tasks per length and method.
+
+Parameters are conf/base's (T = evaluate.max_steps), with this benchmark's defaults
+over them (`DEFAULTS`: the eight tasks, 15 updates evaluated every 3, 160-sentence
+training documents, 10 validation questions per task) and --params over both.
 
     .venv/bin/python benchmarks/evaluate_ruler.py        # trains, ~35 min on 2 cores
+    .venv/bin/python benchmarks/evaluate_ruler.py --checkpoint DIR --lengths 4k 32k --episodes 4k=10 32k=3
+    .venv/bin/python benchmarks/evaluate_ruler.py --lengths 4k 128k --episodes 4k=10 128k=2 \
+        --params train_q.learning.total_updates=40 train_q.learning.eval_every=10
 
 Needs the books in ../shared/data (or --shared PATH).
 """
@@ -22,48 +30,56 @@ from common import (
     RESULTS,
     add_common_arguments,
     add_length_arguments,
-    checkpoint_network,
+    checkpoint_model,
     evaluate_methods,
     parse_arguments,
     print_table,
+    seed_of,
+    set_parameters,
     write_report,
 )
 from qrag_pipeline.builders.ruler import NIAH_TASKS, build_niah_episodes
 from qrag_pipeline.sources.books import load_books
-from qrag_pipeline.training_data import niah_training_data, training_pool_texts
+from qrag_pipeline.training_data import TrainingPools
 
 DEFAULT_EPISODES = {"4k": 10, "32k": 3, "128k": 2, "1M": 1}
-TRAIN_SENTENCES = 160  # the 4k bucket
+DEFAULTS = {
+    "train_q.tasks": list(NIAH_TASKS),
+    "train_q.learning.total_updates": 15,
+    "train_q.learning.eval_every": 3,
+    "train_q.train_sentences": 160,  # the 4k bucket
+    "train_q.validation_questions": 10,
+}
+"""This benchmark's parameters over conf/base's (NIAH alone, a shorter run)."""
 
 
 def main() -> None:
     args = _arguments()
-    torch.manual_seed(args.seed)
-    tasks = list(NIAH_TASKS)
+    seed, T = seed_of(args.parameters), args.parameters["evaluate"]["max_steps"]
+    torch.manual_seed(seed)
     test_books = load_books(args.shared / "books" / "test")
     episodes = [
         episode
         for length in args.lengths
-        for episode in build_niah_episodes(tasks, test_books, [length], args.episodes[length], args.seed)
+        for episode in build_niah_episodes(
+            list(NIAH_TASKS), test_books, [length], args.episodes[length], seed
+        )
     ]
-    sampler, validation, pool_texts = None, [], []
-    if args.checkpoint is None:
-        train_books = load_books(args.shared / "books" / "train")
-        sampler, validation = niah_training_data(tasks, train_books, TRAIN_SENTENCES, 10, args.seed)
-        pool_texts = training_pool_texts([], train_books)
-    model = checkpoint_network(args, "ruler_niah", sampler, validation, args.max_steps, pool_texts)
+    model = checkpoint_model(
+        args, "ruler_niah", lambda: TrainingPools(documents=load_books(args.shared / "books" / "train"))
+    )
     note, train_seconds = model.note, model.train_seconds
-    metrics, facts = evaluate_methods(model, episodes, args.max_steps, args)
-    average = _average_over_tasks(metrics, args.max_steps)
+    metrics, facts = evaluate_methods(model, episodes, args.parameters)
+    average = _average_over_tasks(metrics, T)
 
     out = args.out or RESULTS / "evaluate_ruler.json"
     write_report(
         {
-            "data": f"NIAH episodes generated here (seed {args.seed}); essay haystack: "
+            "data": f"NIAH episodes generated here (seed {seed}); essay haystack: "
             "../shared/data/books/test sentences (training: books/train)",
             "checkpoint": note,
             "train_seconds": train_seconds,
-            "max_steps": args.max_steps,
+            "max_steps": T,
             "episodes_per_task": {length: args.episodes[length] for length in args.lengths},
             **facts,
             "average_over_tasks": average.to_dict(orient="records"),
@@ -71,7 +87,6 @@ def main() -> None:
         metrics,
         out,
     )
-    T = args.max_steps
     print_table(
         metrics,
         [
@@ -99,9 +114,9 @@ def _average_over_tasks(metrics: pd.DataFrame, max_steps: int) -> pd.DataFrame:
 
 def _arguments() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    add_common_arguments(parser, updates=15)
+    add_common_arguments(parser)
     add_length_arguments(parser, DEFAULT_EPISODES)
-    return parse_arguments(parser)
+    return set_parameters(parser, parse_arguments(parser), DEFAULTS)
 
 
 if __name__ == "__main__":

@@ -1,15 +1,25 @@
 """Benchmark: what each learner reaches in the same wall-clock budget.
 
 Trains the paper's learner (both encoders trained, chunks re-encoded at each reset)
-and the default one (conf/base: frozen action encoder, training pools embedded once)
-on one bAbI task, official train stories hidden in the training books, each for a
-number of updates that fills the budget on this machine (`--updates LEARNER=N`; the
-training seconds are measured and printed). Then scores fact EM@T (greedy, T =
-max_steps) on episodes from the official bAbI *test* stories in the unseen *test*
-books at each length, and draws the validation curves (held-out training stories)
-against wall-clock minutes.
+and the default one (conf/base's train_q.model: frozen action encoder, training pools
+embedded once) by the train_q stage's entry point on one bAbI task, training stories
+(data_prep.stories; this benchmark's default: the official train files) hidden in the
+training books, each for a number of updates that fills the budget on this machine
+(`--updates LEARNER=N`; the training seconds are measured and printed). Then scores
+fact EM@T (Q-RAG greedy, T = evaluate.max_steps, by the evaluate stage's entry point)
+on episodes from the official bAbI *test* stories in the unseen *test* books at each
+length, and draws the validation curves (held-out training stories) against
+wall-clock minutes.
+
+Parameters are conf/base's, with this benchmark's defaults over them (`DEFAULTS`:
+50-sentence training documents, 100 validation questions, all of them evaluated;
+training task: --task) and --params over both; the paper's learner is train_q.model
+with its action side trained.
 
     .venv/bin/python benchmarks/learner_quality.py --task qa2 --updates paper=130 default=900
+    .venv/bin/python benchmarks/learner_quality.py --task qa3 --learners default paper \
+        --updates default=1500 paper=90 --lengths 4k 32k \
+        --params "train_q.train_sentences=[50, 250]" train_q.learning.per_fact_reward=0.2
 
 Needs the real data in ../shared/data (or --shared PATH).
 """
@@ -19,7 +29,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -33,76 +42,60 @@ import torch  # noqa: E402
 from common import (  # noqa: E402
     RESULTS,
     ROOT,
+    add_run_arguments,
     cached_episode_embeddings,
-    cached_pool_embeddings,
-    conf_parameters,
     counts_for,
-    key_values,
     machine,
     official_stories,
+    pool_embeddings,
+    pretrained_encoder,
+    seed_of,
+    set_parameters,
+    trained_and_saved,
+    training_stories,
 )
-from common import device as compute_device  # noqa: E402
 from qrag_pipeline.builders.babilong import build_babilong_episodes  # noqa: E402
-from qrag_pipeline.builders.lengths import LengthRange  # noqa: E402
-from qrag_pipeline.checkpoints import save_checkpoint  # noqa: E402
-from qrag_pipeline.evaluation import q_chunk_embeddings  # noqa: E402
-from qrag_pipeline.models.q_network import QNetwork  # noqa: E402
-from qrag_pipeline.retrieval.multistep import retrieve_batch  # noqa: E402
-from qrag_pipeline.rl.config import learning_config  # noqa: E402
-from qrag_pipeline.rl.inference import fact_em_rate  # noqa: E402
+from qrag_pipeline.evaluation import Q_RAG, evaluate_methods  # noqa: E402
 from qrag_pipeline.sources.books import load_books  # noqa: E402
 from qrag_pipeline.sources.story_sources import load_story_samples  # noqa: E402
-from qrag_pipeline.training import train_q_embedder  # noqa: E402
-from qrag_pipeline.training_data import babilong_training_data, training_pool_texts  # noqa: E402
+from qrag_pipeline.training_data import TrainingPools  # noqa: E402
 
 LEARNERS = ("paper", "default")
+DEFAULTS = {
+    "data_prep.stories.source": "babi_files",
+    "train_q.train_sentences": 50,
+    "train_q.validation_questions": 100,
+    "train_q.learning.eval_episodes": 100,
+}
+"""This benchmark's parameters over conf/base's: one task's official stories, short
+training documents, a larger validation set."""
 
 
 def main() -> None:
     args = _arguments()
-    torch.manual_seed(args.seed)
-    device = compute_device()
-    train_q = conf_parameters()["train_q"]
-    stories = official_stories(args.shared)
-    train_spec = (
-        stories
-        if args.train_source == "files"
-        else {"source": "generator", "generated_train_stories": args.generated_stories}
-    )
-    train_samples = load_story_samples(train_spec, args.task, "train", args.seed)
-    test_samples = load_story_samples(stories, args.task, "test", args.seed)
-    train_books = load_books(args.shared / "books" / "train")
+    parameters, seed = args.parameters, seed_of(args.parameters)
+    torch.manual_seed(seed)
+    train_q, evaluate = parameters["train_q"], parameters["evaluate"]
+    stories = training_stories(parameters, args.shared)
     test_books = load_books(args.shared / "books" / "test")
-    sampler, validation = babilong_training_data(
-        train_samples,
-        train_books,
-        [args.task],
-        LengthRange.of(args.train_sentences if len(args.train_sentences) > 1 else args.train_sentences[0]),
-        args.validation_episodes,
-        args.seed,
+    test_samples = load_story_samples(official_stories(args.shared), args.task, "test", seed)
+    pools = TrainingPools(
+        load_story_samples(stories, args.task, "train", seed), load_books(args.shared / "books" / "train")
     )
     test = {
-        length: build_babilong_episodes(
-            {args.task: test_samples}, test_books, [length], args.episodes, args.seed
-        )
+        length: build_babilong_episodes({args.task: test_samples}, test_books, [length], args.episodes, seed)
         for length in args.lengths
     }
-    overrides = key_values(args.set)
-    learning_values = {
-        **train_q["learning"],
-        "seed": args.seed,
-        "eval_episodes": args.validation_episodes,
-        **overrides,
-    }
     models = {
-        "default": {**train_q["model"], **key_values(args.model)},
+        "default": train_q["model"],
         "paper": {**train_q["model"], "frozen_action_encoder": False, "action_head": "none"},
     }
-    frozen_encoder = QNetwork.from_pretrained(**models["default"]).action_encoder.to(device)
-    pool, _ = cached_pool_embeddings(frozen_encoder, training_pool_texts(train_samples, train_books))
+    pool, _ = pool_embeddings(parameters, pools)
+    encoder = pretrained_encoder(parameters)
     test_embeddings = {
-        length: cached_episode_embeddings(frozen_encoder, episodes) for length, episodes in test.items()
+        length: cached_episode_embeddings(encoder, episodes) for length, episodes in test.items()
     }
+    T = evaluate["max_steps"]
 
     out = args.out or RESULTS / f"learner_quality_{args.task}.json"
     report = {
@@ -110,61 +103,62 @@ def main() -> None:
         "command": " ".join([Path(sys.executable).name, *sys.argv]),
         "data": (
             f"official bAbI {args.task} train stories (en-10k; en/ for qa3)"
-            if args.train_source == "files"
-            else f"{args.generated_stories} stories of the built-in bAbI generator"
+            if stories["source"] == "babi_files"
+            else f"{stories['generated_train_stories']} stories of the built-in bAbI generator"
         )
-        + f" in the training books, {args.train_sentences}-sentence documents; "
+        + f" in the training books, {train_q['train_sentences']}-sentence documents; "
         f"test: {args.episodes} episodes per length from the official test stories in the test books",
         "task": args.task,
-        "learning": {k: v for k, v in learning_values.items() if k != "total_updates"},
+        "learning": {k: v for k, v in train_q["learning"].items() if k != "total_updates"},
         "runs": {},
     }
     for name in args.learners:
         updates = args.updates[name]
-        learning = learning_config(
-            {**learning_values, "total_updates": updates, "eval_every": max(1, updates // args.curve_points)}
-        )
-        model = models[name]
-        start = time.perf_counter()
-        result = train_q_embedder(
-            lambda model=model: QNetwork.from_pretrained(**model),
-            learning,
-            sampler,
-            validation,
-            run_dir=None,
-            checkpoint_every=learning.total_updates,
-            device=device,
-            pool_embeddings=pool if model["frozen_action_encoder"] else None,
-        )
-        train_seconds = time.perf_counter() - start
-        saved = (
-            RESULTS
-            / "checkpoints"
-            / f"{args.task}_{name}_{learning.total_updates}u_{time.strftime('%Y%m%dT%H%M%S')}"
-        )
-        save_checkpoint(result.checkpoint, saved)
-        network = result.network.eval()
-        scores = {}
-        for length, episodes in test.items():
-            embeddings = q_chunk_embeddings(network, episodes, test_embeddings[length])
-            traces = retrieve_batch(network, episodes, embeddings, learning.max_steps, learning.chunk_budget)
-            scores[length] = round(fact_em_rate(episodes, [t.retrieved for t in traces]), 4)
+        run = {
+            **train_q,
+            "model": models[name],
+            "learning": {
+                **train_q["learning"],
+                "total_updates": updates,
+                "eval_every": max(1, updates // args.curve_points),
+            },
+        }
+        result, train_seconds, saved = trained_and_saved(run, pools, pool, f"{args.task}_{name}")
+        scores = {
+            length: _fact_em(
+                evaluate_methods(
+                    result.network,
+                    result.checkpoint.stop_thresholds,
+                    episodes,
+                    test_embeddings[length],
+                    evaluate,
+                    baseline_episodes=[],
+                ).metrics,
+                T,
+            )
+            for length, episodes in test.items()
+        }
         report["runs"][name] = {
-            "model": model,
+            "model": models[name],
             "checkpoint": str(saved.relative_to(ROOT)),
-            "updates": learning.total_updates,
-            "train_seconds": round(train_seconds, 1),
-            "seconds_per_update": round(train_seconds / learning.total_updates, 3),
+            "updates": updates,
+            "train_seconds": train_seconds,
+            "seconds_per_update": round(train_seconds / updates, 3),
             "fact_em": scores,
             "curve": _curve_with_minutes(result.curves),
         }
         print(
-            f"{name}: {learning.total_updates} updates in {train_seconds / 60:.1f} min, "
-            f"fact EM@{learning.max_steps} {scores}",
+            f"{name}: {updates} updates in {train_seconds / 60:.1f} min, fact EM@{T} {scores}",
             flush=True,
         )
         _write(report, out)  # after each learner: a run cut short keeps the learners it finished
     _print(report, out)
+
+
+def _fact_em(metrics: pd.DataFrame, max_steps: int) -> float:
+    """Q-RAG's fact EM@T in a metrics table of one task and length."""
+    (value,) = metrics.loc[metrics.method == Q_RAG, f"fact_em@T={max_steps}"]
+    return round(float(value), 4)
 
 
 def _write(report: dict[str, Any], out: Path) -> None:
@@ -229,34 +223,13 @@ def _arguments() -> argparse.Namespace:
         default=["paper=130", "default=900"],
         help="updates per learner, LEARNER=N, sized to the time budget",
     )
-    parser.add_argument("--set", nargs="*", default=[], help="learner settings KEY=VALUE over conf/base's")
-    parser.add_argument(
-        "--model", nargs="*", default=[], help="the default learner's model settings KEY=VALUE"
-    )
-    parser.add_argument(
-        "--train-sentences",
-        type=int,
-        nargs="+",
-        default=[50],
-        help="sentences per training document: one size, or SHORTEST LONGEST",
-    )
-    parser.add_argument(
-        "--train-source",
-        default="files",
-        choices=["files", "generator"],
-        help="training stories: the official train files, or the built-in generator",
-    )
-    parser.add_argument("--generated-stories", type=int, default=2000, help="stories the generator writes")
     parser.add_argument("--lengths", nargs="+", default=["1k", "32k"])
     parser.add_argument("--episodes", type=int, default=200, help="test episodes per length")
-    parser.add_argument("--validation-episodes", type=int, default=100)
     parser.add_argument("--curve-points", type=int, default=20, help="validation points per learner's curve")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--shared", type=Path, default=ROOT.parent / "shared" / "data")
-    parser.add_argument("--out", type=Path, default=None)
+    add_run_arguments(parser)
     args = parser.parse_args()
     args.updates = counts_for(parser, args.updates, args.learners, "--updates")
-    return args
+    return set_parameters(parser, args, {**DEFAULTS, "train_q.tasks": [args.task]})
 
 
 if __name__ == "__main__":

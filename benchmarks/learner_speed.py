@@ -1,21 +1,26 @@
 """Benchmark: seconds per update of the paper's learner and of the default one.
 
-Both train on the same data with the same seed and settings for `--updates` updates
-each, one after the other in this process: the official bAbI train stories of one task
-hidden in the training books, conf/base's train_q settings. They differ only in the
-action side: the paper's learner trains its action encoder and encodes every new
-document's chunks with the online and the target encoder at each reset; the default
-(conf/base's train_q.model) keeps it frozen and looks the chunks up in the training
-pools embedded once. Prints, side by side, the mean seconds per update of each part of
-an update and their shares, the one-time pool embedding on its own line, and last
-`speedup: X.XX` (paper seconds per update / default seconds per update).
+Both train on the same data with the same seed and settings for
+train_q.learning.total_updates updates each (this benchmark's default: 20), one after
+the other in this process: the official bAbI train stories of one task hidden in the
+training books (50-sentence documents by default), conf/base's train_q settings, the
+learner's inputs those of the train_q stage's entry point (`training_inputs`). They
+differ only in the action side: the paper's learner trains its action encoder and
+encodes every new document's chunks with the online and the target encoder at each
+reset; the default (conf/base's train_q.model) keeps it frozen and looks the chunks up
+in the training pools embedded once. Prints, side by side, the mean seconds per update
+of each part of an update and their shares, the one-time pool embedding on its own
+line, and last `speedup: X.XX` (paper seconds per update / default seconds per
+update). --params sets any parameter over conf/base's and `DEFAULTS`.
 
 With `--rollouts ENVSxSTEPS ...` it instead times the default learner at each rollout
 size (parallel environments x steps per update) and prints transitions per second and
 seconds per update, to size the rollout for the hardware.
 
-    .venv/bin/python benchmarks/learner_speed.py --updates 20
-    .venv/bin/python benchmarks/learner_speed.py --updates 20 --rollouts 8x8 16x8 8x16 16x16
+    .venv/bin/python benchmarks/learner_speed.py
+    .venv/bin/python benchmarks/learner_speed.py --rollouts 8x8 16x8 8x16 16x16
+    .venv/bin/python benchmarks/learner_speed.py --params train_q.learning.total_updates=15 \
+        --rollouts 8x8 16x8 8x16 16x16
 
 Needs the real data in ../shared/data (or --shared PATH).
 """
@@ -26,57 +31,72 @@ import argparse
 import json
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
-from common import RESULTS, ROOT, cached_pool_embeddings, conf_parameters, machine, official_stories
+from common import (
+    RESULTS,
+    add_run_arguments,
+    machine,
+    official_stories,
+    pool_embeddings,
+    seed_of,
+    set_parameters,
+)
 from common import device as compute_device
 from qrag_pipeline.models.q_network import QNetwork
-from qrag_pipeline.rl.config import learning_config
+from qrag_pipeline.retrieval.embeddings import EpisodeEmbeddings
+from qrag_pipeline.rl.config import QLearningConfig
+from qrag_pipeline.rl.environment import EpisodeSampler
 from qrag_pipeline.rl.learner import UPDATE_PARTS, QLearner
 from qrag_pipeline.sources.books import load_books
 from qrag_pipeline.sources.story_sources import load_story_samples
-from qrag_pipeline.training_data import babilong_training_data, training_pool_texts
+from qrag_pipeline.training import training_inputs, used_pool_embeddings
+from qrag_pipeline.training_data import TrainingPools
+
+DEFAULTS = {
+    "train_q.learning.total_updates": 20,
+    "train_q.train_sentences": 50,
+    "train_q.validation_questions": 10,
+}
+"""This benchmark's parameters over conf/base's: a few timed updates, short documents."""
 
 
 def main() -> None:
     args = _arguments()
-    torch.manual_seed(args.seed)
+    parameters, seed = args.parameters, seed_of(args.parameters)
+    torch.manual_seed(seed)
     device = compute_device()
-    train_q = conf_parameters()["train_q"]
-    samples = load_story_samples(official_stories(args.shared), args.task, "train", args.seed)
-    books = load_books(args.shared / "books" / "train")
-    sampler, _ = babilong_training_data(samples, books, [args.task], args.train_sentences, 10, args.seed)
-    learning = learning_config({**train_q["learning"], "total_updates": args.updates, "seed": args.seed})
+    train_q = parameters["train_q"]
+    pools = TrainingPools(
+        load_story_samples(official_stories(args.shared), args.task, "train", seed),
+        load_books(args.shared / "books" / "train"),
+    )
+    learning, sampler, _ = training_inputs(train_q, pools)
     default_model = dict(train_q["model"])
     paper_model = {**default_model, "frozen_action_encoder": False, "action_head": "none"}
 
-    pool_texts = training_pool_texts(samples, books)
     pool_start = time.perf_counter()
-    frozen = QNetwork.from_pretrained(**default_model).action_encoder.to(device)
-    pool, cached = cached_pool_embeddings(frozen, pool_texts)
+    pool, cached = pool_embeddings(parameters, pools)
     pool_note = f"{len(pool.texts)} distinct pool texts, encoded once in {pool.encode_s:.1f} s" + (
         f" (read from the cache in {time.perf_counter() - pool_start:.1f} s)" if cached else ""
     )
 
     if args.rollouts:
-        _rollout_sizes(args, train_q, sampler, pool, device)
+        _rollout_sizes(args, default_model, learning, sampler, pool, device)
         return
     runs = {}
     for name, model in (("paper", paper_model), ("default", default_model)):
         start = time.perf_counter()
         learner = QLearner(
-            QNetwork.from_pretrained(**model),
-            sampler,
-            learning,
-            device,
-            pool if model["frozen_action_encoder"] else None,
+            QNetwork.from_pretrained(**model), sampler, learning, device, used_pool_embeddings(model, pool)
         )
         setup_s = time.perf_counter() - start
-        history = [learner.update() for _ in range(args.updates)]
+        history = [learner.update() for _ in range(learning.total_updates)]
         runs[name] = _summary(model, history, setup_s)
         print(f"{name}: {runs[name]['seconds_per_update']:.2f} s/update", flush=True)
 
@@ -84,8 +104,8 @@ def main() -> None:
         "machine": machine(),
         "command": " ".join([Path(sys.executable).name, *sys.argv]),
         "data": f"official bAbI {args.task} train stories (en-10k; en/ for qa3) in the "
-        f"training books, {args.train_sentences}-sentence documents",
-        "updates": args.updates,
+        f"training books, {train_q['train_sentences']}-sentence documents",
+        "updates": learning.total_updates,
         "learning": {k: v for k, v in train_q["learning"].items() if k != "total_updates"},
         "pool_embedding": pool_note,
         "runs": runs,
@@ -98,24 +118,21 @@ def main() -> None:
 
 
 def _rollout_sizes(
-    args: argparse.Namespace, train_q: dict[str, Any], sampler: Any, pool: Any, device: torch.device
+    args: argparse.Namespace,
+    model: dict[str, Any],
+    learning: QLearningConfig,
+    sampler: EpisodeSampler,
+    pool: EpisodeEmbeddings,
+    device: torch.device,
 ) -> None:
     """The default learner's throughput at each rollout size, into rollout_sizes.json."""
     sizes: dict[str, Any] = {}
     for size in args.rollouts:
         envs, steps = (int(n) for n in size.split("x"))
-        learning = learning_config(
-            {
-                **train_q["learning"],
-                "total_updates": args.updates,
-                "seed": args.seed,
-                "num_envs": envs,
-                "num_steps": steps,
-            }
-        )
-        learner = QLearner(QNetwork.from_pretrained(**train_q["model"]), sampler, learning, device, pool)
-        history = [learner.update() for _ in range(args.updates)]
-        sizes[size] = _summary(train_q["model"], history, 0.0)
+        sized = replace(learning, num_envs=envs, num_steps=steps)
+        learner = QLearner(QNetwork.from_pretrained(**model), sampler, sized, device, pool)
+        history = [learner.update() for _ in range(sized.total_updates)]
+        sizes[size] = _summary(model, history, 0.0)
         print(
             f"{size:>6}: {sizes[size]['seconds_per_update']:.2f} s/update, "
             f"{sizes[size]['transitions_per_s']:.1f} transitions/s",
@@ -127,13 +144,13 @@ def _rollout_sizes(
             {
                 "machine": machine(),
                 "command": " ".join([Path(sys.executable).name, *sys.argv]),
-                "updates": args.updates,
+                "updates": learning.total_updates,
                 "sizes": sizes,
             },
             indent=2,
         )
     )
-    print(f"written to {out.relative_to(ROOT)}")
+    print(f"written to {out}")
 
 
 def _summary(model: dict[str, Any], history: list[dict[str, float]], setup_s: float) -> dict[str, Any]:
@@ -165,25 +182,22 @@ def _print(report: dict[str, Any], out: Path) -> None:
     print(f"{'total':<16} {paper['seconds_per_update']:>9.3f} {'':>6} {default['seconds_per_update']:>9.3f}")
     print(f"action side: paper {paper['action_side']}; default {default['action_side']}")
     print(f"one-time, shared by every run on these pools: {report['pool_embedding']}")
-    print(f"written to {out.relative_to(ROOT)}")
+    print(f"written to {out}")
     print(f"speedup: {report['speedup']:.2f}")
 
 
 def _arguments() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--task", default="qa2", choices=["qa1", "qa2", "qa3", "qa4", "qa5"])
-    parser.add_argument("--updates", type=int, default=20)
-    parser.add_argument("--train-sentences", type=int, default=50, help="sentences per training document")
     parser.add_argument(
         "--rollouts",
         nargs="*",
         default=[],
         help="time the default learner at these rollout sizes, ENVSxSTEPS",
     )
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--shared", type=Path, default=ROOT.parent / "shared" / "data")
-    parser.add_argument("--out", type=Path, default=None)
-    return parser.parse_args()
+    add_run_arguments(parser)
+    args = parser.parse_args()
+    return set_parameters(parser, args, {**DEFAULTS, "train_q.tasks": [args.task]})
 
 
 if __name__ == "__main__":

@@ -1,9 +1,12 @@
 """Benchmark: one model for BabiLong qa1-qa5 and the eight RULER NIAH tasks, 1k to 10M.
 
-Trains the default model of conf/base (train_q: the thirteen tasks with their weights,
-training documents of 50-250 sentences, the frozen action encoder with its head, the
-learned stop's extra-step penalty) on stories of the built-in generator in its varied
-vocabulary, hidden in the *training* books, or takes --checkpoint. Then it evaluates:
+Trains the default model of conf/base by the train_q stage's entry point (train_q: the
+thirteen tasks with their weights, training documents of 50-250 sentences, the frozen
+action encoder with its head, the learned stop's extra-step penalty) on stories of the
+built-in generator in its varied vocabulary (data_prep.stories), hidden in the
+*training* books (this benchmark's default for data_prep.distractors.source), or takes
+--checkpoint. Then it evaluates, by the evaluate stage's entry point at T =
+evaluate.max_steps:
 
 - BabiLong: the official bAbI *test* stories hidden in the unseen *test* books, qa1-qa5
   at 1k, 32k (100 questions per task), 128k (50), 1M (20), and qa1-qa3 at 10M (10). A
@@ -18,10 +21,13 @@ its validation episodes; TF-IDF, dense and multi-step dense up to --baseline-max
 distinct chunk text is embedded once, by the pretrained encoder, for all of them.
 Prints the BabiLong table (fact EM@T, rule-reader accuracy, learned-stop F1 and steps,
 oracle-stop F1), the RULER table (per task and the eight-task average) and the cost
-at 10M; writes JSON and CSV to benchmarks/results/one_model.*.
+at 10M; writes JSON and CSV to benchmarks/results/one_model.*. --params sets any
+parameter over conf/base's (and over `DEFAULTS`).
 
     .venv/bin/python benchmarks/one_model.py                    # trains (~30 min), then evaluates
     .venv/bin/python benchmarks/one_model.py --checkpoint DIR
+    .venv/bin/python benchmarks/one_model.py --params train_q.model.rotary_fraction=0.25 \
+        --ruler-episodes 4k=10 32k=4 128k=2 --baseline-max none
 
 Needs the real data in ../shared/data (or --shared PATH).
 """
@@ -31,38 +37,38 @@ from __future__ import annotations
 import argparse
 import resource
 import time
-from pathlib import Path
 
 import pandas as pd
 import torch
 
 from common import (
     RESULTS,
-    ROOT,
     Model,
+    add_common_arguments,
     cached_episode_embeddings,
-    cached_pool_embeddings,
-    conf_parameters,
-    device,
-    key_values,
+    counts_for,
+    evaluate_methods,
     loaded_model,
     official_stories,
+    pool_embeddings,
+    pretrained_encoder,
     print_table,
+    seed_of,
+    set_parameters,
     trained_and_saved,
+    training_distractors,
+    training_stories,
     write_report,
 )
 from qrag_pipeline.builders.babilong import bucket_size, build_babilong_episodes
 from qrag_pipeline.builders.ruler import NIAH_TASKS, build_niah_episodes
 from qrag_pipeline.episodes import Episode
-from qrag_pipeline.evaluation import baseline_traces, q_chunk_embeddings, q_rag_traces, score_traces
-from qrag_pipeline.models.encoder import TextEncoder
-from qrag_pipeline.models.q_network import QNetwork
-from qrag_pipeline.rl.config import learning_config
+from qrag_pipeline.retrieval.embeddings import EpisodeEmbeddings
 from qrag_pipeline.sources.babi_files import BABI_TASKS
 from qrag_pipeline.sources.books import load_books
-from qrag_pipeline.sources.prose_generator import generate_prose
+from qrag_pipeline.sources.distractor_sources import load_distractor_documents
 from qrag_pipeline.sources.story_sources import load_story_samples
-from qrag_pipeline.training_data import training_data, training_pool_texts
+from qrag_pipeline.training_data import TrainingPools
 
 BABILONG_EPISODES = {"1k": 100, "32k": 100, "128k": 50, "1M": 20, "10M": 10}
 RULER_EPISODES = {"4k": 20, "32k": 10, "128k": 4, "1M": 2}
@@ -77,27 +83,26 @@ BABILONG_COLUMNS = (
     "seconds_per_question_steps",
 )
 RULER_COLUMNS = ("niah_values@T={T}", "niah_all@T={T}", "fact_f1@learned", "steps@learned")
+DEFAULTS = {"data_prep.distractors.source": "books"}
+"""This benchmark's parameters over conf/base's: training distractors from the books."""
 
 
 def main() -> None:
     args = _arguments()
-    torch.manual_seed(args.seed)
+    parameters = args.parameters
+    T = parameters["evaluate"]["max_steps"]
+    torch.manual_seed(seed_of(parameters))
     model = _model(args)
-    T = args.max_steps
     episodes = _evaluation_episodes(args)
-    encoder = TextEncoder.from_pretrained(**conf_parameters()["embed"]["encoder"]).to(device())
     start = time.perf_counter()
-    embeddings = cached_episode_embeddings(encoder, episodes)
+    embeddings = cached_episode_embeddings(pretrained_encoder(parameters), episodes)
     embed_s = time.perf_counter() - start
-    network = model.network.eval()
-    with torch.inference_mode():
-        q_embeddings = q_chunk_embeddings(network, episodes, embeddings, progress=True)
-        traces = [q_rag_traces(network, episodes, q_embeddings, T, progress=True)]
-        if args.baseline_max != "none":
-            limit = bucket_size(args.baseline_max)
-            compared = [e for e in episodes if len(e.chunks) <= limit]
-            traces.append(baseline_traces(encoder, compared, embeddings, T, progress=True))
-    metrics = score_traces(episodes, pd.concat(traces, ignore_index=True), T, model.stop_thresholds)
+    compared = (
+        []
+        if args.baseline_max == "none"
+        else [e for e in episodes if len(e.chunks) <= bucket_size(args.baseline_max)]
+    )
+    metrics, facts = evaluate_methods(model, episodes, parameters, embeddings, compared)
     ruler_average = (
         metrics[metrics.benchmark == "ruler"]
         .groupby(["length_bucket", "method"], sort=False)[[f"niah_values@T={T}", f"niah_all@T={T}"]]
@@ -117,6 +122,7 @@ def main() -> None:
             "train_seconds": model.train_seconds,
             "max_steps": T,
             "stop_thresholds": model.stop_thresholds,
+            "stop_threshold": facts["stop_threshold"],
             "babilong_episodes_per_task": args.babilong_episodes,
             "ruler_episodes_per_task": args.ruler_episodes,
             "baselines_up_to": args.baseline_max,
@@ -149,66 +155,48 @@ def _model(args: argparse.Namespace) -> Model:
     """--checkpoint's model, or conf/base's one model trained here and saved."""
     if args.checkpoint is not None:
         return loaded_model(args.checkpoint)
-    parameters = conf_parameters()
-    train_q, stories = parameters["train_q"], parameters["data_prep"]["stories"]
-    tasks = list(train_q["tasks"])
-    samples = [
-        s
-        for task in tasks
-        if task in BABI_TASKS
-        for s in load_story_samples({**stories, "source": "generator"}, task, "train", args.seed)
-    ]
-    documents = (
-        load_books(args.shared / "books" / "train")
-        if args.train_distractors == "books"
-        else generate_prose(8, 2000, seed=args.seed, split="train")
+    parameters, seed = args.parameters, seed_of(args.parameters)
+    train_q, stories = parameters["train_q"], training_stories(parameters, args.shared)
+    distractors = training_distractors(parameters, args.shared)
+    pools = TrainingPools(
+        [
+            s
+            for task in train_q["tasks"]
+            if task in BABI_TASKS
+            for s in load_story_samples(stories, task, "train", seed)
+        ],
+        load_distractor_documents(distractors, seed)[0],
     )
-    sampler, validation = training_data(
-        tasks,
-        samples,
-        documents,
-        [],
-        train_q["train_sentences"],
-        train_q["validation_questions"],
-        args.seed,
-        train_q["task_weights"],
-    )
-    learning = learning_config(
-        {
-            **train_q["learning"],
-            "seed": args.seed,
-            **({"total_updates": args.updates} if args.updates else {}),
-        }
-    )
-    network = QNetwork.from_pretrained(**{**train_q["model"], **args.model})
-    pool, _ = cached_pool_embeddings(
-        network.action_encoder.to(device()), training_pool_texts(samples, documents)
-    )
-    result, seconds, saved = trained_and_saved(network, learning, sampler, validation, pool, "one_model")
+    pool, _ = pool_embeddings(parameters, pools)
+    result, seconds, saved = trained_and_saved(train_q, pools, pool, "one_model")
     curve = result.curves[["update", "eval_fact_em", "train_return", "loss", "updates_per_s"]].round(3)
     print(curve.to_string(index=False))
+    overrides = f" with --params {' '.join(args.params)}" if args.params else ""
     note = (
-        f"conf/base's one model trained here{f' with {args.model}' if args.model else ''}: "
-        f"{learning.total_updates} updates in {seconds} s, "
-        f"distractors {args.train_distractors}, seed {args.seed}; saved to {saved}"
+        f"conf/base's one model trained here{overrides}: "
+        f"{train_q['learning']['total_updates']} updates in {seconds} s, "
+        f"distractors {distractors['source']}, seed {seed}; saved to {saved}"
     )
     return Model(result.network, note, seconds, result.checkpoint.stop_thresholds)
 
 
 def _evaluation_episodes(args: argparse.Namespace) -> list[Episode]:
+    seed = seed_of(args.parameters)
     stories = official_stories(args.shared)
     books = load_books(args.shared / "books" / "test")
-    samples = {task: load_story_samples(stories, task, "test", args.seed) for task in BABI_TASKS}
+    samples = {task: load_story_samples(stories, task, "test", seed) for task in BABI_TASKS}
     episodes = []
     for length, n in args.babilong_episodes.items():
         tasks = TASKS_AT_10M if length == "10M" else BABI_TASKS
-        episodes += build_babilong_episodes({t: samples[t] for t in tasks}, books, [length], n, args.seed)
+        episodes += build_babilong_episodes({t: samples[t] for t in tasks}, books, [length], n, seed)
     for length, n in args.ruler_episodes.items():
-        episodes += build_niah_episodes(list(NIAH_TASKS), books, [length], n, args.seed)
+        episodes += build_niah_episodes(list(NIAH_TASKS), books, [length], n, seed)
     return episodes
 
 
-def _cost_at_10m(metrics: pd.DataFrame, episodes: list[Episode], embeddings, T: int) -> dict[str, float]:
+def _cost_at_10m(
+    metrics: pd.DataFrame, episodes: list[Episode], embeddings: EpisodeEmbeddings, T: int
+) -> dict[str, float]:
     """A 10M question's encoding (its distinct texts at this run's measured rate) and
     its T steps (measured per question)."""
     at_10m = [e for e in episodes if e.length_bucket == "10M"]
@@ -226,24 +214,9 @@ def _cost_at_10m(metrics: pd.DataFrame, episodes: list[Episode], embeddings, T: 
     }
 
 
-def _counts(items: list[str]) -> dict[str, int]:
-    return {key: int(value) for key, value in (item.split("=", 1) for item in items)}
-
-
 def _arguments() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument(
-        "--checkpoint", type=Path, default=None, help="a train_q checkpoint folder; else train one"
-    )
-    parser.add_argument("--updates", type=int, default=None, help="updates (default: conf/base's)")
-    parser.add_argument(
-        "--model",
-        nargs="+",
-        default=[],
-        metavar="KEY=VALUE",
-        help="train_q.model settings over conf/base's, e.g. rotary_fraction=0.5",
-    )
-    parser.add_argument("--train-distractors", default="books", choices=["books", "prose"])
+    add_common_arguments(parser)
     parser.add_argument(
         "--babilong-episodes", nargs="+", default=[f"{k}={v}" for k, v in BABILONG_EPISODES.items()]
     )
@@ -256,17 +229,10 @@ def _arguments() -> argparse.Namespace:
         help="the longest length the baselines run at; none: Q-RAG alone (their "
         "figures do not depend on the model)",
     )
-    parser.add_argument("--max-steps", type=int, default=4, help="T: chunks retrieved per question")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--shared", type=Path, default=ROOT.parent / "shared" / "data")
-    parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args()
-    args.babilong_episodes, args.ruler_episodes = (
-        _counts(args.babilong_episodes),
-        _counts(args.ruler_episodes),
-    )
-    args.model = key_values(args.model)
-    return args
+    args.babilong_episodes = counts_for(parser, args.babilong_episodes, [], "--babilong-episodes")
+    args.ruler_episodes = counts_for(parser, args.ruler_episodes, [], "--ruler-episodes")
+    return set_parameters(parser, args, DEFAULTS)
 
 
 if __name__ == "__main__":

@@ -11,22 +11,32 @@ import math
 import pandas as pd
 import pytest
 
-from qrag_pipeline.episodes import Episode
+from qrag_pipeline.checkpoints import Checkpoint
+from qrag_pipeline.episodes import Episode, episodes_to_frame
 from qrag_pipeline.errors import QragInputError
 from qrag_pipeline.evaluation import (
     METHODS,
     TRACE_COLUMNS,
     baseline_traces,
+    evaluate_methods,
     pretrained_encoder,
     q_rag_traces,
     score_traces,
+    stop_setting,
     trace_rows,
+)
+from qrag_pipeline.models.encoder import TextEncoder
+from qrag_pipeline.pipelines.evaluate.nodes import (
+    retrieve_with_baselines,
+    retrieve_with_q_embedder,
+    score_retrieval,
 )
 from qrag_pipeline.reporting.metrics_table import GROUP_COLUMNS
 from qrag_pipeline.retrieval.baselines import dense_top_k, multistep_dense, tfidf_top_k
 from qrag_pipeline.retrieval.embeddings import embed_episodes
 from qrag_pipeline.retrieval.multistep import retrieve
 from qrag_pipeline.retrieval.trace import Trace
+from qrag_pipeline.rl.inference import ALL_BENCHMARKS
 from tests.retrieval.conftest import small_episodes
 
 DOCUMENT = [
@@ -198,3 +208,43 @@ def test_q_rag_and_baseline_traces_are_the_retrievers_own(make_tiny_network, mak
     assert by_method["dense"]["encode_s"].tolist() == pytest.approx([embeddings.encode_s / 3] * 3)
     with pytest.raises(QragInputError, match="do not record a pretrained encoder"):
         pretrained_encoder(embeddings)
+
+
+EVALUATE = {
+    "max_steps": 2,
+    "steps_by_benchmark": {"hotpotqa": 3},
+    "stop_threshold": "checkpoint",
+    "chunk_budget": 64,
+    "device": "cpu",
+    "progress": False,
+    "llm_reader": None,
+}
+"""The evaluate parameters as conf holds them: retrieval runs to T = 3, bAbI scores at 2."""
+
+
+def test_the_evaluate_nodes_and_evaluate_methods_are_the_same_evaluation(
+    make_tiny_network, one_torch_thread: None
+) -> None:
+    checkpoint = Checkpoint.from_network(make_tiny_network(seed=3), stop_thresholds={ALL_BENCHMARKS: 0.1})
+    pretrained = embed_episodes(TextEncoder.from_pretrained(num_layers=1, max_length=64), [MARY, JOHN])
+    frame = episodes_to_frame([MARY, JOHN])
+    q_rag = retrieve_with_q_embedder(frame, pretrained, checkpoint, EVALUATE)
+    baselines = retrieve_with_baselines(frame, pretrained, EVALUATE)
+    node_metrics = score_retrieval(frame, q_rag, baselines, checkpoint, EVALUATE)
+
+    result = evaluate_methods(
+        checkpoint.build_network(), checkpoint.stop_thresholds, [MARY, JOHN], pretrained, EVALUATE
+    )
+    picks = ["episode_id", "method", "retrieved", "q_values"]  # the seconds differ by nature
+    assert result.traces[picks].equals(pd.concat([q_rag, baselines], ignore_index=True)[picks])
+    assert all(len(picked) == 3 for picked in result.traces["retrieved"])
+    scores = [c for c in node_metrics.columns if not c.startswith("seconds_")]
+    assert result.metrics[scores].equals(node_metrics[scores])
+    assert "fact_em@T=2" in scores and "fact_em@T=3" not in scores
+
+    alone = evaluate_methods(
+        checkpoint.build_network(), checkpoint.stop_thresholds, [MARY, JOHN], pretrained, EVALUATE, []
+    )
+    assert alone.metrics["method"].unique().tolist() == ["q_rag"]
+    assert stop_setting(EVALUATE, checkpoint.stop_thresholds) == {ALL_BENCHMARKS: 0.1}
+    assert stop_setting({**EVALUATE, "stop_threshold": 0.5}, checkpoint.stop_thresholds) == 0.5

@@ -9,24 +9,32 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from kedro.config import OmegaConfigLoader
 
 from qrag_pipeline.api import QRetriever
 from qrag_pipeline.checkpoints import load_checkpoint, save_checkpoint
+from qrag_pipeline.episodes import episodes_to_frame
 from qrag_pipeline.errors import QragInputError
 from qrag_pipeline.locks import LOCK_FILE
+from qrag_pipeline.models.encoder import TextEncoder
+from qrag_pipeline.pipelines.train_q.nodes import train_q_embedder_node
+from qrag_pipeline.pools import documents_to_frame, samples_to_frame
+from qrag_pipeline.retrieval.embeddings import embed_texts
 from qrag_pipeline.rl.config import learning_config
 from qrag_pipeline.rl.inference import ALL_BENCHMARKS
 from qrag_pipeline.rl.learner import QLearner
+from qrag_pipeline.settings import CONFIG_LOADER_ARGS
 from qrag_pipeline.sources.babi_generator import generate_babi_samples
 from qrag_pipeline.sources.prose_generator import generate_prose
 from qrag_pipeline.training import (
     CURVE_COLUMNS,
     latest_checkpoint,
     resolve_device,
+    run_training,
 )
-from qrag_pipeline.training_data import babilong_training_data, training_pool_texts
+from qrag_pipeline.training_data import TrainingPools, babilong_training_data, training_pool_texts
 from qrag_pipeline.training_data import training_data as mixed_training_data
-from tests.conftest import TINY_LEARNING, toy_paragraph_episodes, train_tiny
+from tests.conftest import PROJECT_ROOT, TINY_LEARNING, toy_paragraph_episodes, train_tiny
 
 LEARNING = replace(TINY_LEARNING, total_updates=6, num_steps=3, eval_episodes=4)
 
@@ -73,6 +81,33 @@ def test_an_interrupted_run_resumes_and_ends_like_an_uninterrupted_one(
         "update-00000004",
         "update-00000006",
     ]
+
+
+def test_the_train_q_node_and_a_benchmark_train_through_the_same_entry_point(
+    one_torch_thread: None,
+) -> None:
+    """The node's run (frames in) and `run_training`'s (the core types a benchmark
+    builds) on the same parameters and pools end with the same weights, bit for bit."""
+    parameters = OmegaConfigLoader(str(PROJECT_ROOT / "conf"), env="tiny", **CONFIG_LOADER_ARGS)["parameters"]
+    learning = {**parameters["train_q"]["learning"], "total_updates": 2, "eval_every": 1}
+    train_q = {**parameters["train_q"], "tasks": ["qa1"], "resume": False, "learning": learning}
+    samples, documents = generate_babi_samples("qa1", 20, seed=1), generate_prose(2, 60, seed=2)
+    encoder = TextEncoder.from_pretrained(**parameters["embed"]["encoder"])
+    pool = embed_texts(encoder, training_pool_texts(samples, documents), "float32", progress=False)
+
+    torch.manual_seed(0)
+    checkpoint, curves = train_q_embedder_node(
+        samples_to_frame(samples), documents_to_frame(documents), episodes_to_frame([]), pool, train_q
+    )
+    torch.manual_seed(0)
+    result = run_training(train_q, TrainingPools(samples, documents), pool, run_dir=None)
+
+    assert checkpoint.weights.keys() == result.checkpoint.weights.keys()
+    for name, weight in checkpoint.weights.items():
+        assert torch.equal(weight, result.checkpoint.weights[name]), name
+    assert checkpoint.stop_thresholds == result.checkpoint.stop_thresholds
+    timeless = [c for c in CURVE_COLUMNS if c != "updates_per_s"]
+    assert curves[timeless].equals(result.curves[timeless])
 
 
 def test_curves_have_one_row_per_eval_interval(make_tiny_network, training_data) -> None:

@@ -13,6 +13,11 @@ reader can change without retrieving again:
 
 Every method retrieves the same T chunks (`max_steps`) of the same episodes, so the
 methods differ only in how they pick.
+
+The evaluate pipeline's three nodes call `q_retrieval_traces`,
+`baseline_retrieval_traces` and `retrieval_metrics` with the `evaluate` parameters;
+`evaluate_methods` composes the same three for the benchmarks, so that they score
+as the pipeline does.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
@@ -53,6 +59,7 @@ from qrag_pipeline.retrieval.multistep import retrieve
 from qrag_pipeline.retrieval.trace import Trace, fixed_steps, learned_stop, oracle_stop
 from qrag_pipeline.rl.inference import ALL_BENCHMARKS
 from qrag_pipeline.sources.babi_files import BABI_TASKS
+from qrag_pipeline.training import resolve_device
 
 Q_RAG = "q_rag"
 TFIDF = "tfidf"
@@ -75,8 +82,119 @@ TRACE_COLUMNS = (
     "steps_s",
 )
 NO_SCORES = FactScores(math.nan, math.nan, math.nan, math.nan)
+CHECKPOINT_THRESHOLDS = "checkpoint"
+"""`evaluate.stop_threshold`'s value for the thresholds the checkpoint learned."""
 
 RetrieveOne = Callable[[Episode], Trace]
+
+
+@dataclass
+class MethodsEvaluation:
+    """Every method's traces on one episode set (`TRACE_COLUMNS`) and their metrics table."""
+
+    traces: pd.DataFrame
+    metrics: pd.DataFrame
+
+
+def evaluate_methods(
+    network: QNetwork,
+    stop_thresholds: Mapping[str, float],
+    episodes: Sequence[Episode],
+    pretrained: EpisodeEmbeddings,
+    evaluate: Mapping[str, Any],
+    baseline_episodes: Sequence[Episode] | None = None,
+) -> MethodsEvaluation:
+    """The evaluate pipeline on one episode set: Q-RAG's traces, the baselines' and the
+    metrics table, at the `evaluate` parameters (T, steps per benchmark, chunk budget,
+    stop threshold, reader) as conf holds them.
+
+    `pretrained` are the episodes' chunks embedded by the pretrained encoder and
+    `stop_thresholds` those the checkpoint chose. The baselines retrieve from
+    `baseline_episodes` (None: all of `episodes`; none: Q-RAG alone): their figures
+    do not depend on the model, so a run may spare them the longest documents.
+    """
+    traces = [q_retrieval_traces(network, episodes, pretrained, evaluate)]
+    compared = episodes if baseline_episodes is None else baseline_episodes
+    if compared:
+        traces.append(baseline_retrieval_traces(compared, pretrained, evaluate))
+    table = pd.concat(traces, ignore_index=True)
+    return MethodsEvaluation(table, retrieval_metrics(episodes, table, stop_thresholds, evaluate))
+
+
+def q_retrieval_traces(
+    network: QNetwork,
+    episodes: Sequence[Episode],
+    pretrained: EpisodeEmbeddings,
+    evaluate: Mapping[str, Any],
+) -> pd.DataFrame:
+    """Q-RAG's traces at the `evaluate` parameters: `retrieval_steps` greedy steps per
+    question, over the pretrained chunk embeddings themselves for a frozen action
+    encoder (the paper's trained one embeds the chunks first: `q_chunk_embeddings`)."""
+    progress = evaluate["progress"]
+    embeddings = q_chunk_embeddings(network, episodes, pretrained, progress)
+    return q_rag_traces(
+        network, episodes, embeddings, retrieval_steps(evaluate), evaluate["chunk_budget"], progress
+    )
+
+
+def baseline_retrieval_traces(
+    episodes: Sequence[Episode], pretrained: EpisodeEmbeddings, evaluate: Mapping[str, Any]
+) -> pd.DataFrame:
+    """The baselines' traces with the same T as Q-RAG (`retrieval_steps`), questions
+    embedded by the encoder that embedded the chunks (`pretrained_encoder`)."""
+    encoder = pretrained_encoder(pretrained, resolve_device(evaluate["device"]))
+    return baseline_traces(
+        encoder,
+        episodes,
+        pretrained,
+        retrieval_steps(evaluate),
+        evaluate["chunk_budget"],
+        evaluate["progress"],
+    )
+
+
+def retrieval_metrics(
+    episodes: Sequence[Episode],
+    traces: pd.DataFrame,
+    stop_thresholds: Mapping[str, float],
+    evaluate: Mapping[str, Any],
+) -> pd.DataFrame:
+    """The metrics table of `traces` at the `evaluate` parameters: each benchmark at its
+    T (`steps_for`), the learned stop at `stop_setting`'s threshold, and an LLM
+    reader's answer scores only when `evaluate.llm_reader` names a model."""
+    llm_reader = (
+        LLMReader.from_pretrained(evaluate["llm_reader"], device=str(resolve_device(evaluate["device"])))
+        if evaluate["llm_reader"]
+        else None
+    )
+    return score_traces(
+        episodes,
+        traces,
+        evaluate["max_steps"],
+        stop_setting(evaluate, stop_thresholds),
+        llm_reader,
+        evaluate["steps_by_benchmark"],
+    )
+
+
+def stop_setting(
+    evaluate: Mapping[str, Any], stop_thresholds: Mapping[str, float]
+) -> float | Mapping[str, float]:
+    """The learned stop's threshold: the checkpoint's `stop_thresholds` (one per
+    benchmark, chosen on its validation episodes) unless `evaluate.stop_threshold`
+    gives one number."""
+    setting = evaluate["stop_threshold"]
+    return stop_thresholds if setting == CHECKPOINT_THRESHOLDS else setting
+
+
+def retrieval_steps(evaluate: Mapping[str, Any]) -> int:
+    """Steps every method retrieves: the largest T any benchmark is scored at."""
+    return max([evaluate["max_steps"], *evaluate["steps_by_benchmark"].values()])
+
+
+def steps_for(benchmark: str, max_steps: int, steps_by_benchmark: Mapping[str, int] | None) -> int:
+    """The T `benchmark` is scored at: its own in `steps_by_benchmark`, else `max_steps`."""
+    return (steps_by_benchmark or {}).get(benchmark, max_steps)
 
 
 def timed_traces(
@@ -142,11 +260,17 @@ def q_chunk_embeddings(
     (each applies its own head). The paper's trained action encoder embeds the chunks
     itself, as does one whose encoder differs from the one that made `pretrained`.
     """
-    if network.frozen_action_encoder and same_embeddings(
-        pretrained.encoder, network.action_encoder.encoder_config()
-    ):
+    if shares_pretrained_embeddings(network, pretrained):
         return pretrained
     return embed_episodes(network.action_encoder, episodes, str(pretrained.vectors.dtype), progress)
+
+
+def shares_pretrained_embeddings(network: QNetwork, pretrained: EpisodeEmbeddings) -> bool:
+    """Whether Q-RAG scores the `pretrained` chunk embeddings as they are: its action
+    encoder is frozen and is the encoder that made them."""
+    return network.frozen_action_encoder and same_embeddings(
+        pretrained.encoder, network.action_encoder.encoder_config()
+    )
 
 
 def q_rag_traces(
@@ -245,7 +369,7 @@ def score_traces(
     table = _checked_traces(traces)
     row_episodes = _episodes_of(table, episodes)
     row_traces = [_trace(row) for row in table.itertuples()]
-    steps = [(steps_by_benchmark or {}).get(e.benchmark, max_steps) for e in row_episodes]
+    steps = [steps_for(e.benchmark, max_steps, steps_by_benchmark) for e in row_episodes]
     rows = [
         {
             **question_scores(

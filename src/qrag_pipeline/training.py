@@ -33,10 +33,11 @@ from qrag_pipeline.locks import exclusive
 from qrag_pipeline.models.q_network import QNetwork
 from qrag_pipeline.reporting.curves_table import CURVE_COLUMNS as REPORTED_CURVE_COLUMNS
 from qrag_pipeline.retrieval.embeddings import EpisodeEmbeddings
-from qrag_pipeline.rl.config import QLearningConfig
+from qrag_pipeline.rl.config import QLearningConfig, learning_config
 from qrag_pipeline.rl.environment import EpisodeSampler
 from qrag_pipeline.rl.inference import stop_thresholds
 from qrag_pipeline.rl.learner import QLearner, train
+from qrag_pipeline.training_data import TrainingPools, training_data
 
 LOGGER = logging.getLogger(__name__)
 CHECKPOINT_PREFIX = "update-"
@@ -73,6 +74,66 @@ def latest_checkpoint(run_dir: Path) -> Path | None:
     """The run's most advanced complete checkpoint, if any."""
     found = sorted(run_dir.glob(f"{CHECKPOINT_PREFIX}*")) if run_dir.is_dir() else []
     return found[-1] if found else None
+
+
+def run_training(
+    train_q: Mapping[str, Any],
+    pools: TrainingPools,
+    pool_embeddings: EpisodeEmbeddings | None,
+    run_dir: Path | None,
+) -> TrainingResult:
+    """The train_q stage's run from its parameters (`train_q` as conf holds it): the
+    network of `train_q.model` trained on episodes of `train_q.tasks` drawn from
+    `pools`, in `run_dir` (None: nothing written or resumed).
+
+    The train_q node and the benchmarks that train both come here, so that a
+    benchmark's model is the pipeline's for the same parameters and pools.
+    `pool_embeddings` (the pools' texts embedded by the pretrained encoder) serve a
+    frozen action encoder only (`used_pool_embeddings`).
+    """
+    learning, sampler, validation = training_inputs(train_q, pools)
+    return train_q_embedder(
+        lambda: QNetwork.from_pretrained(**train_q["model"]),
+        learning,
+        sampler,
+        validation,
+        run_dir=run_dir,
+        checkpoint_every=train_q["checkpoint_every"],
+        device=resolve_device(train_q["device"]),
+        progress=train_q["progress"],
+        pool_embeddings=used_pool_embeddings(train_q["model"], pool_embeddings),
+    )
+
+
+def training_inputs(
+    train_q: Mapping[str, Any], pools: TrainingPools
+) -> tuple[QLearningConfig, EpisodeSampler, list[Episode]]:
+    """What a run of the `train_q` parameters learns with: the learner's settings, the
+    sampler of training episodes and the validation episodes (`training_data`). The
+    learner's settings come first, so that a misspelt one is named before any data
+    is built."""
+    learning = learning_config(train_q["learning"])
+    sampler, validation = training_data(
+        train_q["tasks"],
+        pools.stories,
+        pools.documents,
+        pools.hotpotqa_episodes,
+        train_q["train_sentences"],
+        train_q["validation_questions"],
+        learning.seed,
+        train_q.get("task_weights"),
+        train_q.get("hotpotqa_mix_chunks", 0),
+    )
+    return learning, sampler, validation
+
+
+def used_pool_embeddings(
+    model: Mapping[str, Any], pool_embeddings: EpisodeEmbeddings | None
+) -> EpisodeEmbeddings | None:
+    """The pool embeddings a network of `model` (train_q.model) looks its chunks up
+    in: a frozen action encoder's are the pretrained ones; a trained action encoder
+    changes at every update, so it encodes every chunk itself (None)."""
+    return pool_embeddings if model.get("frozen_action_encoder", False) else None
 
 
 def train_q_embedder(

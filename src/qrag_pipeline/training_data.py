@@ -13,6 +13,7 @@ give the hard tasks more of its resets.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from itertools import chain
 
 import numpy as np
@@ -36,6 +37,17 @@ from qrag_pipeline.sources.babi_files import BABI_TASKS, BabiSample
 
 HOTPOTQA_TASK = HOTPOTQA
 TRAINING_LENGTH = "train"
+
+
+@dataclass(frozen=True)
+class TrainingPools:
+    """What training episodes are made of: bAbI training questions with their stories,
+    distractor documents (name -> sentences: BabiLong's background and NIAH's essay
+    haystack) and HotpotQA's training episodes; a run uses those its tasks need."""
+
+    stories: Sequence[BabiSample] = ()
+    documents: Mapping[str, Sequence[str]] = field(default_factory=dict)
+    hotpotqa_episodes: Sequence[Episode] = ()
 
 
 def training_data(

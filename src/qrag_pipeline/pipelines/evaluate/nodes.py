@@ -9,7 +9,6 @@ import pandas as pd
 from qrag_pipeline import evaluation
 from qrag_pipeline.checkpoints import Checkpoint
 from qrag_pipeline.episodes import episodes_from_frame
-from qrag_pipeline.readers.llm_reader import LLMReader
 from qrag_pipeline.retrieval.embeddings import EpisodeEmbeddings
 from qrag_pipeline.training import resolve_device
 
@@ -25,14 +24,8 @@ def retrieve_with_q_embedder(
     the pretrained chunk embeddings themselves; the paper's trained one embeds the
     chunks first."""
     network = q_embedder_checkpoint.build_network(resolve_device(evaluate["device"]))
-    episodes = episodes_from_frame(eval_episodes)
-    return evaluation.q_rag_traces(
-        network,
-        episodes,
-        evaluation.q_chunk_embeddings(network, episodes, pretrained_chunk_embeddings, evaluate["progress"]),
-        retrieval_steps(evaluate),
-        evaluate["chunk_budget"],
-        evaluate["progress"],
+    return evaluation.q_retrieval_traces(
+        network, episodes_from_frame(eval_episodes), pretrained_chunk_embeddings, evaluate
     )
 
 
@@ -43,14 +36,8 @@ def retrieve_with_baselines(
 ) -> pd.DataFrame:
     """TF-IDF, dense and multi-step dense traces with the same T as Q-RAG, questions
     embedded by the encoder that embedded the chunks."""
-    encoder = evaluation.pretrained_encoder(pretrained_chunk_embeddings, resolve_device(evaluate["device"]))
-    return evaluation.baseline_traces(
-        encoder,
-        episodes_from_frame(eval_episodes),
-        pretrained_chunk_embeddings,
-        retrieval_steps(evaluate),
-        evaluate["chunk_budget"],
-        evaluate["progress"],
+    return evaluation.baseline_retrieval_traces(
+        episodes_from_frame(eval_episodes), pretrained_chunk_embeddings, evaluate
     )
 
 
@@ -65,27 +52,9 @@ def score_retrieval(
     only when `evaluate.llm_reader` names a model. Q-RAG's learned stop uses the
     thresholds the checkpoint chose on its validation episodes, per benchmark, unless
     `evaluate.stop_threshold` gives one number."""
-    llm_reader = (
-        LLMReader.from_pretrained(evaluate["llm_reader"], device=str(resolve_device(evaluate["device"])))
-        if evaluate["llm_reader"]
-        else None
-    )
-    return evaluation.score_traces(
+    return evaluation.retrieval_metrics(
         episodes_from_frame(eval_episodes),
         pd.concat([q_retrieval_traces, baseline_traces], ignore_index=True),
-        evaluate["max_steps"],
-        q_embedder_checkpoint.stop_thresholds
-        if evaluate["stop_threshold"] == CHECKPOINT_THRESHOLDS
-        else evaluate["stop_threshold"],
-        llm_reader,
-        evaluate["steps_by_benchmark"],
+        q_embedder_checkpoint.stop_thresholds,
+        evaluate,
     )
-
-
-CHECKPOINT_THRESHOLDS = "checkpoint"
-"""`evaluate.stop_threshold`'s value for the thresholds the checkpoint learned."""
-
-
-def retrieval_steps(evaluate: dict[str, Any]) -> int:
-    """Steps every method retrieves: the largest T any benchmark is scored at."""
-    return max([evaluate["max_steps"], *evaluate["steps_by_benchmark"].values()])

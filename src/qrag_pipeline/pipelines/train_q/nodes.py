@@ -10,16 +10,10 @@ import pandas as pd
 
 from qrag_pipeline.checkpoints import Checkpoint
 from qrag_pipeline.episodes import episodes_from_frame
-from qrag_pipeline.models.q_network import QNetwork
 from qrag_pipeline.pools import documents_from_frame, samples_from_frame
 from qrag_pipeline.retrieval.embeddings import EpisodeEmbeddings
-from qrag_pipeline.rl.config import learning_config
-from qrag_pipeline.training import (
-    resolve_device,
-    run_fingerprint,
-    train_q_embedder,
-)
-from qrag_pipeline.training_data import training_data
+from qrag_pipeline.training import run_fingerprint, run_training, used_pool_embeddings
+from qrag_pipeline.training_data import TrainingPools
 
 
 def train_q_embedder_node(
@@ -37,20 +31,10 @@ def train_q_embedder_node(
     fingerprint of the parameters and the training pools, so rerunning the same
     command after a crash resumes from the last checkpoint.
     """
-    frozen = train_q["model"].get("frozen_action_encoder", False)
-    pool = training_pool_embeddings if frozen else None
-    learning = learning_config(train_q["learning"])
-    mix_chunks = train_q.get("hotpotqa_mix_chunks", 0)
-    sampler, validation = training_data(
-        train_q["tasks"],
+    pools = TrainingPools(
         samples_from_frame(train_stories),
         documents_from_frame(train_distractors),
         episodes_from_frame(hotpotqa_train_episodes),
-        train_q["train_sentences"],
-        train_q["validation_questions"],
-        learning.seed,
-        train_q.get("task_weights"),
-        mix_chunks,
     )
     fingerprint = run_fingerprint(
         train_q["model"],
@@ -59,21 +43,12 @@ def train_q_embedder_node(
         train_q["train_sentences"],
         train_q["validation_questions"],
         train_q.get("task_weights"),
-        mix_chunks,
+        train_q.get("hotpotqa_mix_chunks", 0),
         *(_frame_hash(frame) for frame in (train_stories, train_distractors, hotpotqa_train_episodes)),
-        _embeddings_hash(pool),
+        _embeddings_hash(used_pool_embeddings(train_q["model"], training_pool_embeddings)),
     )
-    result = train_q_embedder(
-        lambda: QNetwork.from_pretrained(**train_q["model"]),
-        learning,
-        sampler,
-        validation,
-        run_dir=Path(train_q["run_root"]) / fingerprint if train_q["resume"] else None,
-        checkpoint_every=train_q["checkpoint_every"],
-        device=resolve_device(train_q["device"]),
-        progress=train_q["progress"],
-        pool_embeddings=pool,
-    )
+    run_dir = Path(train_q["run_root"]) / fingerprint if train_q["resume"] else None
+    result = run_training(train_q, pools, training_pool_embeddings, run_dir)
     return result.checkpoint, result.curves
 
 
