@@ -13,6 +13,7 @@ from kedro.config import OmegaConfigLoader
 
 from qrag_pipeline.api import QRetriever
 from qrag_pipeline.checkpoints import load_checkpoint, save_checkpoint
+from qrag_pipeline.devices import resolve_device
 from qrag_pipeline.episodes import episodes_to_frame
 from qrag_pipeline.errors import QragInputError
 from qrag_pipeline.locks import LOCK_FILE
@@ -29,7 +30,6 @@ from qrag_pipeline.sources.prose_generator import generate_prose
 from qrag_pipeline.training import (
     CURVE_COLUMNS,
     latest_checkpoint,
-    resolve_device,
     run_training,
 )
 from qrag_pipeline.training_data import TrainingPools, babilong_training_data, training_pool_texts

@@ -35,6 +35,7 @@ from tqdm.auto import tqdm
 from qrag_pipeline.builders.hotpotqa import HOTPOTQA
 from qrag_pipeline.builders.musique import MUSIQUE
 from qrag_pipeline.builders.ruler import NIAH_TASKS
+from qrag_pipeline.devices import resolve_device
 from qrag_pipeline.episodes import Episode
 from qrag_pipeline.errors import QragInputError
 from qrag_pipeline.metrics import (
@@ -59,7 +60,6 @@ from qrag_pipeline.retrieval.multistep import retrieve
 from qrag_pipeline.retrieval.trace import Trace, fixed_steps, learned_stop, oracle_stop
 from qrag_pipeline.rl.inference import ALL_BENCHMARKS
 from qrag_pipeline.sources.babi_files import BABI_TASKS
-from qrag_pipeline.training import resolve_device
 
 Q_RAG = "q_rag"
 TFIDF = "tfidf"

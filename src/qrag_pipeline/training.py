@@ -27,6 +27,7 @@ import torch
 from tqdm.auto import tqdm
 
 from qrag_pipeline.checkpoints import Checkpoint, load_checkpoint, save_checkpoint
+from qrag_pipeline.devices import resolve_device
 from qrag_pipeline.episodes import Episode
 from qrag_pipeline.errors import QragInputError, TrainingDivergedError
 from qrag_pipeline.locks import exclusive
@@ -52,16 +53,6 @@ class TrainingResult:
     network: QNetwork
     checkpoint: Checkpoint
     curves: pd.DataFrame
-
-
-def resolve_device(name: str) -> torch.device:
-    """ "auto" is CUDA when there is a GPU, else the CPU; any torch device name works."""
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        return torch.device(name)
-    except RuntimeError as error:
-        raise QragInputError(f"unknown device {name!r}. Fix: use auto, cpu or cuda.") from error
 
 
 def run_fingerprint(*parts: Any) -> str:

@@ -6,6 +6,7 @@ from typing import Any
 
 import pandas as pd
 
+from qrag_pipeline.devices import resolve_device
 from qrag_pipeline.episodes import episodes_from_frame
 from qrag_pipeline.pools import documents_from_frame, samples_from_frame
 from qrag_pipeline.retrieval.embeddings import (
@@ -18,7 +19,6 @@ from qrag_pipeline.retrieval.sharded_encoding import (
     ExecutorSettings,
     ShardedEncoder,
 )
-from qrag_pipeline.training import resolve_device
 from qrag_pipeline.training_data import training_pool_texts
 
 

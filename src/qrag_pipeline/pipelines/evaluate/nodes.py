@@ -8,9 +8,9 @@ import pandas as pd
 
 from qrag_pipeline import evaluation
 from qrag_pipeline.checkpoints import Checkpoint
+from qrag_pipeline.devices import resolve_device
 from qrag_pipeline.episodes import episodes_from_frame
 from qrag_pipeline.retrieval.embeddings import EpisodeEmbeddings
-from qrag_pipeline.training import resolve_device
 
 
 def retrieve_with_q_embedder(
