@@ -377,6 +377,12 @@ def evaluate_methods(
     return result.metrics, facts
 
 
+def q_rag_fact_em(metrics: pd.DataFrame, max_steps: int) -> float:
+    """Q-RAG's fact EM@T in a metrics table of one task and length."""
+    (value,) = metrics.loc[metrics.method == evaluation.Q_RAG, f"fact_em@T={max_steps}"]
+    return round(float(value), 4)
+
+
 def write_report(report: dict[str, Any], metrics: pd.DataFrame, out: Path) -> None:
     """The run record as JSON (with the metrics) and the metrics table as CSV."""
     report = {

@@ -19,6 +19,10 @@ Parts (all by default, or --parts ...):
 
     .venv/bin/python benchmarks/encoding_backends.py --checkpoint DIR
     .venv/bin/python benchmarks/encoding_backends.py --parts ten_million --backend onnx-int8 --kill-after 40
+    .venv/bin/python benchmarks/encoding_backends.py --parts executors --params embed.executor.shard_size=2048
+
+The encoder, the ONNX cache, the shard size and T come from conf/base (`embed`,
+`evaluate`), with `--params KEY=VALUE` over them as in `kedro run --params`.
 
 Needs the real data in ../shared/data (or --shared PATH).
 """
@@ -37,22 +41,20 @@ from typing import Any
 import numpy as np
 import torch
 
-from common import RESULTS, ROOT, conf_parameters, machine
+from common import RESULTS, ROOT, add_params_argument, machine, q_rag_fact_em, set_parameters
 from qrag_pipeline.builders.babilong import build_babilong_episodes
 from qrag_pipeline.checkpoints import load_checkpoint
+from qrag_pipeline.evaluation import evaluate_methods
 from qrag_pipeline.models.encoder import TextEncoder
 from qrag_pipeline.models.onnx_encoder import BACKENDS, inference_encoder
 from qrag_pipeline.retrieval.embeddings import embed_episodes
-from qrag_pipeline.retrieval.multistep import retrieve_batch
 from qrag_pipeline.retrieval.sharded_encoding import EncoderSpec, ExecutorSettings, ShardedEncoder
-from qrag_pipeline.rl.inference import fact_em_rate
 from qrag_pipeline.sources.books import load_books
 from qrag_pipeline.sources.prose_generator import generate_prose
 from qrag_pipeline.sources.story_sources import load_story_samples
 
 PARTS = ("backends", "accuracy", "executors", "ten_million")
 TEN_MILLION = 400_000
-ONNX_CACHE = ROOT / "data" / "06_models" / "onnx_encoders"
 
 
 def main() -> None:
@@ -60,14 +62,14 @@ def main() -> None:
     if args.child_ten_million:
         _encode_ten_million(args)
         return
-    encoder_args = conf_parameters()["embed"]["encoder"]
+    encoder_args = args.parameters["embed"]["encoder"]
     sentences = _book_sentences(args)[: args.sentences]
     report: dict[str, Any] = {
         "machine": machine(),
         "command": " ".join([Path(sys.executable).name, *sys.argv]),
     }
     if "backends" in args.parts:
-        report["backends"] = _backends(encoder_args, sentences)
+        report["backends"] = _backends(encoder_args, sentences, _onnx_cache(args))
     if "accuracy" in args.parts:
         report["accuracy"] = _accuracy(args, encoder_args)
     if "executors" in args.parts:
@@ -86,14 +88,23 @@ def _book_sentences(args: argparse.Namespace) -> list[str]:
     return list(dict.fromkeys(s for name in sorted(books) for s in books[name]))
 
 
-def _backends(encoder_args: dict[str, Any], sentences: list[str]) -> dict[str, Any]:
+def _onnx_cache(args: argparse.Namespace) -> Path:
+    """Where the ONNX exports are kept (embed.onnx_cache, relative to the project)."""
+    return ROOT / args.parameters["embed"]["onnx_cache"]
+
+
+def _shard_size(args: argparse.Namespace) -> int:
+    return int(args.parameters["embed"]["executor"]["shard_size"])
+
+
+def _backends(encoder_args: dict[str, Any], sentences: list[str], onnx_cache: Path) -> dict[str, Any]:
     """Throughput and agreement of each backend on `sentences` (this process, 2 cores)."""
     torch_encoder = TextEncoder.from_pretrained(**encoder_args)
     results: dict[str, Any] = {"sentences": len(sentences)}
     reference = None
     for backend in BACKENDS:
         start = time.perf_counter()
-        encoder = inference_encoder(torch_encoder, backend, ONNX_CACHE)
+        encoder = inference_encoder(torch_encoder, backend, onnx_cache)
         ready_s = time.perf_counter() - start
         encoder.encode(sentences[:256])  # warm-up
         start = time.perf_counter()
@@ -117,7 +128,8 @@ def _backends(encoder_args: dict[str, Any], sentences: list[str]) -> dict[str, A
 
 
 def _accuracy(args: argparse.Namespace, encoder_args: dict[str, Any]) -> dict[str, Any]:
-    """qa2 fact EM@4 at 32k with the checkpoint's chunks embedded by torch and by int8."""
+    """qa2 fact EM@T at 32k with the checkpoint's chunks embedded by torch and by int8,
+    scored by the evaluate stage's entry point (T = evaluate.max_steps)."""
     if args.checkpoint is None:
         raise SystemExit("the accuracy part needs --checkpoint (a frozen-action-encoder train_q checkpoint)")
     checkpoint = load_checkpoint(args.checkpoint)
@@ -129,12 +141,15 @@ def _accuracy(args: argparse.Namespace, encoder_args: dict[str, Any]) -> dict[st
     )
     torch_encoder = TextEncoder.from_pretrained(**encoder_args)
     results: dict[str, Any] = {"checkpoint": str(args.checkpoint), "episodes": len(episodes)}
+    evaluate = args.parameters["evaluate"]
     for backend in ("torch", "onnx-int8"):
-        embeddings = embed_episodes(inference_encoder(torch_encoder, backend, ONNX_CACHE), episodes)
+        embeddings = embed_episodes(inference_encoder(torch_encoder, backend, _onnx_cache(args)), episodes)
         with torch.inference_mode():
-            traces = retrieve_batch(network, episodes, embeddings, 4)
+            metrics = evaluate_methods(
+                network, checkpoint.stop_thresholds, episodes, embeddings, evaluate, baseline_episodes=[]
+            ).metrics
         results[backend] = {
-            "fact_em@4": fact_em_rate(episodes, [t.retrieved for t in traces]),
+            f"fact_em@{evaluate['max_steps']}": q_rag_fact_em(metrics, evaluate["max_steps"]),
             "encode_s": round(embeddings.encode_s, 1),
             "distinct_texts": len(embeddings.texts),
         }
@@ -150,18 +165,18 @@ def _executors(
     results: dict[str, Any] = {
         "sentences": len(texts),
         "backend": args.backend,
-        "shard_size": args.shard_size,
+        "shard_size": _shard_size(args),
     }
     runs = {
-        "local (this process, 2 threads)": ExecutorSettings(kind="local", shard_size=args.shard_size),
+        "local (this process, 2 threads)": ExecutorSettings(kind="local", shard_size=_shard_size(args)),
         "dask, 1 worker x 2 threads": ExecutorSettings(
-            kind="dask", shard_size=args.shard_size, n_workers=1, threads_per_worker=2
+            kind="dask", shard_size=_shard_size(args), n_workers=1, threads_per_worker=2
         ),
         "dask, 2 workers x 1 thread": ExecutorSettings(
-            kind="dask", shard_size=args.shard_size, n_workers=2, threads_per_worker=1
+            kind="dask", shard_size=_shard_size(args), n_workers=2, threads_per_worker=1
         ),
     }
-    spec = EncoderSpec.of(encoder_args, args.backend, str(ONNX_CACHE))
+    spec = EncoderSpec.of(encoder_args, args.backend, str(_onnx_cache(args)))
     for name, settings in runs.items():
         start = time.perf_counter()
         ShardedEncoder(spec, settings, args.work_dir / "executors").encode(texts, progress=True)
@@ -183,8 +198,7 @@ def _ten_million(args: argparse.Namespace) -> dict[str, Any]:
         "--child-ten-million",
         "--backend",
         args.backend,
-        "--shard-size",
-        str(args.shard_size),
+        *(["--params", *args.params] if args.params else []),
         "--shared",
         str(args.shared),
         "--work-dir",
@@ -193,7 +207,7 @@ def _ten_million(args: argparse.Namespace) -> dict[str, Any]:
     results: dict[str, Any] = {
         "backend": args.backend,
         "sentences": TEN_MILLION,
-        "shard_size": args.shard_size,
+        "shard_size": _shard_size(args),
     }
     if args.kill_after:
         results["killed_run"] = _run_until_shards(command, args.work_dir / "ten_million", args.kill_after)
@@ -229,15 +243,15 @@ def _encode_ten_million(args: argparse.Namespace) -> None:
     texts = list(dict.fromkeys([*texts, *(s for name in sorted(prose) for s in prose[name])]))[:TEN_MILLION]
     if len(texts) < TEN_MILLION:
         raise SystemExit(f"only {len(texts)} distinct sentences")
-    spec = EncoderSpec.of(conf_parameters()["embed"]["encoder"], args.backend, str(ONNX_CACHE))
+    spec = EncoderSpec.of(args.parameters["embed"]["encoder"], args.backend, str(_onnx_cache(args)))
     encoder = ShardedEncoder(
-        spec, ExecutorSettings(shard_size=args.shard_size), args.work_dir / "ten_million"
+        spec, ExecutorSettings(shard_size=_shard_size(args)), args.work_dir / "ten_million"
     )
     found = len(list((args.work_dir / "ten_million").glob("*/shard-*.npy")))
     start = time.perf_counter()
     vectors = encoder.encode(texts, progress=True)
     seconds = time.perf_counter() - start
-    encoded = len(texts) - min(len(texts), found * args.shard_size)
+    encoded = len(texts) - min(len(texts), found * _shard_size(args))
     print(
         json.dumps(
             {
@@ -259,7 +273,6 @@ def _arguments() -> argparse.Namespace:
     parser.add_argument("--sentences", type=int, default=20_000)
     parser.add_argument("--executor-sentences", type=int, default=8192)
     parser.add_argument("--backend", default="onnx-int8", choices=BACKENDS, help="executors and ten_million")
-    parser.add_argument("--shard-size", type=int, default=4096)
     parser.add_argument("--checkpoint", type=Path, default=None)
     parser.add_argument(
         "--kill-after", type=int, default=0, help="ten_million: kill after N shards, then resume"
@@ -268,7 +281,8 @@ def _arguments() -> argparse.Namespace:
     parser.add_argument("--child-ten-million", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--shared", type=Path, default=ROOT.parent / "shared" / "data")
     parser.add_argument("--out", type=Path, default=None)
-    return parser.parse_args()
+    add_params_argument(parser)
+    return set_parameters(parser, parser.parse_args(), {})
 
 
 if __name__ == "__main__":

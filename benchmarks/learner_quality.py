@@ -49,13 +49,14 @@ from common import (  # noqa: E402
     official_stories,
     pool_embeddings,
     pretrained_encoder,
+    q_rag_fact_em,
     seed_of,
     set_parameters,
     trained_and_saved,
     training_stories,
 )
 from qrag_pipeline.builders.babilong import build_babilong_episodes  # noqa: E402
-from qrag_pipeline.evaluation import Q_RAG, evaluate_methods  # noqa: E402
+from qrag_pipeline.evaluation import evaluate_methods  # noqa: E402
 from qrag_pipeline.sources.books import load_books  # noqa: E402
 from qrag_pipeline.sources.story_sources import load_story_samples  # noqa: E402
 from qrag_pipeline.training_data import TrainingPools  # noqa: E402
@@ -125,7 +126,7 @@ def main() -> None:
         }
         result, train_seconds, saved = trained_and_saved(run, pools, pool, f"{args.task}_{name}")
         scores = {
-            length: _fact_em(
+            length: q_rag_fact_em(
                 evaluate_methods(
                     result.network,
                     result.checkpoint.stop_thresholds,
@@ -153,12 +154,6 @@ def main() -> None:
         )
         _write(report, out)  # after each learner: a run cut short keeps the learners it finished
     _print(report, out)
-
-
-def _fact_em(metrics: pd.DataFrame, max_steps: int) -> float:
-    """Q-RAG's fact EM@T in a metrics table of one task and length."""
-    (value,) = metrics.loc[metrics.method == Q_RAG, f"fact_em@T={max_steps}"]
-    return round(float(value), 4)
 
 
 def _write(report: dict[str, Any], out: Path) -> None:
