@@ -57,9 +57,12 @@ def train_tiny(
     training_data: tuple[EpisodeSampler, list[Episode]],
     run_dir: Path | None,
     learning: QLearningConfig = TINY_LEARNING,
+    select_best: bool = False,
+    keep_checkpoints: int = 2,
 ) -> TrainingResult:
     """A tiny network (seed 11) trained on the CPU on `training_data` (sampler,
-    validation episodes), checkpointed every 2 updates into `run_dir`."""
+    validation episodes), checkpointed every 2 updates into `run_dir`, the latest
+    `keep_checkpoints` kept."""
     sampler, validation = training_data
     return train_q_embedder(
         lambda: make_tiny_network(seed=11),
@@ -69,7 +72,9 @@ def train_tiny(
         run_dir,
         checkpoint_every=2,
         device=torch.device("cpu"),
+        keep_checkpoints=keep_checkpoints,
         progress=False,
+        select_best=select_best,
     )
 
 

@@ -80,6 +80,19 @@ def _metrics(**kwargs: object) -> pd.DataFrame:
     return score_traces([MARY, JOHN], traces, T, THRESHOLD, **kwargs)
 
 
+def test_the_stop_rules_stay_within_the_first_t_steps() -> None:
+    # threshold 0.0: every Q value passes, yet the learned stop keeps T = 2 of the three
+    # picks; John's oracle stop finds 2 at step 2 either way, Mary's finds 3 at step 1
+    metrics = score_traces([MARY, JOHN], Q_RAG, T, 0.0).iloc[0]
+    assert metrics["steps@learned"] == 2.0
+    assert metrics["fact_f1@learned"] == pytest.approx(2 / 3)
+    # a trace that never finds the support: the oracle keeps the T picks, not all three
+    lost = _traces(
+        "q_rag", [Trace([0, 1, 3], [0.9, 0.8, 0.7]), Trace([0, 4, 2], [0.9, 0.8, 0.7])], [0.1, 0.1]
+    )
+    assert score_traces([MARY, JOHN], lost, T, THRESHOLD).iloc[0]["fact_em@oracle"] == 0.0
+
+
 def test_trace_rows_share_the_encoding_time_and_keep_each_step_time() -> None:
     assert list(Q_RAG.columns) == list(TRACE_COLUMNS)
     assert Q_RAG["encode_s"].tolist() == [0.1, 0.1]  # 0.2 s over 2 questions

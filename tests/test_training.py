@@ -194,6 +194,55 @@ def test_the_learned_stop_thresholds_are_chosen_on_validation_and_round_trip(
     assert retriever.stop_threshold == thresholds[ALL_BENCHMARKS]
 
 
+SELECTING = replace(LEARNING, eval_every=2, total_updates=8)
+
+
+def _selecting_run(make_tiny_network, training_data, run_dir: Path | None):
+    torch.manual_seed(0)
+    return train_tiny(
+        make_tiny_network, training_data, run_dir, SELECTING, select_best=True, keep_checkpoints=10
+    )
+
+
+def test_select_best_keeps_the_weights_of_the_best_validation_evaluation(
+    make_tiny_network, training_data, tmp_path: Path, one_torch_thread: None
+) -> None:
+    result = _selecting_run(make_tiny_network, training_data, tmp_path)
+    curve = result.curves.set_index("update").eval_fact_em
+    selected = result.checkpoint.training_state["selected_update"]
+    assert selected == curve.idxmax()  # the earliest of the best
+    # the run's checkpoint of that update holds the weights the result has
+    at_selected = load_checkpoint(tmp_path / f"update-{selected:08d}").weights
+    for name, weight in result.checkpoint.weights.items():
+        assert torch.equal(weight, at_selected[name]), name
+    if selected != SELECTING.total_updates:
+        last = load_checkpoint(latest_checkpoint(tmp_path)).weights
+        assert any(not torch.equal(w, last[k]) for k, w in result.checkpoint.weights.items())
+
+
+def test_select_best_survives_a_resume(
+    make_tiny_network, training_data, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, one_torch_thread: None
+) -> None:
+    reference = _selecting_run(make_tiny_network, training_data, None)
+    update = QLearner.update
+
+    def crash_at_update_7(self: QLearner) -> dict:
+        if self.updates == 6:  # evaluations at 2, 4, 6 are behind the checkpoint at 6
+            raise KeyboardInterrupt
+        return update(self)
+
+    monkeypatch.setattr(QLearner, "update", crash_at_update_7)
+    with pytest.raises(KeyboardInterrupt):
+        _selecting_run(make_tiny_network, training_data, tmp_path)
+    monkeypatch.setattr(QLearner, "update", update)
+    resumed = _selecting_run(make_tiny_network, training_data, tmp_path)
+
+    selected = reference.checkpoint.training_state["selected_update"]
+    assert resumed.checkpoint.training_state["selected_update"] == selected
+    for name, weight in reference.checkpoint.weights.items():
+        assert torch.allclose(weight, resumed.checkpoint.weights[name], atol=1e-6), name
+
+
 def test_hotpotqa_training_draws_fresh_mixes_of_the_training_paragraphs() -> None:
     episodes = toy_paragraph_episodes(8, 3, [0, 2])
     sampler, validation = mixed_training_data(["hotpotqa"], [], {}, episodes, 12, 2, 0, None, 4)

@@ -426,9 +426,14 @@ def question_scores(
     number of steps it keeps (Q-RAG only: a baseline's scores are no Q values, so a
     Q threshold means nothing for it and its columns are NaN); with the oracle stop;
     and the rule reader's answer accuracy from the chunks of the T steps.
+
+    The stop rules cut the first T steps only: a trace runs to the largest T of the
+    evaluated benchmarks, and a benchmark scored at a smaller T (HotpotQA's 2) had its
+    learned-stop threshold chosen on traces of that T, not beyond.
     """
     fixed = fixed_steps(trace, max_steps)
     scores = fact_scores(episode.support, fixed).as_row(f"T={max_steps}")
+    trace = Trace(fixed, trace.q_values[: len(fixed)])
     if method == Q_RAG:
         learned = learned_stop(trace, stop_threshold)
         scores |= fact_scores(episode.support, learned).as_row("learned")

@@ -94,6 +94,7 @@ RULES: dict[str, Rule] = {
     "train_q.hotpotqa_mix_chunks": whole(0),
     "train_q.checkpoint_every": whole(1),
     "train_q.resume": BOOLEAN,
+    "train_q.select_best": BOOLEAN,
     "train_q.progress": BOOLEAN,
     "train_q.model.max_length": whole(1),
     "train_q.model.scale": number(above=0),

@@ -6,7 +6,10 @@ training state is saved there (weights, target network, optimiser, RNG states, u
 counter, metric history), so the same command after a crash or a stop continues from
 the last checkpoint instead of starting over, and ends where an uninterrupted run
 would. Only the latest `keep_checkpoints` are kept: they are working state; the
-finished model is the run's output.
+finished model is the run's output: the last update's weights, or with `select_best`
+those of the evaluation with the best validation fact EM (early stopping, for data
+few enough to over-fit: the run's checkpoints carry those weights, so a resumed run
+selects as an uninterrupted one would).
 """
 
 from __future__ import annotations
@@ -18,12 +21,13 @@ import math
 import shutil
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import nullcontext
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 import torch
+from torch import Tensor
 from tqdm.auto import tqdm
 
 from qrag_pipeline.checkpoints import Checkpoint, load_checkpoint, save_checkpoint
@@ -42,6 +46,8 @@ from qrag_pipeline.training_data import TrainingPools, training_data
 
 LOGGER = logging.getLogger(__name__)
 CHECKPOINT_PREFIX = "update-"
+BEST_PREFIX = "best."
+"""Training tensors of the best evaluation's weights in a `select_best` run's checkpoints."""
 CURVE_COLUMNS = (*REPORTED_CURVE_COLUMNS, "updates_per_s", "learning_rate", "alpha")
 """The training curve's columns: those the report reads, then the run's pace and schedule."""
 
@@ -53,6 +59,36 @@ class TrainingResult:
     network: QNetwork
     checkpoint: Checkpoint
     curves: pd.DataFrame
+
+
+@dataclass
+class BestEvaluation:
+    """The weights of the run's best validation evaluation so far (`select_best`):
+    the highest `eval_fact_em`, the earliest of equals."""
+
+    update: int | None = None
+    eval_fact_em: float = -math.inf
+    weights: dict[str, Tensor] = field(default_factory=dict)
+
+    def offer(self, network: QNetwork, metrics: Mapping[str, float]) -> None:
+        """Keep a CPU copy of `network`'s weights if this update's evaluation is the best."""
+        score = metrics.get("eval_fact_em")
+        if score is not None and score > self.eval_fact_em:
+            self.update, self.eval_fact_em = int(metrics["update"]), float(score)
+            self.weights = {k: v.detach().to("cpu", copy=True) for k, v in network.state_dict().items()}
+
+    def saved(self) -> tuple[dict[str, Tensor], dict[str, Any]]:
+        """(training tensors, JSON-able values) for a checkpoint of the run."""
+        values = {"update": self.update, "eval_fact_em": self.eval_fact_em if self.weights else None}
+        return {f"{BEST_PREFIX}{k}": v for k, v in self.weights.items()}, values
+
+    @classmethod
+    def from_saved(cls, tensors: Mapping[str, Tensor], values: Mapping[str, Any] | None) -> BestEvaluation:
+        """The record `saved` wrote (an empty one for a run saved without it)."""
+        if not values or values.get("eval_fact_em") is None:
+            return cls()
+        weights = {k.removeprefix(BEST_PREFIX): v for k, v in tensors.items() if k.startswith(BEST_PREFIX)}
+        return cls(int(values["update"]), float(values["eval_fact_em"]), weights)
 
 
 def run_fingerprint(*parts: Any) -> str:
@@ -93,6 +129,7 @@ def run_training(
         device=resolve_device(train_q["device"]),
         progress=train_q["progress"],
         pool_embeddings=used_pool_embeddings(train_q["model"], pool_embeddings),
+        select_best=train_q.get("select_best", False),
     )
 
 
@@ -138,6 +175,7 @@ def train_q_embedder(
     keep_checkpoints: int = 2,
     progress: bool = True,
     pool_embeddings: EpisodeEmbeddings | None = None,
+    select_best: bool = False,
 ) -> TrainingResult:
     """Train to `learning.total_updates`, resuming from `run_dir` when it holds a run.
 
@@ -146,7 +184,9 @@ def train_q_embedder(
     `pool_embeddings` (the training pools embedded by the frozen action encoder) spare
     a frozen-action-encoder network the encoding of every new document's chunks. A
     second run in the same run folder (the same parameters and data) while this one
-    works stops at once with a clear error (`locks.exclusive`).
+    works stops at once with a clear error (`locks.exclusive`). With `select_best` the
+    result holds the weights of the evaluation with the best validation fact EM (the
+    last update's when nothing was evaluated).
     """
     counts = {"checkpoint_every": checkpoint_every, "keep_checkpoints": keep_checkpoints}
     for name, value in counts.items():
@@ -159,10 +199,19 @@ def train_q_embedder(
     with lock:
         if run_dir is not None:
             _remove_unfinished_saves(run_dir)
-        learner, history = _new_or_resumed_learner(
+        learner, history, best = _new_or_resumed_learner(
             make_network, learning, sampler, run_dir, device, pool_embeddings
         )
-        return _run_updates(learner, history, held_out, run_dir, checkpoint_every, keep_checkpoints, progress)
+        return _run_updates(
+            learner,
+            history,
+            best if select_best else None,
+            held_out,
+            run_dir,
+            checkpoint_every,
+            keep_checkpoints,
+            progress,
+        )
 
 
 def _new_or_resumed_learner(
@@ -172,28 +221,32 @@ def _new_or_resumed_learner(
     run_dir: Path | None,
     device: torch.device,
     pool_embeddings: EpisodeEmbeddings | None,
-) -> tuple[QLearner, list[dict[str, float]]]:
-    """A learner from `make_network`, or from the run's latest checkpoint with its history."""
+) -> tuple[QLearner, list[dict[str, float]], BestEvaluation]:
+    """A learner from `make_network`, or from the run's latest checkpoint with its
+    history and its best evaluation."""
     resume_from = latest_checkpoint(run_dir) if run_dir is not None else None
     if resume_from is None:
-        return QLearner(make_network(), sampler, learning, device, pool_embeddings), []
+        return QLearner(make_network(), sampler, learning, device, pool_embeddings), [], BestEvaluation()
     saved = _load_resumable(resume_from)
     learner = QLearner(saved.build_network(), sampler, learning, device, pool_embeddings)
     learner.load_state_dict(saved.training_tensors, saved.training_state["learner"])
     LOGGER.info("resuming from %s (update %d of %d)", resume_from, learner.updates, learning.total_updates)
-    return learner, list(saved.training_state["history"])
+    best = BestEvaluation.from_saved(saved.training_tensors, saved.training_state.get("best"))
+    return learner, list(saved.training_state["history"]), best
 
 
 def _run_updates(
     learner: QLearner,
     history: list[dict[str, float]],
+    best: BestEvaluation | None,
     held_out: Sequence[Episode],
     run_dir: Path | None,
     checkpoint_every: int,
     keep_checkpoints: int,
     progress: bool,
 ) -> TrainingResult:
-    """The updates still to do, checkpointed into `run_dir`; then the stop thresholds."""
+    """The updates still to do, checkpointed into `run_dir`; then, with `best` (a
+    `select_best` run), the best evaluation's weights; then the stop thresholds."""
     learning = learner.config
     bar = tqdm(
         total=learning.total_updates,
@@ -205,14 +258,17 @@ def _run_updates(
 
     def after_update(learner: QLearner, metrics: dict[str, float]) -> None:
         history.append(metrics)
+        if best is not None:
+            best.offer(learner.network, metrics)
         bar.update(1)
         bar.set_postfix(_progress_fields(history, learning.eval_every), refresh=False)
         done = learner.updates == learning.total_updates
         if run_dir is not None and (learner.updates % checkpoint_every == 0 or done):
-            _save_training_state(learner, history, run_dir, keep_checkpoints)
+            _save_training_state(learner, history, best, run_dir, keep_checkpoints)
 
     try:
         train(learner, held_out, after_update)
+        selected = _select_best(learner, best)
         thresholds = _validation_stop_thresholds(learner, held_out)
     except TrainingDivergedError as error:
         last = latest_checkpoint(run_dir) if run_dir is not None else None
@@ -229,11 +285,26 @@ def _run_updates(
         network=learner.network,
         checkpoint=Checkpoint.from_network(
             learner.network,
-            training_state={"learning": asdict(learning)},
+            training_state={"learning": asdict(learning), "selected_update": selected},
             stop_thresholds=thresholds,
         ),
         curves=training_curves(history, learning.eval_every),
     )
+
+
+def _select_best(learner: QLearner, best: BestEvaluation | None) -> int:
+    """Load the best evaluation's weights into the learner's network when `best` holds
+    any; the update whose weights the network now has."""
+    if best is None or not best.weights:
+        return learner.updates
+    learner.network.load_state_dict(best.weights)
+    LOGGER.info(
+        "select_best: the model is update %d's (validation fact EM %.3f), of %d updates",
+        best.update,
+        best.eval_fact_em,
+        learner.updates,
+    )
+    return int(best.update)
 
 
 def _validation_stop_thresholds(learner: QLearner, held_out: Sequence[Episode]) -> dict[str, float]:
@@ -312,12 +383,18 @@ def _remove_unfinished_saves(run_dir: Path) -> None:
 
 
 def _save_training_state(
-    learner: QLearner, history: list[dict[str, float]], run_dir: Path, keep: int
+    learner: QLearner,
+    history: list[dict[str, float]],
+    best: BestEvaluation | None,
+    run_dir: Path,
+    keep: int,
 ) -> None:
     tensors, values = learner.state_dict()
-    checkpoint = Checkpoint.from_network(
-        learner.network, training_tensors=tensors, training_state={"learner": values, "history": history}
-    )
+    state: dict[str, Any] = {"learner": values, "history": history}
+    if best is not None:
+        best_tensors, state["best"] = best.saved()
+        tensors |= best_tensors
+    checkpoint = Checkpoint.from_network(learner.network, training_tensors=tensors, training_state=state)
     save_checkpoint(checkpoint, run_dir / f"{CHECKPOINT_PREFIX}{learner.updates:08d}")
     for old in sorted(run_dir.glob(f"{CHECKPOINT_PREFIX}*"))[:-keep]:
         shutil.rmtree(old)

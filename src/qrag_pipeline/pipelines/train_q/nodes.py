@@ -44,6 +44,7 @@ def train_q_embedder_node(
         train_q["validation_questions"],
         train_q.get("task_weights"),
         train_q.get("hotpotqa_mix_chunks", 0),
+        train_q.get("select_best", False),
         *(_frame_hash(frame) for frame in (train_stories, train_distractors, hotpotqa_train_episodes)),
         _embeddings_hash(used_pool_embeddings(train_q["model"], training_pool_embeddings)),
     )
