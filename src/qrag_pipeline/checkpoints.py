@@ -19,6 +19,7 @@ a crash never leaves a half-written checkpoint where a reader would find it.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -130,6 +131,12 @@ class Checkpoint:
             name_or_path=self.config["name_or_path"],
             num_layers=self.config["num_layers"],
         )
+
+
+def tensors_with_prefix(tensors: Mapping[str, Tensor], prefix: str) -> dict[str, Tensor]:
+    """The tensors whose names start with `prefix`, named without it: one part (online
+    weights, optimizer moments, ...) of a checkpoint's flat training tensors."""
+    return {k.removeprefix(prefix): v for k, v in tensors.items() if k.startswith(prefix)}
 
 
 def save_checkpoint(checkpoint: Checkpoint, directory: str | Path) -> Path:

@@ -30,7 +30,7 @@ import torch
 from torch import Tensor
 from tqdm.auto import tqdm
 
-from qrag_pipeline.checkpoints import Checkpoint, load_checkpoint, save_checkpoint
+from qrag_pipeline.checkpoints import Checkpoint, load_checkpoint, save_checkpoint, tensors_with_prefix
 from qrag_pipeline.devices import resolve_device
 from qrag_pipeline.episodes import Episode
 from qrag_pipeline.errors import QragInputError, TrainingDivergedError
@@ -87,7 +87,7 @@ class BestEvaluation:
         """The record `saved` wrote (an empty one for a run saved without it)."""
         if not values or values.get("eval_fact_em") is None:
             return cls()
-        weights = {k.removeprefix(BEST_PREFIX): v for k, v in tensors.items() if k.startswith(BEST_PREFIX)}
+        weights = tensors_with_prefix(tensors, BEST_PREFIX)
         return cls(int(values["update"]), float(values["eval_fact_em"]), weights)
 
 

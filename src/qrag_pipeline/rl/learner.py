@@ -28,6 +28,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.nn.utils.rnn import pad_sequence
 
+from qrag_pipeline.checkpoints import tensors_with_prefix
 from qrag_pipeline.episodes import Episode
 from qrag_pipeline.errors import QragInputError, TrainingDivergedError
 from qrag_pipeline.models.positions import chunk_positions
@@ -454,10 +455,10 @@ class QLearner:
 
     def load_state_dict(self, tensors: Mapping[str, Tensor], values: Mapping[str, Any]) -> None:
         """Continue training exactly where `state_dict` was taken."""
-        self.network.load_state_dict(_with_prefix(tensors, "online."))
-        self.target.load_state_dict(_with_prefix(tensors, "target."))
+        self.network.load_state_dict(tensors_with_prefix(tensors, "online."))
+        self.target.load_state_dict(tensors_with_prefix(tensors, "target."))
         moments: dict[int, dict[str, Tensor]] = {}
-        for key, value in _with_prefix(tensors, "optimizer.").items():
+        for key, value in tensors_with_prefix(tensors, "optimizer.").items():
             index, name = key.split(".", 1)
             moments.setdefault(int(index), {})[name] = value
         self.optimizer.load_state_dict({"state": moments, "param_groups": values["optimizer_param_groups"]})
@@ -577,7 +578,3 @@ def _first_non_finite(*tensors: Tensor) -> float | None:
 
 def _mean(values: Sequence[float]) -> float:
     return float(np.mean(values)) if values else float("nan")
-
-
-def _with_prefix(tensors: Mapping[str, Tensor], prefix: str) -> dict[str, Tensor]:
-    return {k.removeprefix(prefix): v for k, v in tensors.items() if k.startswith(prefix)}
