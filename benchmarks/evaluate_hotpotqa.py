@@ -60,6 +60,7 @@ DEFAULTS = {
     "train_q.tasks": [HOTPOTQA],
     "train_q.model.frozen_action_encoder": False,  # a paragraph's bridge entity must be learnt
     "train_q.model.action_head": "none",
+    "train_q.model.lexical_weight": None,  # measured without the lexical channel
     "train_q.select_best": True,  # early stopping: ~1,000 questions over-fit
     "train_q.learning.total_updates": 90,
     "train_q.learning.eval_every": 10,

@@ -56,16 +56,26 @@ def test_a_frozen_action_encoder_and_its_head_round_trip(make_tiny_network, tmp_
     assert torch.allclose(_scores(rebuilt), _scores(network), atol=1e-6)
 
 
+def test_a_learned_lexical_weight_round_trips(make_tiny_network, tmp_path: Path) -> None:
+    network = make_tiny_network(seed=3, frozen_action_encoder=True, lexical_weight=0.5)
+    with torch.no_grad():
+        network.lexical_weight.copy_(torch.tensor([0.25, 0.75]))
+    save_checkpoint(Checkpoint.from_network(network), tmp_path / "ck")
+    rebuilt = load_checkpoint(tmp_path / "ck").build_network()
+    assert rebuilt.config()["lexical_weight"] == 0.5  # the starting value; the weights hold the learned one
+    assert torch.equal(rebuilt.lexical_weight.detach(), torch.tensor([0.25, 0.75]))
+
+
 def test_a_checkpoint_written_before_the_action_side_options_is_the_papers(
     make_tiny_network, tmp_path: Path
 ) -> None:
     checkpoint = Checkpoint.from_network(make_tiny_network(seed=3))
-    for key in ("frozen_action_encoder", "action_head", "rotary_fraction"):
+    for key in ("frozen_action_encoder", "action_head", "rotary_fraction", "lexical_weight"):
         del checkpoint.config[key]
     save_checkpoint(checkpoint, tmp_path / "old")
     rebuilt = load_checkpoint(tmp_path / "old").build_network()
     assert not rebuilt.frozen_action_encoder and rebuilt.action_head is None
-    assert rebuilt.rotary_fraction == 1.0
+    assert rebuilt.rotary_fraction == 1.0 and rebuilt.lexical_weight is None
 
 
 def test_checkpoints_are_never_overwritten_and_a_failed_save_leaves_nothing(

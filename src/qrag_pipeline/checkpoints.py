@@ -100,6 +100,7 @@ class Checkpoint:
                 frozen_action_encoder=self.config.get("frozen_action_encoder", False),
                 action_head=self.config.get("action_head", "none"),
                 rotary_fraction=self.config.get("rotary_fraction", 1.0),
+                lexical_weight=self.config.get("lexical_weight"),
             )
         except QragInputError:
             raise

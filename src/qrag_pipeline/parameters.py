@@ -102,6 +102,10 @@ RULES: dict[str, Rule] = {
     "train_q.model.rotary_fraction": Rule(
         lambda v: number().valid(v) and 0 <= v <= 1, "a number from 0 to 1"
     ),
+    "train_q.model.lexical_weight": Rule(
+        lambda v: v is None or number().valid(v),
+        "null (no lexical channel) or a number (the channel's starting weight)",
+    ),
     "train_q.model.trust_remote_code": BOOLEAN,
     "train_q.model.frozen_action_encoder": BOOLEAN,
     "train_q.model.action_head": Rule(lambda v: v in ("none", "linear"), "none or linear"),

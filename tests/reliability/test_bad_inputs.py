@@ -353,6 +353,12 @@ IN_PROCESS_CASES = {
         None,
         "train_q.model.rotary_fraction=1.5 must be a number from 0 to 1",
     ),
+    "lexical_weight_not_a_number": (
+        "train_q",
+        lambda tmp: {"train_q": {"model": {"lexical_weight": "high"}}},
+        None,
+        "train_q.model.lexical_weight='high' must be null (no lexical channel) or a number",
+    ),
     "fractional_update_count": (
         "train_q",
         lambda tmp: {"train_q": {"learning": {"total_updates": 2.5}}},

@@ -78,11 +78,11 @@ def inject(where: str, monkeypatch: pytest.MonkeyPatch) -> None:
         twin_q = QLearner._twin_q
 
         def faulty_twin_q(self, network, *args):
-            q1, q2, available = twin_q(self, network, *args)
+            q1, q2, available, lexical = twin_q(self, network, *args)
             return (
-                (q1 * math.nan, q2, available)
+                (q1 * math.nan, q2, available, lexical)
                 if faulty() and network is self.network
-                else (q1, q2, available)
+                else (q1, q2, available, lexical)
             )
 
         monkeypatch.setattr(QLearner, "_twin_q", faulty_twin_q)

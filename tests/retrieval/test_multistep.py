@@ -15,10 +15,11 @@ from qrag_pipeline.retrieval.multistep import (
     available_q,
     retrieve,
     retrieve_batch,
+    step_q,
 )
 from qrag_pipeline.retrieval.trace import Trace, learned_stop
 from qrag_pipeline.rl.inference import greedy_rollout
-from tests.retrieval.conftest import moves, small_episodes
+from tests.retrieval.conftest import episode, moves, small_episodes
 
 STEP_SIZE = 20.0
 BASE = 10000.0
@@ -161,3 +162,25 @@ def test_greedy_rollout_is_unchanged_on_a_fixed_tiny_case(make_tiny_network) -> 
         [0, 14, 13],
         [0, 1],
     ]
+
+
+def test_a_network_with_the_lexical_channel_scores_the_state_words_at_every_step(
+    make_tiny_network,
+) -> None:
+    keys = [f"key{i:03d}x{i * 7919 % 1000:03d}" for i in range(40)]
+    chunks = [f"The special magic number for {key} is {i}." for i, key in enumerate(keys)]
+    question = f"What is the special magic number for {keys[23]}?"
+    network = make_tiny_network(seed=2, frozen_action_encoder=True, lexical_weight=0.0)
+    embeddings = network.action_encoder.encode(chunks)
+    without = retrieve(network, question, chunks, embeddings, max_steps=1)
+    with torch.no_grad():
+        network.lexical_weight.fill_(50.0)  # the channel outweighs the random dense scores
+    found = retrieve(network, question, chunks, embeddings, max_steps=2)
+    assert found.retrieved[0] == 23 and without.retrieved[0] != 23
+    batch = retrieve_batch(network, [episode("k", question, chunks)], [embeddings], max_steps=2)
+    assert batch[0].retrieved == found.retrieved and batch[0].q_values == pytest.approx(found.q_values)
+    for t, (pick, q_value) in enumerate(zip(found.retrieved, found.q_values, strict=True)):
+        q = step_q(network, question, chunks, embeddings, found.retrieved[:t])
+        assert int(q.argmax()) == pick and float(q.max()) == pytest.approx(q_value)
+    with pytest.raises(QragInputError, match="lexical channel"):
+        network.chunk_twin_q(network.state_encoder.encode([question])[0], embeddings, [])

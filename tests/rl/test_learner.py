@@ -13,6 +13,7 @@ from safetensors.torch import save as save_safetensors
 
 from qrag_pipeline.episodes import Episode
 from qrag_pipeline.errors import QragInputError
+from qrag_pipeline.models.lexical import LexicalIndex
 from qrag_pipeline.models.q_network import QNetwork
 from qrag_pipeline.retrieval.embeddings import EpisodeEmbeddings, embed_texts
 from qrag_pipeline.rl.config import QLearningConfig
@@ -31,6 +32,7 @@ MakeNetwork = Callable[..., QNetwork]
 MakeLearner = Callable[..., QLearner]
 CPU = torch.device("cpu")
 FROZEN = {"frozen_action_encoder": True, "action_head": "linear"}
+LEXICAL = {**FROZEN, "lexical_weight": 0.5}
 
 
 @pytest.fixture
@@ -70,7 +72,7 @@ def make_learner(make_tiny_network: MakeNetwork, train_prose: dict[str, list[str
     return make
 
 
-@pytest.mark.parametrize("action_side", [None, FROZEN], ids=["paper", "frozen"])
+@pytest.mark.parametrize("action_side", [None, FROZEN, LEXICAL], ids=["paper", "frozen", "lexical"])
 def test_the_loss_re_encodes_exactly_the_q_the_policy_acted_on(
     make_learner: MakeLearner, action_side: dict[str, Any] | None
 ) -> None:
@@ -158,7 +160,7 @@ def test_gradient_accumulation_takes_one_optimiser_step_per_update(
     assert metrics["transitions_per_s"] == pytest.approx(32 * metrics["updates_per_s"])
 
 
-@pytest.mark.parametrize("action_side", [None, FROZEN], ids=["paper", "frozen"])
+@pytest.mark.parametrize("action_side", [None, FROZEN, LEXICAL], ids=["paper", "frozen", "lexical"])
 def test_a_resumed_learner_continues_exactly_through_safetensors_and_json(
     make_learner: MakeLearner, action_side: dict[str, Any] | None
 ) -> None:
@@ -210,6 +212,33 @@ def test_a_frozen_action_encoder_looks_chunks_up_and_trains_only_the_state_side_
     state = "state_encoder.model.encoder.layer.1.output.dense.weight"
     assert not torch.equal(after[state], before[state])
     assert metrics["seconds_chunk_embedding"] >= 0 and metrics["seconds_loss"] > 0
+
+
+def test_the_lexical_channel_adds_its_learned_weight_times_the_term_overlap(
+    make_learner: MakeLearner,
+) -> None:
+    learner = make_learner(num_envs=8, num_steps=8, learning_start=1, action_side=LEXICAL, pool=True)
+    learner.collect_rollout(alpha=0.01, explore=False)
+    weight = learner.network.lexical_weight.detach().clone()
+    envs = range(learner.config.num_envs)
+    states = learner._state_texts(envs)
+    embeddings = learner.network.state_encoder.encode(states)
+    with torch.no_grad():
+        q1, q2, _, overlaps = learner._twin_q(
+            learner.network, embeddings, states, learner.online_chunks, envs
+        )
+    for env, progress in enumerate(learner.env.progress):
+        n = len(progress.episode.chunks)
+        overlap = LexicalIndex(progress.episode.chunks).scores([states[env]])[0]
+        torch.testing.assert_close(overlaps[env, :n], overlap)
+        dense = learner.network.chunk_twin_q(
+            embeddings[env], learner.online_chunks[env], progress.retrieved, torch.zeros(n)
+        )
+        torch.testing.assert_close(q1[env, :n], dense[0] + weight[0] * overlap)
+        torch.testing.assert_close(q2[env, :n], dense[1] + weight[1] * overlap)
+    assert learner.lexical_taken.max() > 0  # the taken chunks share words with their states
+    learner.update()
+    assert not torch.equal(learner.network.lexical_weight.detach(), weight)  # it learns
 
 
 def test_without_pools_a_frozen_action_encoder_encodes_each_document_itself(

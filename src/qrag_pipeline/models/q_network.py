@@ -10,6 +10,12 @@ document once (`action_encoder.encode`) and, as the retrieved set grows, only ma
 re-rotates them (`positioned_actions`): a policy step costs one state encoding plus N
 dot products. The embedding is split into two halves whose dot products are two Q
 estimates (twin heads, a cheap double-Q); the policy uses their sum.
+
+With `lexical_weight` set, each estimate also gets w_h * overlap(s, chunk_i), the
+idf-weighted term overlap of `models.lexical` (w_h learned, one per twin half, starting
+at `lexical_weight`): a content channel the rotation cannot scramble, for chunks that
+differ only in rare tokens (UUID needles). The overlap depends on texts alone, so the
+caller computes it once per state (`LexicalIndex.scores`) and passes it in.
 """
 
 from __future__ import annotations
@@ -43,6 +49,7 @@ class QNetwork(torch.nn.Module):
         frozen_action_encoder: bool = False,
         action_head: str = "none",
         rotary_fraction: float = 1.0,
+        lexical_weight: float | None = None,
     ) -> None:
         super().__init__()
         check_position_mode(position_mode)
@@ -63,6 +70,12 @@ class QNetwork(torch.nn.Module):
         self.action_head = build_action_head(action_head, action_encoder.dim, TWIN_HEADS)
         if frozen_action_encoder:
             self.action_encoder.requires_grad_(False)
+        self.lexical_start = lexical_weight
+        self.lexical_weight = (
+            None
+            if lexical_weight is None
+            else torch.nn.Parameter(torch.full((TWIN_HEADS,), float(lexical_weight)))
+        )
 
     @classmethod
     def from_pretrained(
@@ -79,6 +92,7 @@ class QNetwork(torch.nn.Module):
         frozen_action_encoder: bool = False,
         action_head: str = "none",
         rotary_fraction: float = 1.0,
+        lexical_weight: float | None = None,
     ) -> QNetwork:
         """Both encoders loaded from the same weights, as two independent copies."""
         state_encoder, action_encoder = (
@@ -100,6 +114,7 @@ class QNetwork(torch.nn.Module):
             frozen_action_encoder,
             action_head,
             rotary_fraction,
+            lexical_weight,
         )
 
     def config(self) -> dict[str, Any]:
@@ -124,14 +139,15 @@ class QNetwork(torch.nn.Module):
             "frozen_action_encoder": self.frozen_action_encoder,
             "action_head": self.action_head_kind,
             "rotary_fraction": self.rotary_fraction,
+            "lexical_weight": self.lexical_start,
         }
 
     def trainable_parameters(self, top_layers: int | None = None) -> list[torch.nn.Parameter]:
         """Set which weights train and return them, in module order (the optimiser's).
 
         All of them by default; with `top_layers`, only the last `top_layers`
-        transformer layers of each trained encoder, and the action head. A frozen
-        action encoder never trains.
+        transformer layers of each trained encoder, the action head and the lexical
+        weight. A frozen action encoder never trains.
         """
         self.requires_grad_(top_layers is None)
         trained = [self.state_encoder]
@@ -142,6 +158,8 @@ class QNetwork(torch.nn.Module):
         if top_layers is not None:
             if self.action_head is not None:
                 self.action_head.requires_grad_(True)
+            if self.lexical_weight is not None:
+                self.lexical_weight.requires_grad_(True)
             for encoder in trained:
                 encoder.train_top_layers(top_layers)
         return [parameter for parameter in self.parameters() if parameter.requires_grad]
@@ -199,12 +217,30 @@ class QNetwork(torch.nn.Module):
         a1, a2 = actions.chunk(TWIN_HEADS, dim=-1)
         return torch.matmul(a1, s1).squeeze(-1), torch.matmul(a2, s2).squeeze(-1)
 
+    def with_lexical(self, q1: Tensor, q2: Tensor, lexical: Tensor | None) -> tuple[Tensor, Tensor]:
+        """(q1, q2) plus each twin half's weight times `lexical` (same shape: the
+        states' term overlap with the scored chunks); unchanged without the channel."""
+        if self.lexical_weight is None:
+            return q1, q2
+        if lexical is None:
+            raise QragInputError(
+                "this Q-network has a lexical channel (lexical_weight) but was given no "
+                "term overlaps. Fix: pass LexicalIndex(chunks).scores(states) as `lexical`."
+            )
+        lexical = lexical.to(q1.device)
+        return q1 + self.lexical_weight[0] * lexical, q2 + self.lexical_weight[1] * lexical
+
     def chunk_twin_q(
-        self, state_embedding: Tensor, chunk_embeddings: Tensor, retrieved: Sequence[int]
+        self,
+        state_embedding: Tensor,
+        chunk_embeddings: Tensor,
+        retrieved: Sequence[int],
+        lexical: Tensor | None = None,
     ) -> tuple[Tensor, Tensor]:
         """The two Q estimates (q1, q2), each [N], of every chunk of one document for
         one state [D], given the chunks retrieved so far (scored too: masking them is
-        the caller's).
+        the caller's) and, with the lexical channel, the state's term overlap [N] with
+        each chunk.
 
         `chunk_embeddings` [N, D] are the action encoder's outputs made once per
         document; only their positions depend on `retrieved`. Training (the learner's
@@ -214,4 +250,4 @@ class QNetwork(torch.nn.Module):
         taken = torch.tensor(list(retrieved), dtype=torch.long)
         actions = self.positioned_actions(chunk_embeddings.to(state_embedding.device), taken)
         q1, q2 = self.twin_q(state_embedding.reshape(1, -1), actions)
-        return q1[0], q2[0]
+        return self.with_lexical(q1[0], q2[0], lexical)

@@ -4,7 +4,9 @@ docs/method.md, "Inference": a document's chunks are embedded once; each step
 then encodes the state (question plus what was retrieved), re-rotates the precomputed
 chunk embeddings by the positions the retrieved set implies, masks the retrieved
 chunks and takes the argmax. A step is O(N*D) in time and memory (no [N, N] tensor),
-which is what lets one process 400,000-chunk documents on a CPU.
+which is what lets one process 400,000-chunk documents on a CPU. A network with the
+lexical channel also indexes each document's words once (`LexicalIndex`), and each
+step scores the state's words against it (a sparse product, O(nonzeros)).
 
 Every pick's Q value is kept in the `Trace`, so one run gives the fixed-T result, the
 learned stop and the oracle stop alike (`qrag_pipeline.retrieval.trace`).
@@ -21,6 +23,7 @@ from torch import Tensor
 
 from qrag_pipeline.episodes import Episode
 from qrag_pipeline.errors import QragInputError
+from qrag_pipeline.models.lexical import LexicalIndex
 from qrag_pipeline.models.q_network import QNetwork
 from qrag_pipeline.retrieval.embeddings import EpisodeEmbeddings
 from qrag_pipeline.retrieval.trace import Trace
@@ -40,6 +43,16 @@ class _Search:
     embeddings: Callable[[], Tensor]
     retrieved: list[int] = field(default_factory=list)
     q_values: list[float] = field(default_factory=list)
+    lexical: LexicalIndex | None = None
+
+    def overlaps(self, network: QNetwork, state: str) -> Tensor | None:
+        """The state's term overlap [N] with each chunk when `network` has the lexical
+        channel (the document indexed at its first step), else None."""
+        if network.lexical_weight is None:
+            return None
+        if self.lexical is None:
+            self.lexical = LexicalIndex(self.chunks)
+        return self.lexical.scores([state])[0]
 
 
 def available_q(
@@ -47,16 +60,35 @@ def available_q(
     state_embedding: Tensor,
     chunk_embeddings: Tensor,
     retrieved: Sequence[int],
+    lexical: Tensor | None = None,
 ) -> Tensor:
     """Q [N] of every chunk given the state and the retrieved chunks (those: -inf).
 
     `chunk_embeddings` [N, D] are the unrotated action embeddings computed once per
-    document; only their rotation depends on `retrieved`.
+    document; only their rotation depends on `retrieved`. `lexical` [N] is the
+    state's term overlap with each chunk, for a network with the lexical channel.
     """
-    q1, q2 = network.chunk_twin_q(state_embedding, chunk_embeddings, retrieved)
+    q1, q2 = network.chunk_twin_q(state_embedding, chunk_embeddings, retrieved, lexical)
     q = q1 + q2
     q[torch.tensor(list(retrieved), dtype=torch.long, device=q.device)] = -torch.inf
     return q
+
+
+@torch.no_grad()
+def step_q(
+    network: QNetwork,
+    question: str,
+    chunks: Sequence[str],
+    chunk_embeddings: Tensor,
+    retrieved: Sequence[int],
+    chunk_budget: int = 64,
+) -> Tensor:
+    """Q [N] of every chunk at the step of `retrieve` that follows `retrieved` (those:
+    -inf), scored as `retrieve` scores it: for looking at a trace's runners-up."""
+    search = _Search(question, chunks, _constant(chunk_embeddings), list(retrieved))
+    text = network.state_text(question, chunks, search.retrieved, chunk_budget)
+    state = network.state_encoder.encode([text])[0]
+    return available_q(network, state, chunk_embeddings, search.retrieved, search.overlaps(network, text))
 
 
 def retrieve(
@@ -105,11 +137,11 @@ def _run(network: QNetwork, searches: Sequence[_Search], max_steps: int, chunk_b
         running = [s for s in searches if len(s.retrieved) < len(s.chunks)]
         if not running:
             return
-        states = network.state_encoder.encode(
-            [network.state_text(s.question, s.chunks, s.retrieved, chunk_budget) for s in running]
-        )
-        for state, search in zip(states, running, strict=True):
-            q = available_q(network, state, search.embeddings(), search.retrieved)
+        texts = [network.state_text(s.question, s.chunks, s.retrieved, chunk_budget) for s in running]
+        states = network.state_encoder.encode(texts)
+        for state, text, search in zip(states, texts, running, strict=True):
+            lexical = search.overlaps(network, text)
+            q = available_q(network, state, search.embeddings(), search.retrieved, lexical)
             best = int(q.argmax())
             search.retrieved.append(best)
             search.q_values.append(float(q[best]))

@@ -31,6 +31,7 @@ from torch.nn.utils.rnn import pad_sequence
 from qrag_pipeline.checkpoints import tensors_with_prefix
 from qrag_pipeline.episodes import Episode
 from qrag_pipeline.errors import QragInputError, TrainingDivergedError
+from qrag_pipeline.models.lexical import LexicalIndex
 from qrag_pipeline.models.positions import chunk_positions
 from qrag_pipeline.models.q_network import QNetwork
 from qrag_pipeline.retrieval.chunk_table import ChunkTable
@@ -207,6 +208,8 @@ class QLearner:
             online, target = self._embed_chunks(progress.episode.chunks)
             self.online_chunks.append(online)
             self.target_chunks.append(target)
+        # Each env's document indexed for the lexical channel (None without one).
+        self.lexical_indexes = [self._lexical_index(p.episode.chunks) for p in self.env.progress]
 
         # Rollout storage [num_steps, num_envs]: what the loss needs of each transition.
         shape = (config.num_steps, config.num_envs)
@@ -215,6 +218,7 @@ class QLearner:
         self.chunk_vectors = torch.zeros(*shape, self.network.action_encoder.dim)
         self.positions = torch.zeros(shape)
         self.q_taken = torch.zeros(shape)
+        self.lexical_taken = torch.zeros(shape)
         self.rewards = torch.zeros(shape)
         self.dones = torch.zeros(shape, dtype=torch.bool)
         self.next_values = torch.zeros(shape)
@@ -285,8 +289,8 @@ class QLearner:
                 with torch.no_grad():
                     with self._autocast():
                         state_embeddings = self.network.state_encoder.encode(states)
-                    q1, q2, available = self._twin_q(
-                        self.network, state_embeddings, self.online_chunks, every_env
+                    q1, q2, available, lexical = self._twin_q(
+                        self.network, state_embeddings, states, self.online_chunks, every_env
                     )
                 q, available = (q1 + q2).cpu(), available.cpu()
                 self._check_finite("a Q value", _first_non_finite(q[available]))
@@ -301,13 +305,15 @@ class QLearner:
                     self.chunk_texts[step][env] = progress.episode.chunks[action]
                     self.chunk_vectors[step, env] = self.online_chunks[env][action]
                     self.positions[step, env] = self._positions(env)[action]
+                    self.lexical_taken[step, env] = lexical[env, action]
             with self._timed("environment"):
                 result = self.env.step(actions.tolist())
             self.rewards[step] = torch.from_numpy(result.rewards)
             self.dones[step] = torch.from_numpy(result.dones)
             for env in np.flatnonzero(result.dones).tolist():
-                embeddings = self._embed_chunks(self.env.progress[env].episode.chunks)
-                self.online_chunks[env], self.target_chunks[env] = embeddings
+                chunks = self.env.progress[env].episode.chunks
+                self.online_chunks[env], self.target_chunks[env] = self._embed_chunks(chunks)
+                self.lexical_indexes[env] = self._lexical_index(chunks)
             with self._timed("target"):
                 self.next_values[step] = self._target_values(alpha, ~result.dones)
             finished += result.finished
@@ -325,9 +331,10 @@ class QLearner:
         envs = np.flatnonzero(live).tolist()
         if not envs:
             return values
+        states = self._state_texts(envs)
         with self._autocast():
-            state_embeddings = self.target.state_encoder.encode(self._state_texts(envs))
-        q1, q2, available = self._twin_q(self.target, state_embeddings, self.target_chunks, envs)
+            state_embeddings = self.target.state_encoder.encode(states)
+        q1, q2, available, _ = self._twin_q(self.target, state_embeddings, states, self.target_chunks, envs)
         top_k = self.config.top_k
         values[envs] = (
             soft_value(q1, available, alpha, top_k) + soft_value(q2, available, alpha, top_k)
@@ -341,7 +348,8 @@ class QLearner:
         taken chunk's vector is encoded again by the online action encoder when that
         one trains (the vectors made at reset carry no gradient), or taken as stored
         when it is frozen; either way it passes the head and is rotated by the
-        position it had when taken.
+        position it had when taken. The lexical channel's overlaps depend on texts
+        alone: those stored while acting are exact.
         """
         states = [text for row in self.states for text in row]
         with self._autocast():
@@ -353,7 +361,7 @@ class QLearner:
                 vectors = self.network.action_encoder.embed(chunks)
         chunk_embeddings = self.network.rotated_actions(vectors.float(), self.positions.flatten())
         q1, q2 = self.network.twin_q(state_embeddings.float(), chunk_embeddings.unsqueeze(1))
-        return q1[:, 0], q2[:, 0]
+        return self.network.with_lexical(q1[:, 0], q2[:, 0], self.lexical_taken.flatten())
 
     def optimizer_step(self, learning_rate: float) -> float:
         """Clip the summed gradients, take one AdamW step at `learning_rate`, move the
@@ -372,23 +380,30 @@ class QLearner:
         self,
         network: QNetwork,
         state_embeddings: Tensor,
+        states: Sequence[str],
         chunk_embeddings: Sequence[Tensor],
         envs: Sequence[int],
-    ) -> tuple[Tensor, Tensor, Tensor]:
-        """q1, q2 and availability [len(envs), N_max] (float32) of the given envs,
-        padded to the longest document; `state_embeddings` holds one row per env."""
-        q1s, q2s, masks = [], [], []
+    ) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+        """q1, q2, availability and the lexical overlaps (zeros without the channel),
+        each [len(envs), N_max] (float32) for the given envs, padded to the longest
+        document; `state_embeddings` and `states` hold one row per env."""
+        q1s, q2s, masks, overlaps = [], [], [], []
         for row, env in enumerate(envs):
             progress = self.env.progress[env]
-            q1, q2 = network.chunk_twin_q(state_embeddings[row], chunk_embeddings[env], progress.retrieved)
+            index = self.lexical_indexes[env]
+            lexical = None if index is None else index.scores([states[row]])[0]
+            q1, q2 = network.chunk_twin_q(
+                state_embeddings[row], chunk_embeddings[env], progress.retrieved, lexical
+            )
             q1s.append(q1.float())
             q2s.append(q2.float())
             masks.append(torch.from_numpy(progress.available))
-        available = pad_sequence(masks, batch_first=True).to(self.device)
+            overlaps.append(torch.zeros(len(progress.available)) if lexical is None else lexical)
         return (
             pad_sequence(q1s, batch_first=True),
             pad_sequence(q2s, batch_first=True),
-            available,
+            pad_sequence(masks, batch_first=True).to(self.device),
+            pad_sequence(overlaps, batch_first=True),
         )
 
     def _positions(self, env: int) -> Tensor:
@@ -426,6 +441,13 @@ class QLearner:
                 online = self.network.action_encoder.encode(chunks)
                 target = self.target.action_encoder.encode(chunks)
             return online, target
+
+    def _lexical_index(self, chunks: Sequence[str]) -> LexicalIndex | None:
+        """A new document's chunks indexed for the lexical channel, once per episode."""
+        if self.network.lexical_weight is None:
+            return None
+        with self._timed("chunk_embedding"):
+            return LexicalIndex(chunks)
 
     def state_dict(self) -> tuple[dict[str, Tensor], dict[str, Any]]:
         """What resuming needs: (named tensors, JSON-able values); nothing to pickle.
@@ -471,6 +493,7 @@ class QLearner:
         )
         self.generator.set_state(tensors["behaviour_rng"])
         self.env.load_state_dict(values["env"])
+        self.lexical_indexes = [self._lexical_index(p.episode.chunks) for p in self.env.progress]
         self.updates = int(values["updates"])
 
     def _check_finite(self, what: str, value: float | None) -> None:
