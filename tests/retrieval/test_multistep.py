@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from qrag_pipeline.errors import QragInputError
+from qrag_pipeline.models.lexical import LexicalIndex
 from qrag_pipeline.models.q_network import QNetwork
 from qrag_pipeline.retrieval.embeddings import embed_episodes
 from qrag_pipeline.retrieval.multistep import (
@@ -179,8 +180,13 @@ def test_a_network_with_the_lexical_channel_scores_the_state_words_at_every_step
     assert found.retrieved[0] == 23 and without.retrieved[0] != 23
     batch = retrieve_batch(network, [episode("k", question, chunks)], [embeddings], max_steps=2)
     assert batch[0].retrieved == found.retrieved and batch[0].q_values == pytest.approx(found.q_values)
+    index = LexicalIndex(chunks)
     for t, (pick, q_value) in enumerate(zip(found.retrieved, found.q_values, strict=True)):
         q = step_q(network, question, chunks, embeddings, found.retrieved[:t])
         assert int(q.argmax()) == pick and float(q.max()) == pytest.approx(q_value)
+        indexed = step_q(network, question, chunks, embeddings, found.retrieved[:t], lexical=index)
+        torch.testing.assert_close(indexed, q)
+    with pytest.raises(QragInputError, match="lexical index holds 39 chunks but the document has 40"):
+        step_q(network, question, chunks, embeddings, [], lexical=LexicalIndex(chunks[:-1]))
     with pytest.raises(QragInputError, match="lexical channel"):
         network.chunk_twin_q(network.state_encoder.encode([question])[0], embeddings, [])

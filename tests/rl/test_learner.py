@@ -241,6 +241,38 @@ def test_the_lexical_channel_adds_its_learned_weight_times_the_term_overlap(
     assert not torch.equal(learner.network.lexical_weight.detach(), weight)  # it learns
 
 
+def test_each_state_is_scored_against_its_document_once(
+    make_learner: MakeLearner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The target pass scores each live env's next state; the next policy pass acts on
+    that same state and must reuse its overlaps, not score it again."""
+    scored: list[tuple[LexicalIndex, str]] = []
+    score = LexicalIndex.scores
+
+    def counted(index: LexicalIndex, texts: list[str]) -> torch.Tensor:
+        scored.extend((index, text) for text in texts)
+        return score(index, texts)
+
+    monkeypatch.setattr(LexicalIndex, "scores", counted)
+    learner = make_learner(learning_start=1, action_side=LEXICAL, pool=True)
+    learner.update()
+    learner.update()
+    pairs = [(id(index), text) for index, text in scored]  # `scored` keeps each index alive
+    steps = 2 * learner.config.num_steps
+    assert len(pairs) == len(set(pairs)) >= learner.config.num_envs * steps
+
+
+def test_without_the_lexical_channel_no_overlaps_are_made(make_learner: MakeLearner) -> None:
+    learner = make_learner(action_side=FROZEN, pool=True)
+    learner.collect_rollout(alpha=0.01, explore=False)
+    envs = range(learner.config.num_envs)
+    states = learner._state_texts(envs)
+    with torch.no_grad():
+        embeddings = learner.network.state_encoder.encode(states)
+        *_, overlaps = learner._twin_q(learner.network, embeddings, states, learner.online_chunks, envs)
+    assert overlaps is None and not learner.lexical_taken.any()
+
+
 def test_without_pools_a_frozen_action_encoder_encodes_each_document_itself(
     make_learner: MakeLearner,
 ) -> None:

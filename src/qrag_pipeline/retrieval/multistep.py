@@ -82,10 +82,22 @@ def step_q(
     chunk_embeddings: Tensor,
     retrieved: Sequence[int],
     chunk_budget: int = 64,
+    lexical: LexicalIndex | None = None,
 ) -> Tensor:
     """Q [N] of every chunk at the step of `retrieve` that follows `retrieved` (those:
-    -inf), scored as `retrieve` scores it: for looking at a trace's runners-up."""
-    search = _Search(question, chunks, _constant(chunk_embeddings), list(retrieved))
+    -inf), scored as `retrieve` scores it: for looking at a trace's runners-up.
+
+    `lexical` is the document's `LexicalIndex` for a network with the lexical channel:
+    made once, it serves every step of a loop over a long document; None indexes the
+    document's words here, at each call.
+    """
+    _check_count(chunks, chunk_embeddings.shape, "the document")
+    if lexical is not None and len(lexical) != len(chunks):
+        raise QragInputError(
+            f"the lexical index holds {len(lexical)} chunks but the document has "
+            f"{len(chunks)}. Fix: pass LexicalIndex(chunks) of this document's chunks."
+        )
+    search = _Search(question, chunks, _constant(chunk_embeddings), list(retrieved), lexical=lexical)
     text = network.state_text(question, chunks, search.retrieved, chunk_budget)
     state = network.state_encoder.encode([text])[0]
     return available_q(network, state, chunk_embeddings, search.retrieved, search.overlaps(network, text))

@@ -208,8 +208,11 @@ class QLearner:
             online, target = self._embed_chunks(progress.episode.chunks)
             self.online_chunks.append(online)
             self.target_chunks.append(target)
-        # Each env's document indexed for the lexical channel (None without one).
+        # Each env's document indexed for the lexical channel (None without one), and
+        # the last state it scored there: the target pass scores each live env's next
+        # state, which the next policy pass would otherwise score again.
         self.lexical_indexes = [self._lexical_index(p.episode.chunks) for p in self.env.progress]
+        self.last_overlaps: list[tuple[LexicalIndex, str, Tensor] | None] = [None] * config.num_envs
 
         # Rollout storage [num_steps, num_envs]: what the loss needs of each transition.
         shape = (config.num_steps, config.num_envs)
@@ -305,7 +308,8 @@ class QLearner:
                     self.chunk_texts[step][env] = progress.episode.chunks[action]
                     self.chunk_vectors[step, env] = self.online_chunks[env][action]
                     self.positions[step, env] = self._positions(env)[action]
-                    self.lexical_taken[step, env] = lexical[env, action]
+                    if lexical is not None:
+                        self.lexical_taken[step, env] = lexical[env, action]
             with self._timed("environment"):
                 result = self.env.step(actions.tolist())
             self.rewards[step] = torch.from_numpy(result.rewards)
@@ -383,28 +387,42 @@ class QLearner:
         states: Sequence[str],
         chunk_embeddings: Sequence[Tensor],
         envs: Sequence[int],
-    ) -> tuple[Tensor, Tensor, Tensor, Tensor]:
-        """q1, q2, availability and the lexical overlaps (zeros without the channel),
+    ) -> tuple[Tensor, Tensor, Tensor, Tensor | None]:
+        """q1, q2, availability and the lexical overlaps (None without the channel),
         each [len(envs), N_max] (float32) for the given envs, padded to the longest
         document; `state_embeddings` and `states` hold one row per env."""
         q1s, q2s, masks, overlaps = [], [], [], []
         for row, env in enumerate(envs):
             progress = self.env.progress[env]
-            index = self.lexical_indexes[env]
-            lexical = None if index is None else index.scores([states[row]])[0]
+            lexical = self._overlaps(env, states[row])
             q1, q2 = network.chunk_twin_q(
                 state_embeddings[row], chunk_embeddings[env], progress.retrieved, lexical
             )
             q1s.append(q1.float())
             q2s.append(q2.float())
             masks.append(torch.from_numpy(progress.available))
-            overlaps.append(torch.zeros(len(progress.available)) if lexical is None else lexical)
+            if lexical is not None:
+                overlaps.append(lexical)
         return (
             pad_sequence(q1s, batch_first=True),
             pad_sequence(q2s, batch_first=True),
             pad_sequence(masks, batch_first=True).to(self.device),
-            pad_sequence(overlaps, batch_first=True),
+            pad_sequence(overlaps, batch_first=True) if overlaps else None,
         )
+
+    def _overlaps(self, env: int, state: str) -> Tensor | None:
+        """`state`'s term overlap [N] with env's chunks (None without the channel),
+        scored once per state and document: the target pass's next state is the next
+        policy pass's state, and overlaps depend on the texts alone."""
+        index = self.lexical_indexes[env]
+        if index is None:
+            return None
+        last = self.last_overlaps[env]
+        if last is not None and last[0] is index and last[1] == state:
+            return last[2]
+        overlaps = index.scores([state])[0]
+        self.last_overlaps[env] = (index, state, overlaps)
+        return overlaps
 
     def _positions(self, env: int) -> Tensor:
         """Positions [N] of env's chunks given what it has retrieved so far."""
