@@ -2,12 +2,12 @@
 
 Parts (all by default, or --parts ...):
 
-- `backends`: sentences per second of torch, onnx and onnx-int8 on the same 20,000
+- `backends`: sentences per second of torch, torch-bf16, onnx and onnx-int8 on the same 20,000
   book sentences, side by side (each ONNX export made, and timed, once before), the
   cosine between each backend's embeddings and torch's;
 - `accuracy`: BabiLong qa2 fact EM@4 on 100 episodes at 32k (official test stories in
   the test books) with a frozen-action-encoder checkpoint (--checkpoint), its chunks
-  embedded by torch and by onnx-int8;
+  embedded by torch, by torch-bf16 and by onnx-int8;
 - `executors`: the same sentences through the sharded encoder in this process, and on
   a Dask LocalCluster of 1 and of 2 worker processes: throughput and the cluster's
   overhead;
@@ -18,7 +18,7 @@ Parts (all by default, or --parts ...):
   after N shards, then again to the end, printing where it resumed.
 
     .venv/bin/python benchmarks/encoding_backends.py --checkpoint DIR
-    .venv/bin/python benchmarks/encoding_backends.py --parts ten_million --backend onnx-int8 --kill-after 40
+    .venv/bin/python benchmarks/encoding_backends.py --parts ten_million --backend torch-bf16 --kill-after 40
     .venv/bin/python benchmarks/encoding_backends.py --parts executors --params embed.executor.shard_size=2048
 
 The encoder, the ONNX cache, the shard size and T come from conf/base (`embed`,
@@ -45,8 +45,9 @@ from common import RESULTS, ROOT, add_params_argument, machine, q_rag_fact_em, s
 from qrag_pipeline.builders.babilong import build_babilong_episodes
 from qrag_pipeline.checkpoints import load_checkpoint
 from qrag_pipeline.evaluation import evaluate_methods
+from qrag_pipeline.models.backend_names import BACKENDS, SETTINGS
+from qrag_pipeline.models.backends import inference_encoder, resolve_backend
 from qrag_pipeline.models.encoder import TextEncoder
-from qrag_pipeline.models.onnx_encoder import BACKENDS, inference_encoder
 from qrag_pipeline.retrieval.embeddings import embed_episodes
 from qrag_pipeline.retrieval.sharded_encoding import EncoderSpec, ExecutorSettings, ShardedEncoder
 from qrag_pipeline.sources.books import load_books
@@ -128,7 +129,7 @@ def _backends(encoder_args: dict[str, Any], sentences: list[str], onnx_cache: Pa
 
 
 def _accuracy(args: argparse.Namespace, encoder_args: dict[str, Any]) -> dict[str, Any]:
-    """qa2 fact EM@T at 32k with the checkpoint's chunks embedded by torch and by int8,
+    """qa2 fact EM@T at 32k with the checkpoint's chunks embedded by torch, bf16 and int8,
     scored by the evaluate stage's entry point (T = evaluate.max_steps)."""
     if args.checkpoint is None:
         raise SystemExit("the accuracy part needs --checkpoint (a frozen-action-encoder train_q checkpoint)")
@@ -142,7 +143,7 @@ def _accuracy(args: argparse.Namespace, encoder_args: dict[str, Any]) -> dict[st
     torch_encoder = TextEncoder.from_pretrained(**encoder_args)
     results: dict[str, Any] = {"checkpoint": str(args.checkpoint), "episodes": len(episodes)}
     evaluate = args.parameters["evaluate"]
-    for backend in ("torch", "onnx-int8"):
+    for backend in ("torch", "torch-bf16", "onnx-int8"):
         embeddings = embed_episodes(inference_encoder(torch_encoder, backend, _onnx_cache(args)), episodes)
         with torch.inference_mode():
             metrics = evaluate_methods(
@@ -272,7 +273,7 @@ def _arguments() -> argparse.Namespace:
     parser.add_argument("--parts", nargs="+", default=list(PARTS), choices=PARTS)
     parser.add_argument("--sentences", type=int, default=20_000)
     parser.add_argument("--executor-sentences", type=int, default=8192)
-    parser.add_argument("--backend", default="onnx-int8", choices=BACKENDS, help="executors and ten_million")
+    parser.add_argument("--backend", default="auto", choices=SETTINGS, help="executors and ten_million")
     parser.add_argument("--checkpoint", type=Path, default=None)
     parser.add_argument(
         "--kill-after", type=int, default=0, help="ten_million: kill after N shards, then resume"
@@ -282,7 +283,9 @@ def _arguments() -> argparse.Namespace:
     parser.add_argument("--shared", type=Path, default=ROOT.parent / "shared" / "data")
     parser.add_argument("--out", type=Path, default=None)
     add_params_argument(parser)
-    return set_parameters(parser, parser.parse_args(), {})
+    args = set_parameters(parser, parser.parse_args(), {})
+    args.backend = resolve_backend(args.backend, torch.device("cpu"))  # recorded as run
+    return args
 
 
 if __name__ == "__main__":

@@ -13,6 +13,8 @@ from qrag_pipeline.api import QRetriever, latest_checkpoint_dir
 from qrag_pipeline.checkpoints import Checkpoint, load_checkpoint, save_checkpoint
 from qrag_pipeline.episodes import Episode
 from qrag_pipeline.errors import QragInputError
+from qrag_pipeline.models import backends
+from qrag_pipeline.models.bfloat16_encoder import Bfloat16Encoder
 from qrag_pipeline.retrieval.chunk_table import ChunkTable
 from qrag_pipeline.retrieval.embeddings import embed_texts
 from qrag_pipeline.retrieval.multistep import retrieve
@@ -41,7 +43,7 @@ def checkpoint_dir(make_tiny_network, tmp_path_factory: pytest.TempPathFactory) 
 def test_three_lines_retrieve_from_a_text_in_document_order_with_q_values(
     checkpoint_dir: Path,
 ) -> None:
-    retriever = QRetriever.from_checkpoint(checkpoint_dir)
+    retriever = QRetriever.from_checkpoint(checkpoint_dir, backend="torch")
     hits = retriever.retrieve(STORY, QUESTION, max_steps=3)
     chunks = split_sentences(STORY)
     assert [hit.index for hit in hits] == sorted(hit.index for hit in hits)
@@ -54,10 +56,22 @@ def test_three_lines_retrieve_from_a_text_in_document_order_with_q_values(
     assert [hit.q_value for hit in by_step] == pytest.approx(trace.q_values, abs=1e-6)
 
 
+def test_the_default_backend_on_an_amx_cpu_retrieves_the_float32_chunks_with_close_q_values(
+    checkpoint_dir: Path, monkeypatch
+) -> None:
+    monkeypatch.setattr(backends, "has_amx", lambda: True)
+    default = QRetriever.from_checkpoint(checkpoint_dir)
+    assert isinstance(default.chunk_encoder, Bfloat16Encoder)
+    exact = QRetriever.from_checkpoint(checkpoint_dir, backend="torch")
+    hits, exact_hits = default.retrieve(STORY, QUESTION, 3), exact.retrieve(STORY, QUESTION, 3)
+    assert [hit.index for hit in hits] == [hit.index for hit in exact_hits]
+    assert [hit.q_value for hit in hits] == pytest.approx([hit.q_value for hit in exact_hits], abs=1e-3)
+
+
 def test_a_list_of_chunks_is_used_as_given_and_the_threshold_cuts_the_steps(
     checkpoint_dir: Path,
 ) -> None:
-    retriever = QRetriever(load_checkpoint(checkpoint_dir).build_network())
+    retriever = QRetriever(load_checkpoint(checkpoint_dir).build_network(), backend="torch")
     chunks = split_sentences(STORY)
     from_list = retriever.retrieve(chunks, QUESTION, max_steps=4)
     assert from_list == retriever.retrieve(STORY, QUESTION, max_steps=4)

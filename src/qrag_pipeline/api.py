@@ -21,7 +21,7 @@ import torch
 
 from qrag_pipeline.checkpoints import CONFIG_FILE, load_checkpoint
 from qrag_pipeline.errors import QragInputError
-from qrag_pipeline.models.onnx_encoder import inference_encoder
+from qrag_pipeline.models.backends import inference_encoder
 from qrag_pipeline.models.q_network import QNetwork
 from qrag_pipeline.retrieval.multistep import retrieve
 from qrag_pipeline.retrieval.trace import learned_stop
@@ -62,7 +62,7 @@ class QRetriever:
         network: QNetwork,
         chunk_budget: int = 64,
         stop_threshold: float | None = None,
-        backend: str = "torch",
+        backend: str = "auto",
     ) -> None:
         self.network = network
         self.chunk_budget = chunk_budget
@@ -71,12 +71,13 @@ class QRetriever:
 
     @classmethod
     def from_checkpoint(
-        cls, directory: str | Path, device: torch.device | str = "cpu", backend: str = "torch"
+        cls, directory: str | Path, device: torch.device | str = "cpu", backend: str = "auto"
     ) -> QRetriever:
         """The retriever of one checkpoint folder (a version, not their root).
 
-        `backend` encodes the document's chunks: "torch", or on the CPU "onnx" /
-        "onnx-int8" (ONNX Runtime, exported once; faster on long documents).
+        `backend` encodes the document's chunks (`models.backends`): "auto" (bfloat16
+        weights on CPUs with AMX tiles, else torch), "torch", "torch-bf16", or on the
+        CPU "onnx" / "onnx-int8" (ONNX Runtime, exported once).
         """
         checkpoint = load_checkpoint(directory)
         return cls(

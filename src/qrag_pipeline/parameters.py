@@ -18,6 +18,7 @@ from typing import Any
 
 from qrag_pipeline.checks import is_finite_number, is_whole
 from qrag_pipeline.errors import QragInputError
+from qrag_pipeline.models.backend_names import SETTINGS
 from qrag_pipeline.rl.config import learning_config
 
 
@@ -75,7 +76,7 @@ RULES: dict[str, Rule] = {
     "embed.encoder.scale": number(above=0),
     "embed.encoder.trust_remote_code": BOOLEAN,
     "embed.progress": BOOLEAN,
-    "embed.backend": Rule(lambda v: v in ("torch", "onnx", "onnx-int8"), "torch, onnx or onnx-int8"),
+    "embed.backend": Rule(lambda v: v in SETTINGS, " | ".join(SETTINGS)),
     "embed.executor.kind": Rule(lambda v: v in ("local", "dask"), "local or dask"),
     "embed.executor.shard_size": whole(1),
     "embed.executor.n_workers": whole(1),

@@ -28,7 +28,7 @@ from qrag_pipeline.api import (
     latest_checkpoint_dir,
 )
 from qrag_pipeline.errors import QragInputError
-from qrag_pipeline.models.onnx_encoder import BACKENDS
+from qrag_pipeline.models.backend_names import SETTINGS
 
 PROG = "qrag-retrieve"
 USAGE_ERROR = 2
@@ -93,9 +93,9 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--max-steps", type=int, default=4, help="chunks to retrieve (default 4)")
     parser.add_argument(
         "--backend",
-        choices=BACKENDS,
-        default="torch",
-        help="what encodes the chunks on the CPU (onnx-int8: fastest on long files)",
+        choices=SETTINGS,
+        default="auto",
+        help="what encodes the chunks (default auto: bfloat16 weights on CPUs with AMX, else torch)",
     )
     stop = parser.add_mutually_exclusive_group()
     stop.add_argument(

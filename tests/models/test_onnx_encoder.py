@@ -10,8 +10,9 @@ import torch
 
 from qrag_pipeline.errors import QragInputError
 from qrag_pipeline.models import onnx_encoder
+from qrag_pipeline.models.backends import inference_encoder
 from qrag_pipeline.models.encoder import TextEncoder
-from qrag_pipeline.models.onnx_encoder import OnnxEncoder, inference_encoder
+from qrag_pipeline.models.onnx_encoder import OnnxEncoder
 
 TEXTS = [
     "Mary went back to the kitchen.",
@@ -54,12 +55,7 @@ def test_the_export_is_made_once_and_reused(encoder: TextEncoder, cache: Path, m
     assert not [p for p in cache.rglob(".*")]  # no staging leftovers
 
 
-def test_torch_is_itself_and_bad_backends_or_packages_are_clear_errors(
-    encoder: TextEncoder, cache: Path, monkeypatch
-) -> None:
-    assert inference_encoder(encoder, "torch", cache) is encoder
-    with pytest.raises(QragInputError, match=r"unknown encoding backend 'tensorrt'\. Fix: use one of torch"):
-        inference_encoder(encoder, "tensorrt", cache)
+def test_missing_onnx_packages_are_a_clear_error(encoder: TextEncoder, cache: Path, monkeypatch) -> None:
     monkeypatch.setattr(onnx_encoder, "_importable", lambda name: name != "onnxruntime")
     with pytest.raises(QragInputError, match=r"need the packages \['onnxruntime'\]\. Fix: pip install"):
         inference_encoder(encoder, "onnx-int8", cache / "elsewhere")

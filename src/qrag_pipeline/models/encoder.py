@@ -159,7 +159,7 @@ class TextEncoder(torch.nn.Module):
             max_length=self.max_length,
             return_tensors="pt",
         ).to(self.device)
-        hidden = self.model(**batch).last_hidden_state
+        hidden = self.model(**batch).last_hidden_state.float()  # pooled in float32
         mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)
         pooled = (hidden * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1.0)
         return pooled * self.scale

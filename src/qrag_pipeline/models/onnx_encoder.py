@@ -33,7 +33,6 @@ from qrag_pipeline.models.encoder import TextEncoder, encode_in_batches
 from qrag_pipeline.staging import staged
 
 LOGGER = logging.getLogger(__name__)
-BACKENDS = ("torch", "onnx", "onnx-int8")
 DEFAULT_CACHE = Path("data/06_models/onnx_encoders")
 """Where exports are kept unless a cache folder is given (inside the project, git-ignored)."""
 OPSET = 17
@@ -92,19 +91,6 @@ class OnnxEncoder:
     ) -> Tensor:
         """Embeddings [N, D] in input order, batched by length as `TextEncoder.encode`."""
         return encode_in_batches(self, texts, batch_size, progress, max_batch_tokens)
-
-
-def inference_encoder(
-    encoder: TextEncoder, backend: str, cache: str | Path | None = None
-) -> TextEncoder | OnnxEncoder:
-    """`encoder` itself for "torch" (and on a GPU whatever is asked), else its ONNX
-    export ("onnx") or int8-quantised export ("onnx-int8"), made once into `cache`."""
-    if backend not in BACKENDS:
-        raise QragInputError(f"unknown encoding backend {backend!r}. Fix: use one of {', '.join(BACKENDS)}.")
-    if backend == "torch" or encoder.device.type != "cpu":
-        return encoder
-    model_file = exported_model(encoder, backend == "onnx-int8", Path(cache or DEFAULT_CACHE))
-    return OnnxEncoder(encoder, model_file, backend)
 
 
 def exported_model(encoder: TextEncoder, int8: bool, cache: Path) -> Path:

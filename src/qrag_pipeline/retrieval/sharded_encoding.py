@@ -34,8 +34,8 @@ from tqdm.auto import tqdm
 
 from qrag_pipeline.errors import QragInputError
 from qrag_pipeline.locks import exclusive
+from qrag_pipeline.models.backends import InferenceEncoder, inference_encoder, resolve_backend
 from qrag_pipeline.models.encoder import TextEncoder
-from qrag_pipeline.models.onnx_encoder import OnnxEncoder, inference_encoder
 from qrag_pipeline.staging import staged
 
 LOGGER = logging.getLogger(__name__)
@@ -64,20 +64,23 @@ class EncoderSpec:
         device: str = "cpu",
         threads: int | None = None,
     ) -> EncoderSpec:
-        return cls(tuple(sorted(encoder.items())), backend, onnx_cache, device, threads)
+        """The spec with "auto" resolved here, so every worker (and a resumed run)
+        uses the backend this run chose."""
+        resolved = resolve_backend(backend, torch.device(device))
+        return cls(tuple(sorted(encoder.items())), resolved, onnx_cache, device, threads)
 
-    def build(self) -> TextEncoder | OnnxEncoder:
+    def build(self) -> InferenceEncoder:
         if self.threads:
             torch.set_num_threads(self.threads)
         encoder = TextEncoder.from_pretrained(**dict(self.encoder)).to(self.device)
         return inference_encoder(encoder, self.backend, self.onnx_cache)
 
 
-_LOADED: dict[EncoderSpec, TextEncoder | OnnxEncoder] = {}
+_LOADED: dict[EncoderSpec, InferenceEncoder] = {}
 """The encoders this process has built (one per spec): a worker loads each once."""
 
 
-def loaded_encoder(spec: EncoderSpec) -> TextEncoder | OnnxEncoder:
+def loaded_encoder(spec: EncoderSpec) -> InferenceEncoder:
     if spec not in _LOADED:
         _LOADED[spec] = spec.build()
     return _LOADED[spec]
