@@ -15,32 +15,21 @@ from qrag_pipeline.models.bfloat16_encoder import Bfloat16Encoder
 from qrag_pipeline.models.encoder import TextEncoder
 from qrag_pipeline.parameters import check_parameters
 from qrag_pipeline.retrieval.sharded_encoding import EncoderSpec
-
-TEXTS = [
-    "Mary went back to the kitchen.",
-    "The old miller counted his sacks of flour before the sun went down behind the hill.",
-    "One of the special magic numbers for brave-otter is: 4412907.",
-    "Hi.",
-    "John picked up the football there.",
-]
+from tests.models.conftest import BACKEND_TEXTS
 
 
-@pytest.fixture(scope="module")
-def encoder() -> TextEncoder:
-    """The real default encoder, cut to its first two layers (real weights, quick)."""
-    return TextEncoder.from_pretrained(num_layers=2, max_length=64)
-
-
-def test_bfloat16_embeddings_agree_with_float32_and_leave_the_encoder_alone(encoder: TextEncoder) -> None:
-    before = encoder.encode(TEXTS)
-    bf16 = inference_encoder(encoder, "torch-bf16")
+def test_bfloat16_embeddings_agree_with_float32_and_leave_the_encoder_alone(
+    two_layer_encoder: TextEncoder,
+) -> None:
+    before = two_layer_encoder.encode(BACKEND_TEXTS)
+    bf16 = inference_encoder(two_layer_encoder, "torch-bf16")
     assert isinstance(bf16, Bfloat16Encoder) and bf16.encoder_config()["backend"] == "torch-bf16"
-    vectors = bf16.encode(TEXTS)
+    vectors = bf16.encode(BACKEND_TEXTS)
     assert vectors.dtype == torch.float32 and vectors.shape == before.shape
     cosine = torch.nn.functional.cosine_similarity(vectors, before)
     assert cosine.min() >= 0.999, cosine  # in input order: a shuffled row would be far off
-    assert next(encoder.parameters()).dtype == torch.float32
-    torch.testing.assert_close(encoder.encode(TEXTS), before)
+    assert next(two_layer_encoder.parameters()).dtype == torch.float32
+    torch.testing.assert_close(two_layer_encoder.encode(BACKEND_TEXTS), before)
 
 
 def test_auto_is_bfloat16_only_on_cpus_with_amx(monkeypatch) -> None:
@@ -54,21 +43,23 @@ def test_auto_is_bfloat16_only_on_cpus_with_amx(monkeypatch) -> None:
 
 
 def test_torch_is_the_encoder_itself_and_unknown_backends_are_clear_errors(
-    encoder: TextEncoder, monkeypatch
+    two_layer_encoder: TextEncoder, monkeypatch
 ) -> None:
     monkeypatch.setattr(backends, "has_amx", lambda: False)
-    assert inference_encoder(encoder, "torch") is encoder
-    assert inference_encoder(encoder, "auto") is encoder
+    assert inference_encoder(two_layer_encoder, "torch") is two_layer_encoder
+    assert inference_encoder(two_layer_encoder, "auto") is two_layer_encoder
     with pytest.raises(
         QragInputError, match=r"unknown encoding backend 'tensorrt'\. Fix: use one of auto, torch"
     ):
-        inference_encoder(encoder, "tensorrt")
+        inference_encoder(two_layer_encoder, "tensorrt")
 
 
-def test_bfloat16_without_amx_warns_that_it_may_be_slower(encoder: TextEncoder, monkeypatch, caplog) -> None:
+def test_bfloat16_without_amx_warns_that_it_may_be_slower(
+    two_layer_encoder: TextEncoder, monkeypatch, caplog
+) -> None:
     monkeypatch.setattr(backends, "has_amx", lambda: False)
     with caplog.at_level(logging.WARNING, logger=backends.__name__):
-        inference_encoder(encoder, "torch-bf16")
+        inference_encoder(two_layer_encoder, "torch-bf16")
     assert "without AMX tiles" in caplog.text and "embed.backend: auto" in caplog.text
 
 
