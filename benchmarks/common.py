@@ -351,11 +351,23 @@ def evaluate_methods(
     pretrained: EpisodeEmbeddings | None = None,
     baseline_episodes: Sequence[Episode] | None = None,
 ) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """`evaluated_methods`' metrics table and embedding facts, without the traces."""
+    result, facts = evaluated_methods(model, episodes, parameters, pretrained, baseline_episodes)
+    return result.metrics, facts
+
+
+def evaluated_methods(
+    model: Model,
+    episodes: Sequence[Episode],
+    parameters: Mapping[str, Any],
+    pretrained: EpisodeEmbeddings | None = None,
+    baseline_episodes: Sequence[Episode] | None = None,
+) -> tuple[evaluation.MethodsEvaluation, dict[str, Any]]:
     """Q-RAG and the three baselines on `episodes` by the evaluate stage's entry point
     (`evaluation.evaluate_methods`, at the evaluate parameters), each distinct chunk
     embedded once by the pretrained encoder (`pretrained`, else embedded here) and,
-    for the paper's trained action encoder, once by it: the metrics table and the
-    embedding facts (distinct chunks, seconds, the learned stop's threshold)."""
+    for the paper's trained action encoder, once by it: the traces and metrics tables
+    and the embedding facts (distinct chunks, seconds, the learned stop's threshold)."""
     evaluate = parameters["evaluate"]
     if pretrained is None:
         pretrained = embed_episodes(pretrained_encoder(parameters), episodes)
@@ -374,7 +386,7 @@ def evaluate_methods(
         ),
         "stop_threshold": evaluation.stop_setting(evaluate, model.stop_thresholds),
     }
-    return result.metrics, facts
+    return result, facts
 
 
 def q_rag_fact_em(metrics: pd.DataFrame, max_steps: int) -> float:

@@ -11,7 +11,9 @@ each question's 2 gold paragraphs are its supporting chunks. Each training draw 
 fresh mix (train_q.hotpotqa_mix_chunks: up to that many paragraphs of other training
 questions join the question's own ten, all shuffled), so that few questions go
 further. Scores (the evaluate stage's entry point): fact EM and F1 after T steps
-(evaluate.steps_by_benchmark.hotpotqa; and with the learned and oracle stops).
+(evaluate.steps_by_benchmark.hotpotqa; and with the learned and oracle stops), and
+where the chain breaks: each pick's hit rate and the second hop's given the first, by
+question type (`pick_breakdown`).
 
 The same model then retrieves for the 100 real MuSiQue-Ans questions (20 paragraphs,
 2-4 hops, never trained on) at T = evaluate.max_steps, against the same baselines.
@@ -41,7 +43,7 @@ from common import (
     RESULTS,
     add_common_arguments,
     checkpoint_model,
-    evaluate_methods,
+    evaluated_methods,
     print_table,
     seed_of,
     set_parameters,
@@ -49,7 +51,9 @@ from common import (
 )
 from qrag_pipeline.builders.hotpotqa import HOTPOTQA, build_hotpotqa_episodes
 from qrag_pipeline.builders.musique import MUSIQUE, build_musique_episodes
+from qrag_pipeline.episodes import Episode
 from qrag_pipeline.evaluation import steps_for
+from qrag_pipeline.retrieval.pick_breakdown import pick_breakdown
 from qrag_pipeline.sources.hotpotqa import parse_hotpotqa_file, split_records
 from qrag_pipeline.sources.musique import parse_musique_file
 from qrag_pipeline.training_data import TrainingPools
@@ -86,16 +90,28 @@ def main() -> None:
         lambda: TrainingPools(hotpotqa_episodes=build_hotpotqa_episodes(train, hotpotqa["chunking"])),
     )
     note, train_seconds = model.note, model.train_seconds
-    hotpotqa_metrics, facts = evaluate_methods(model, episodes, parameters)
-    musique_metrics, musique_facts = evaluate_methods(
-        model, build_musique_episodes(parse_musique_file(args.shared / MUSIQUE_SAMPLE)), parameters
-    )
+    musique = parse_musique_file(args.shared / MUSIQUE_SAMPLE)
+    musique_episodes = build_musique_episodes(musique)
+    hotpotqa_result, facts = evaluated_methods(model, episodes, parameters)
+    musique_result, musique_facts = evaluated_methods(model, musique_episodes, parameters)
+    hotpotqa_metrics, musique_metrics = hotpotqa_result.metrics, musique_result.metrics
     metrics = pd.concat([hotpotqa_metrics, musique_metrics], ignore_index=True)
     evaluate = parameters["evaluate"]
     T, musique_T = (
         steps_for(benchmark, evaluate["max_steps"], evaluate["steps_by_benchmark"])
         for benchmark in (HOTPOTQA, MUSIQUE)
     )
+    breakdowns = {
+        "hotpotqa": pick_breakdown(
+            hotpotqa_result.traces, episodes, _groups(episodes, [record.type for record in held_out]), T
+        ),
+        "musique": pick_breakdown(
+            musique_result.traces,
+            musique_episodes,
+            _groups(musique_episodes, [f"{record.hops} hops" for record in musique]),
+            musique_T,
+        ),
+    }
     validation = parameters["train_q"]["validation_questions"]
 
     out = args.out or RESULTS / "evaluate_hotpotqa.json"
@@ -114,6 +130,7 @@ def main() -> None:
             "max_steps": T,
             **facts,
             "musique": {"max_steps": musique_T, **musique_facts},
+            "pick_breakdown": {name: table.to_dict(orient="records") for name, table in breakdowns.items()},
         },
         metrics,
         out,
@@ -131,7 +148,15 @@ def main() -> None:
                 "seconds_per_question_steps",
             ],
         )
+    for name, table in breakdowns.items():
+        print(f"\n{name}: each pick's hit rate by question group (pick_breakdown)")
+        print(table.to_string(index=False, float_format="{:.3f}".format))
     print(f"checkpoint: {note}\nwritten to {out} and {out.with_suffix('.csv')}")
+
+
+def _groups(episodes: list[Episode], groups: list[str]) -> dict[str, str]:
+    """Each episode's id to its question's group (episodes are built in record order)."""
+    return {episode.id: group for episode, group in zip(episodes, groups, strict=True)}
 
 
 def _arguments() -> argparse.Namespace:
