@@ -35,6 +35,7 @@ Needs the HotpotQA and MuSiQue samples in ../shared/data (or --shared PATH).
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 
 import pandas as pd
 import torch
@@ -44,6 +45,7 @@ from common import (
     add_common_arguments,
     checkpoint_model,
     evaluated_methods,
+    pretrained_encoder,
     print_table,
     seed_of,
     set_parameters,
@@ -54,7 +56,7 @@ from qrag_pipeline.builders.musique import MUSIQUE, build_musique_episodes
 from qrag_pipeline.episodes import Episode
 from qrag_pipeline.evaluation import steps_for
 from qrag_pipeline.retrieval.pick_breakdown import pick_breakdown
-from qrag_pipeline.sources.hotpotqa import parse_hotpotqa_file, split_records
+from qrag_pipeline.sources.hotpotqa import HotpotRecord, parse_hotpotqa_file, split_records
 from qrag_pipeline.sources.musique import parse_musique_file
 from qrag_pipeline.training_data import TrainingPools
 
@@ -101,6 +103,8 @@ def main() -> None:
         steps_for(benchmark, evaluate["max_steps"], evaluate["steps_by_benchmark"])
         for benchmark in (HOTPOTQA, MUSIQUE)
     )
+    budget = evaluate["chunk_budget"]
+    bridge = _bridge_title_in_state(episodes, held_out, pretrained_encoder(parameters).truncate, budget)
     breakdowns = {
         "hotpotqa": pick_breakdown(
             hotpotqa_result.traces, episodes, _groups(episodes, [record.type for record in held_out]), T
@@ -130,6 +134,7 @@ def main() -> None:
             "max_steps": T,
             **facts,
             "musique": {"max_steps": musique_T, **musique_facts},
+            "bridge_title_in_state": bridge,
             "pick_breakdown": {name: table.to_dict(orient="records") for name, table in breakdowns.items()},
         },
         metrics,
@@ -148,10 +153,35 @@ def main() -> None:
                 "seconds_per_question_steps",
             ],
         )
+    print(f"\nbridge questions whose other gold title a gold paragraph names: {bridge}")
     for name, table in breakdowns.items():
         print(f"\n{name}: each pick's hit rate by question group (pick_breakdown)")
         print(table.to_string(index=False, float_format="{:.3f}".format))
     print(f"checkpoint: {note}\nwritten to {out} and {out.with_suffix('.csv')}")
+
+
+def _bridge_title_in_state(
+    episodes: list[Episode], records: list[HotpotRecord], truncate: Callable[[str, int], str], budget: int
+) -> dict[str, float | int]:
+    """Of the bridge questions, the share where one gold paragraph names the other's
+    title within its first `budget` tokens (as a state text holds a retrieved chunk:
+    `QNetwork.state_text`), and anywhere in it: the second hop is found from the state,
+    so a bridge named only past the budget is out of its sight."""
+    seen, anywhere, count = 0, 0, 0
+    for episode, record in zip(episodes, records, strict=True):
+        titles = sorted({title for title, _ in record.supporting_facts})
+        if record.type != "bridge" or len(titles) != 2:
+            continue
+        gold = {title: next(c for c in episode.chunks if c.startswith(f"{title}:")) for title in titles}
+        count += 1
+        pairs = [(gold[a], b.lower()) for a, b in (titles, titles[::-1])]
+        seen += any(other in truncate(text, budget).lower() for text, other in pairs)
+        anywhere += any(other in text.lower() for text, other in pairs)
+    return {
+        "bridge_questions": count,
+        f"named_in_first_{budget}_tokens": round(seen / max(count, 1), 3),
+        "named_anywhere": round(anywhere / max(count, 1), 3),
+    }
 
 
 def _groups(episodes: list[Episode], groups: list[str]) -> dict[str, str]:
