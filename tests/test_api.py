@@ -243,3 +243,26 @@ def test_the_checkpoints_learned_threshold_stops_retrieval_by_default(
     for extra, expected in (([], 1), (["--no-stop"], 4), (["--threshold=-1e9"], 4)):
         assert main([*extra, *base]) == 0
         assert len(capsys.readouterr().out.splitlines()) == expected, extra
+
+
+def test_the_retriever_builds_states_with_the_chunk_budget_the_checkpoint_trained_with(
+    make_tiny_network, tmp_path: Path
+) -> None:
+    network = make_tiny_network(seed=3)
+    chunks = split_sentences(STORY)
+    short = retrieve(network, QUESTION, chunks, network.action_encoder.encode(chunks), 4, chunk_budget=3)
+    trained, older = tmp_path / "trained", tmp_path / "older"
+    save_checkpoint(
+        Checkpoint.from_network(network, training_state={"learning": {"chunk_budget": 3}}), trained
+    )
+    save_checkpoint(Checkpoint.from_network(network), older)
+
+    retriever = QRetriever.from_checkpoint(trained, backend="torch")
+    assert retriever.chunk_budget == 3 and load_checkpoint(trained).chunk_budget == 3
+    hits = sorted(
+        retriever.retrieve(STORY, QUESTION, max_steps=4, stop_threshold=None), key=lambda hit: hit.step
+    )
+    assert [hit.q_value for hit in hits] == pytest.approx(short.q_values, abs=1e-5)
+    assert (
+        QRetriever.from_checkpoint(older).chunk_budget == 64
+    )  # the learner's default, where none is recorded

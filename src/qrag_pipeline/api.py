@@ -55,6 +55,8 @@ class QRetriever:
 
     `stop_threshold` is the learned stop's threshold it applies by default: from a
     checkpoint, the one chosen on all its validation episodes; None keeps every step.
+    `chunk_budget` is the tokens of each retrieved chunk its state texts hold: from a
+    checkpoint, the budget it was trained with.
     """
 
     def __init__(
@@ -82,6 +84,7 @@ class QRetriever:
         checkpoint = load_checkpoint(directory)
         return cls(
             checkpoint.build_network(device),
+            chunk_budget=checkpoint.chunk_budget,
             stop_threshold=checkpoint.stop_thresholds.get(ALL_BENCHMARKS),
             backend=backend,
         )

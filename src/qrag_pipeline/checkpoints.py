@@ -34,6 +34,7 @@ from qrag_pipeline.errors import QragInputError
 from qrag_pipeline.json_files import read_json_object
 from qrag_pipeline.models.encoder import TextEncoder
 from qrag_pipeline.models.q_network import QNetwork
+from qrag_pipeline.rl.config import QLearningConfig
 from qrag_pipeline.staging import staged
 
 CONFIG_FILE = "config.json"
@@ -63,6 +64,15 @@ class Checkpoint:
     episodes after training; empty for a checkpoint saved before that choice."""
     source: str = "a checkpoint"
     """Where it was read from, for error messages."""
+
+    @property
+    def chunk_budget(self) -> int:
+        """The tokens per retrieved chunk of the state texts it was trained on
+        (`QLearningConfig.chunk_budget`): retrieval with another budget shows the network
+        states it never saw. A checkpoint that does not record it was trained at the
+        learner's default."""
+        recorded = self.training_state.get("learning", {}).get("chunk_budget")
+        return int(recorded) if isinstance(recorded, int) else QLearningConfig.chunk_budget
 
     @classmethod
     def from_network(
