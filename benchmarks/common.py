@@ -328,13 +328,17 @@ def trained_and_saved(
 
 def checkpoint_model(args: argparse.Namespace, name: str, pools: Callable[[], TrainingPools]) -> Model:
     """--checkpoint's model, or one trained here with the benchmark's train_q
-    parameters on the `pools` (built only then) and saved under
+    parameters on the `pools` (built only then; embedded by the pretrained encoder
+    only for a frozen action encoder) and saved under
     benchmarks/results/checkpoints/ (git-ignored)."""
     if args.checkpoint is not None:
         return loaded_model(args.checkpoint)
     train_q = args.parameters["train_q"]
     training = pools()
-    pool, _ = pool_embeddings(args.parameters, training)
+    # A trained action encoder embeds every chunk itself (`used_pool_embeddings`):
+    # the pretrained pool would be minutes of encoding for nothing.
+    frozen = train_q["model"]["frozen_action_encoder"]
+    pool = pool_embeddings(args.parameters, training)[0] if frozen else None
     result, seconds, saved = trained_and_saved(train_q, training, pool, name)
     learning = train_q["learning"]
     note = (

@@ -21,8 +21,9 @@ The same model then retrieves for the 100 real MuSiQue-Ans questions (20 paragra
 Parameters are conf/base's, with this benchmark's defaults over them (`DEFAULTS`:
 HotpotQA alone, the paragraph side trained, 90 updates evaluated every 10 on 50
 validation questions and the best of them kept, trained at T = 2, retrieved paragraphs
-cut to 128 tokens in the state, not 64; conf/base's lexical channel kept: docs/results.md
-has what each of these buys) and --params over both.
+cut to 128 tokens in the state, not 64, and no positional rotation, as a question's
+paragraphs come unordered; conf/base's lexical channel kept: docs/results.md has what
+each of these buys) and --params over both.
 
     .venv/bin/python benchmarks/evaluate_hotpotqa.py     # trains first
     .venv/bin/python benchmarks/evaluate_hotpotqa.py --checkpoint DIR
@@ -74,6 +75,7 @@ DEFAULTS = {
     "train_q.validation_questions": 50,
     "train_q.learning.chunk_budget": 128,  # a paragraph in the state names its bridge
     "evaluate.chunk_budget": 128,  # (within 64 tokens for 52% of bridge questions, 128: 76%)
+    "train_q.model.position_mode": "none",  # a question's paragraphs have no order
 }
 """This benchmark's parameters over conf/base's: HotpotQA alone, trained at its T, with
 the paragraph side trained (conf/base's frozen one over-fits sooner and reaches less:
