@@ -42,7 +42,7 @@ from qrag_pipeline.retrieval.embeddings import (
     load_embeddings,
     save_embeddings,
 )
-from qrag_pipeline.training import TrainingResult, run_training
+from qrag_pipeline.training import TrainingResult, reads_pool_embeddings, run_training
 from qrag_pipeline.training_data import TrainingPools, training_pool_texts
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -335,10 +335,8 @@ def checkpoint_model(args: argparse.Namespace, name: str, pools: Callable[[], Tr
         return loaded_model(args.checkpoint)
     train_q = args.parameters["train_q"]
     training = pools()
-    # A trained action encoder embeds every chunk itself (`used_pool_embeddings`):
-    # the pretrained pool would be minutes of encoding for nothing.
-    frozen = train_q["model"]["frozen_action_encoder"]
-    pool = pool_embeddings(args.parameters, training)[0] if frozen else None
+    reads_pool = reads_pool_embeddings(train_q["model"])
+    pool = pool_embeddings(args.parameters, training)[0] if reads_pool else None
     result, seconds, saved = trained_and_saved(train_q, training, pool, name)
     learning = train_q["learning"]
     note = (

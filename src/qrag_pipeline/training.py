@@ -161,7 +161,13 @@ def used_pool_embeddings(
     """The pool embeddings a network of `model` (train_q.model) looks its chunks up
     in: a frozen action encoder's are the pretrained ones; a trained action encoder
     changes at every update, so it encodes every chunk itself (None)."""
-    return pool_embeddings if model.get("frozen_action_encoder", False) else None
+    return pool_embeddings if reads_pool_embeddings(model) else None
+
+
+def reads_pool_embeddings(model: Mapping[str, Any]) -> bool:
+    """Whether a network of `model` (train_q.model) reads the pretrained pool
+    embeddings: only a frozen action encoder does."""
+    return bool(model.get("frozen_action_encoder", False))
 
 
 def train_q_embedder(
