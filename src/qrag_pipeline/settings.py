@@ -28,7 +28,7 @@ HOOKS = (
 
 # `${cwd:}`: the folder `kedro run` starts in, as an absolute path. mlflow.yml's SQLite
 # store needs one: MLflow caches a store per URI string, so a relative
-# `sqlite:///mlflow/mlflow.db` would keep writing to the first project's file for every
+# `sqlite:///data/09_tracking/mlflow.db` would keep writing to the first project's file for every
 # later session in the same process (a notebook, the test suite).
 CONFIG_LOADER_ARGS = {
     "base_env": "base",

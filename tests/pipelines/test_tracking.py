@@ -1,9 +1,13 @@
 """Experiment tracking: each stage of a tiny run is an MLflow run in the scratch
-project's own SQLite store (conf/base/mlflow.yml's `mlflow/mlflow.db`, relative to the
-scratch folder the test runs in), read back here with MLflow's own client."""
+project's own SQLite store (conf/base/mlflow.yml's `data/09_tracking/mlflow.db`,
+relative to the scratch folder the test runs in), read back here with MLflow's own
+client; and what the run leaves behind does not change `make test`'s lint."""
 
 from __future__ import annotations
 
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import mlflow
@@ -15,6 +19,7 @@ from mlflow.tracking import MlflowClient
 from qrag_pipeline.errors import QragInputError
 from qrag_pipeline.evaluation import METHODS
 from qrag_pipeline.tracking import metric_key
+from tests.conftest import PROJECT_ROOT
 
 T = 4  # evaluate.max_steps
 REPORT_FILES = {
@@ -36,20 +41,26 @@ def _runs_by_name(client: MlflowClient) -> dict[str, Run]:
     return {run.info.run_name: run for run in runs}
 
 
+STAGES = ("data_prep", "embed", "train_q", "evaluate", "report")
+LINTED = ("src", "tests", "benchmarks")
+"""The folders `make test` lints (Makefile), copied into the scratch project after its run."""
+
+
 def test_each_stage_is_an_mlflow_run_with_its_parameters_metrics_and_artifacts(
     project_copy: Path, run_pipeline
 ) -> None:
-    for stage in ("data_prep", "embed", "train_q", "evaluate", "report"):
+    for stage in STAGES:
         run_pipeline(stage)
+    _assert_lint_unchanged_by_what_the_run_left(project_copy)
 
-    store = project_copy / "mlflow" / "mlflow.db"
+    store = project_copy / "data" / "09_tracking" / "mlflow.db"
     assert store.is_file()  # the scratch project's store: the checkout's is untouched
     client = MlflowClient(tracking_uri=f"sqlite:///{store}")
     runs = _runs_by_name(client)
     assert sorted(runs) == ["data_prep", "embed", "evaluate", "report", "train_q"]
     assert {run.info.status for run in runs.values()} == {"FINISHED"}
     artifacts = Path(client.get_experiment_by_name("qrag_pipeline").artifact_location.removeprefix("file://"))
-    assert artifacts == project_copy / "mlflow" / "artifacts"
+    assert artifacts == project_copy / "data" / "09_tracking" / "artifacts"
 
     # parameters: every node's params: input, flattened, tiny's values over base's
     train = runs["train_q"]
@@ -101,7 +112,30 @@ def test_each_stage_is_an_mlflow_run_with_its_parameters_metrics_and_artifacts(
     checkpoint = _latest(project_copy, "06_models", "q_embedder_checkpoint")
     assert train.data.tags["saved/q_embedder_checkpoint"] == str(checkpoint)
     assert evaluate.data.tags["loaded/q_embedder_checkpoint"] == str(checkpoint)
-    assert not list((project_copy / "mlflow").rglob("model.safetensors"))
+    assert not list((project_copy / "data" / "09_tracking").rglob("model.safetensors"))
+
+
+def _assert_lint_unchanged_by_what_the_run_left(project: Path) -> None:
+    """A run writes under data/ alone (and kedro-viz's hidden `.viz/` run statistics),
+    and `make test`'s two ruff checks pass beside what it left.
+
+    Issue 44: MLflow's store at the project root (./mlflow) made ruff sort `import
+    mlflow` as a first-party module, so `make test` failed after `make run`. The
+    scratch project has just run every stage; the linted folders are copied in beside
+    what the run left, and ruff runs there with the project's own settings.
+    """
+    left = sorted(path.name for path in project.iterdir())
+    assert left == [".viz", "conf", "data", "pyproject.toml", "src"]
+    shutil.rmtree(project / "src")
+    for folder in LINTED:
+        shutil.copytree(PROJECT_ROOT / folder, project / folder, ignore=shutil.ignore_patterns("__pycache__"))
+    (project / "mlflow").mkdir()  # a store left by a run of the layout before issue 44
+    ruff = Path(sys.executable).with_name("ruff")
+    for check in (["check"], ["format", "--check"]):
+        result = subprocess.run(
+            [str(ruff), *check, "--no-cache", *LINTED], cwd=project, capture_output=True, text=True
+        )
+        assert result.returncode == 0, f"ruff {' '.join(check)}:\n{result.stdout}{result.stderr}"
 
 
 def _artifact_names(client: MlflowClient, run: Run, folder: str) -> set[str]:
