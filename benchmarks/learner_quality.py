@@ -1,8 +1,11 @@
-"""Benchmark: what each learner reaches in the same wall-clock budget.
+"""Benchmark: what each learner reaches in the same wall-clock budget, or at equal updates.
 
 Trains the paper's learner (both encoders trained, chunks re-encoded at each reset)
 and the default one (conf/base's train_q.model: frozen action encoder, training pools
-embedded once) by the train_q stage's entry point on one bAbI task, training stories
+embedded once), or the default with each form of the label term on the supporting
+facts (`td`: none, the reward alone; `margin`, `margin-decay`, `softmax`,
+`softmax-decay`: train_q.learning.label_loss and label_margin_decay; the ablation of
+docs/method.md), by the train_q stage's entry point on one bAbI task, training stories
 (data_prep.stories; this benchmark's default: the official train files) hidden in the
 training books, each for a number of updates that fills the budget on this machine
 (`--updates LEARNER=N`; the training seconds are measured and printed). Then scores
@@ -20,6 +23,10 @@ with its action side trained.
     .venv/bin/python benchmarks/learner_quality.py --task qa3 --learners default paper \
         --updates default=1500 paper=90 --lengths 4k 32k \
         --params "train_q.train_sentences=[50, 250]" train_q.learning.per_fact_reward=0.2
+    .venv/bin/python benchmarks/learner_quality.py --task qa3 \
+        --learners td margin margin-decay softmax --updates td=200 margin=200 margin-decay=200 \
+        softmax=200 --params "train_q.train_sentences=[50, 250]" \
+        --out benchmarks/results/label_ablation_qa3.json
 
 Needs the real data in ../shared/data (or --shared PATH).
 """
@@ -61,7 +68,16 @@ from qrag_pipeline.sources.books import load_books  # noqa: E402
 from qrag_pipeline.sources.story_sources import load_story_samples  # noqa: E402
 from qrag_pipeline.training_data import TrainingPools  # noqa: E402
 
-LEARNERS = ("paper", "default")
+LEARNERS = ("paper", "default", "td", "margin", "margin-decay", "softmax", "softmax-decay")
+LABEL_TERMS = {
+    "td": {"label_loss": "none"},
+    "margin": {"label_loss": "margin", "label_margin_decay": False},
+    "margin-decay": {"label_loss": "margin", "label_margin_decay": True},
+    "softmax": {"label_loss": "softmax", "label_margin_decay": False},
+    "softmax-decay": {"label_loss": "softmax", "label_margin_decay": True},
+}
+"""The ablation's learners: conf/base's model and learner with the label term's form
+set; its weight, margin and temperature stay conf/base's (or --params')."""
 DEFAULTS = {
     "data_prep.stories.source": "babi_files",
     "train_q.train_sentences": 50,
@@ -88,7 +104,7 @@ def main() -> None:
         for length in args.lengths
     }
     models = {
-        "default": train_q["model"],
+        **dict.fromkeys(LEARNERS, train_q["model"]),
         "paper": {**train_q["model"], "frozen_action_encoder": False, "action_head": "none"},
     }
     pool, _ = pool_embeddings(parameters, pools)
@@ -120,6 +136,7 @@ def main() -> None:
             "model": models[name],
             "learning": {
                 **train_q["learning"],
+                **LABEL_TERMS.get(name, {}),
                 "total_updates": updates,
                 "eval_every": max(1, updates // args.curve_points),
             },
@@ -141,6 +158,7 @@ def main() -> None:
         }
         report["runs"][name] = {
             "model": models[name],
+            "label_term": {k: v for k, v in run["learning"].items() if k.startswith("label_")},
             "checkpoint": str(saved.relative_to(ROOT)),
             "updates": updates,
             "train_seconds": train_seconds,
@@ -167,26 +185,31 @@ def _curve_with_minutes(curves: pd.DataFrame) -> list[dict[str, float]]:
     previous = [0, *curves["update"].tolist()[:-1]]
     seconds = ((curves["update"] - pd.Series(previous)) / curves["updates_per_s"]).cumsum()
     table = curves.assign(minutes=seconds / 60)
-    return table[["update", "minutes", "eval_fact_em", "train_fact_em", "loss"]].to_dict(orient="records")
+    columns = ["update", "minutes", "eval_fact_em", "train_fact_em", "loss", "loss_td", "loss_labels"]
+    return table[columns].to_dict(orient="records")
 
 
 def _plot(report: dict[str, Any], path: Path) -> None:
-    figure, axis = plt.subplots(figsize=(7, 4), dpi=100)
+    """Each learner's validation curve against updates (left) and wall-clock minutes."""
+    figure, axes = plt.subplots(1, 2, figsize=(12, 4), dpi=100, sharey=True)
     for name, run in report["runs"].items():
         curve = pd.DataFrame(run["curve"]).dropna(subset=["eval_fact_em"])
-        axis.plot(
-            curve["minutes"],
-            curve["eval_fact_em"],
-            marker="o",
-            markersize=3,
-            label=f"{name} ({run['updates']} updates)",
-        )
-    axis.set_xlabel("training wall-clock minutes (2 CPU cores)")
-    axis.set_ylabel("held-out fact EM@T (validation)")
-    axis.set_ylim(0, 1.02)
-    axis.grid(alpha=0.3)
-    axis.legend()
-    axis.set_title(f"{report['task']}: validation curve against wall-clock time")
+        for axis, x in zip(axes, ("update", "minutes"), strict=True):
+            axis.plot(
+                curve[x],
+                curve["eval_fact_em"],
+                marker="o",
+                markersize=3,
+                label=f"{name} ({run['updates']} updates)",
+            )
+    axes[0].set_xlabel("update")
+    axes[1].set_xlabel("training wall-clock minutes (2 CPU cores)")
+    axes[0].set_ylabel("held-out fact EM@T (validation)")
+    for axis in axes:
+        axis.set_ylim(0, 1.02)
+        axis.grid(alpha=0.3)
+    axes[1].legend(fontsize="small")
+    figure.suptitle(f"{report['task']}: validation curves")
     figure.tight_layout()
     figure.savefig(path)
     plt.close(figure)

@@ -48,8 +48,9 @@ LOGGER = logging.getLogger(__name__)
 CHECKPOINT_PREFIX = "update-"
 BEST_PREFIX = "best."
 """Training tensors of the best evaluation's weights in a `select_best` run's checkpoints."""
-CURVE_COLUMNS = (*REPORTED_CURVE_COLUMNS, "updates_per_s", "learning_rate", "alpha")
-"""The training curve's columns: those the report reads, then the run's pace and schedule."""
+CURVE_COLUMNS = (*REPORTED_CURVE_COLUMNS, "loss_td", "loss_labels", "updates_per_s", "learning_rate", "alpha")
+"""The training curve's columns: those the report reads, the loss's two terms (TD and
+the label term, 0 when off), then the run's pace and schedule."""
 
 
 @dataclass
@@ -346,6 +347,8 @@ def training_curves(history: Sequence[Mapping[str, float]], interval: int) -> pd
                 "train_fact_em": _weighted_mean([m["fact_em"] for m in block], weights),
                 "eval_fact_em": block[-1].get("eval_fact_em", math.nan),
                 "loss": sum(m["loss"] for m in block) / len(block),
+                "loss_td": sum(m["loss_td"] for m in block) / len(block),
+                "loss_labels": sum(m["loss_labels"] for m in block) / len(block),
                 "updates_per_s": len(block) / sum(1.0 / m["updates_per_s"] for m in block),
                 "learning_rate": block[-1]["learning_rate"],
                 "alpha": block[-1]["alpha"],

@@ -73,7 +73,7 @@ def test_each_stage_is_an_mlflow_run_with_its_parameters_metrics_and_artifacts(
     # train_q's curve: one history per column, one point per curve row (step = update)
     curves = pd.read_csv(_latest(project_copy, "08_reporting", "training_curves.csv"))
     assert curves["update"].tolist() == [2, 4]
-    for column in ("train_return", "eval_fact_em", "loss", "updates_per_s"):
+    for column in ("train_return", "eval_fact_em", "loss", "loss_td", "loss_labels", "updates_per_s"):
         history = client.get_metric_history(train.info.run_id, f"train_q.{column}")
         assert [point.step for point in history] == [2, 4], column
         assert [point.value for point in history] == pytest.approx(curves[column].tolist()), column

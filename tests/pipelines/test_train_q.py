@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pandas as pd
+import pytest
 import torch
 import yaml
 
@@ -34,10 +35,13 @@ def test_train_q_writes_a_versioned_checkpoint_and_curve_and_resumes(
         checkpoint.config["num_layers"] == 1 and checkpoint.training_state["learning"]["total_updates"] == 4
     )
     assert checkpoint.config["frozen_action_encoder"] is True  # conf/base's default
+    assert checkpoint.training_state["learning"]["label_loss"] == "margin"  # conf/base's too
     assert network.state_encoder.encode(["Where is Mary?"]).shape == (1, 384)
     (curves_path,) = (project_copy / "data/08_reporting/training_curves.csv").glob("*/training_curves.csv")
     curves = pd.read_csv(curves_path)
     assert list(curves.columns) == list(CURVE_COLUMNS) and curves["update"].tolist() == [2, 4]
+    assert (curves["loss_labels"] > 0).all()
+    assert curves["loss"].tolist() == pytest.approx((curves["loss_td"] + curves["loss_labels"]).tolist())
     (run_dir,) = (project_copy / "data/06_models/train_q_runs").iterdir()
     assert sorted(p.name for p in run_dir.iterdir() if p.name != LOCK_FILE) == [
         "update-00000002",
@@ -53,6 +57,18 @@ def test_train_q_writes_a_versioned_checkpoint_and_curve_and_resumes(
         torch.equal(a, b)
         for a, b in zip(checkpoint.weights.values(), load_checkpoint(second).weights.values(), strict=True)
     )
+
+    # the label term is part of the run's fingerprint: turned off, it is a new run
+    run_pipeline("train_q", params={"train_q": {"learning": {"label_loss": "none"}}})
+    assert len(list((project_copy / "data/06_models/train_q_runs").iterdir())) == 2
+    third = sorted((project_copy / "data/06_models/q_embedder_checkpoint").glob("*/q_embedder_checkpoint"))[
+        -1
+    ]
+    assert load_checkpoint(third).training_state["learning"]["label_loss"] == "none"
+    latest_curves = sorted(
+        (project_copy / "data/08_reporting/training_curves.csv").glob("*/training_curves.csv")
+    )
+    assert (pd.read_csv(latest_curves[-1])["loss_labels"] == 0).all()
 
 
 def test_kedro_run_pipeline_train_q_from_the_command_line(project_copy: Path) -> None:

@@ -67,6 +67,8 @@ def curves() -> pd.DataFrame:
             "train_fact_em": [0.05, 0.2, 0.4, 0.5],
             "eval_fact_em": [math.nan, 0.25, math.nan, 0.55],
             "loss": [1.0, 0.6, 0.4, 0.3],
+            "loss_td": [0.8, 0.5, 0.35, 0.28],
+            "loss_labels": [0.2, 0.1, 0.05, 0.02],
             "updates_per_s": [0.5, 0.5, 0.5, 0.5],
             "learning_rate": [2e-4] * 4,
             "alpha": [0.1] * 4,

@@ -112,15 +112,23 @@ def test_cost_is_log_log_with_encoding_and_steps_per_method(
 def test_training_curves_drop_the_updates_without_evaluation(
     curves: pd.DataFrame,
 ) -> None:
-    figure = training_figure(curves)
+    figure = training_figure(curves.drop(columns=["loss_td", "loss_labels"]))
     rates, loss = figure.get_axes()
     assert _labels(rates) == ["eval_fact_em", "train_fact_em", "train_return"]
     assert list(_line(rates, "eval_fact_em").get_xdata()) == [20, 40]
     assert list(_line(rates, "train_return").get_ydata()) == [0.1, 0.3, 0.5, 0.6]
-    assert _labels(loss) == ["loss"]
+    assert _labels(loss) == ["loss"]  # a curve from before the label term: no terms
     assert rates.get_xlabel() == loss.get_xlabel() == "update"
-    assert rates.get_title() and loss.get_title() and loss.get_ylabel() == "TD loss"
+    assert rates.get_title() and loss.get_title() and "label term" in loss.get_ylabel()
     assert figure.get_suptitle() == "Training curves of the Q-embedder"
+
+
+def test_the_loss_panel_draws_the_td_and_label_terms_where_the_curve_has_them(
+    curves: pd.DataFrame,
+) -> None:
+    _, loss = training_figure(curves).get_axes()
+    assert _labels(loss) == ["loss", "loss_td", "loss_labels"]
+    assert list(_line(loss, "loss_labels").get_ydata()) == [0.2, 0.1, 0.05, 0.02]
 
 
 def test_bad_training_curves_name_the_table_and_the_fix(curves: pd.DataFrame) -> None:

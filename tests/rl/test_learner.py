@@ -21,6 +21,7 @@ from qrag_pipeline.rl.environment import babilong_sampler
 from qrag_pipeline.rl.inference import fact_em_rate, greedy_rollout
 from qrag_pipeline.rl.learner import (
     QLearner,
+    label_loss,
     lambda_returns,
     learning_rate_at,
     td_loss,
@@ -78,7 +79,7 @@ def test_the_loss_re_encodes_exactly_the_q_the_policy_acted_on(
 ) -> None:
     learner = make_learner(action_side=action_side, pool=action_side is not None)
     learner.collect_rollout(alpha=0.01, explore=False)
-    q1, q2 = learner.taken_q()
+    q1, q2 = learner.taken_q(learner.rollout_state_embeddings())
     assert q1.requires_grad and q2.requires_grad
     torch.testing.assert_close((q1 + q2).detach().view(4, 4), learner.q_taken, atol=1e-5, rtol=0)
 
@@ -103,7 +104,7 @@ def test_one_update_lowers_the_loss_of_its_batch_and_moves_the_target(
     returns = lambda_returns(learner.rewards, learner.dones, learner.next_values, config.gamma, config.lam)
     assert learner.rewards.sum() > 0
     with torch.no_grad():
-        after = td_loss(*learner.taken_q(), returns.flatten()).item()
+        after = td_loss(*learner.taken_q(learner.rollout_state_embeddings()), returns.flatten()).item()
     assert after < metrics["loss"]
 
     online, target = learner.network.state_dict(), learner.target.state_dict()
@@ -148,6 +149,109 @@ def test_settings_are_checked(make_tiny_network: MakeNetwork) -> None:
         QLearningConfig(trainable="adapter")
     with pytest.raises(QragInputError, match="trainable_layers=3, but the encoder has 2 layers"):
         make_tiny_network().trainable_parameters(top_layers=3)
+    with pytest.raises(
+        QragInputError, match=r"label_loss='hinge' must be one of \('none', 'margin', 'softmax'\)"
+    ):
+        QLearningConfig(label_loss="hinge")
+    with pytest.raises(QragInputError, match="label_weight=-1.0 must be 0 or more"):
+        QLearningConfig(label_weight=-1.0)
+    with pytest.raises(QragInputError, match="label_temperature=0.0 must be positive"):
+        QLearningConfig(label_temperature=0.0)
+    with pytest.raises(QragInputError, match="label_margin_decay='yes' must be true or false"):
+        QLearningConfig(label_margin_decay="yes")
+
+
+def _weights_after(learner: QLearner, updates: int) -> tuple[dict[str, torch.Tensor], list[float]]:
+    losses = [learner.update()["loss_td"] for _ in range(updates)]
+    return learner.network.state_dict(), losses
+
+
+@pytest.mark.parametrize(
+    "inert",
+    [
+        {"label_loss": "none", "label_weight": 3.0, "label_margin": 0.7, "label_margin_decay": True},
+        {"label_loss": "margin", "label_weight": 0.0},
+    ],
+    ids=["off", "zero-weight"],
+)
+def test_the_label_term_off_leaves_training_bit_for_bit_unchanged(
+    make_learner: MakeLearner, inert: dict[str, Any]
+) -> None:
+    reference, reference_losses = _weights_after(make_learner(action_side=LEXICAL, pool=True), 3)
+    weights, losses = _weights_after(make_learner(action_side=LEXICAL, pool=True, **inert), 3)
+    assert losses == reference_losses
+    assert all(torch.equal(weights[name], value) for name, value in reference.items())
+
+
+def test_the_label_terms_gradient_reaches_the_state_side_head_and_lexical_weight_only(
+    make_learner: MakeLearner,
+) -> None:
+    learner = make_learner(action_side=LEXICAL, pool=True, label_loss="margin", label_margin=5.0)
+    learner.collect_rollout(alpha=0.01, explore=False)
+    labelled = learner.labelled_q(learner.rollout_state_embeddings())
+    assert labelled is not None
+    loss = label_loss(*labelled, "margin", 5.0, 0.1)
+    assert loss.item() > 0  # a margin of 5 is violated everywhere
+    loss.backward()
+    gradients = {name: p.grad for name, p in learner.network.named_parameters()}
+    assert all(g is None for name, g in gradients.items() if name.startswith("action_encoder."))
+    for name in (
+        "state_encoder.model.encoder.layer.1.output.dense.weight",
+        "action_head.weight",
+        "lexical_weight",
+    ):
+        assert gradients[name] is not None and gradients[name].abs().sum() > 0, name
+
+
+def test_each_labelled_state_holds_the_missing_facts_of_its_episode_before_the_pick(
+    make_learner: MakeLearner,
+) -> None:
+    learner = make_learner(action_side=FROZEN, pool=True, label_loss="margin")
+    before = [(tuple(p.retrieved), p.episode) for p in learner.env.progress]
+    learner.collect_rollout(alpha=0.01, explore=True)
+    for env, (retrieved, episode) in enumerate(before):
+        state = learner.labelled[0][env]
+        assert state.retrieved == retrieved
+        assert state.missing == tuple(sorted(set(episode.support) - set(retrieved)))
+        assert state.chunks.shape[0] == len(episode.chunks)
+
+
+def test_states_with_every_fact_found_add_nothing_to_the_label_term(make_learner: MakeLearner) -> None:
+    """The pick after the facts are complete (extra_step_penalty) has no right answer.
+
+    (A training episode always has support ids: the environment refuses one without,
+    since no reward could be given, so unlabelled sets never reach the learner.)
+    """
+    learner = make_learner(
+        num_envs=8, action_side=FROZEN, pool=True, label_loss="margin", extra_step_penalty=0.1
+    )
+    learner.collect_rollout(alpha=0.01, explore=False)
+    states = [state for row in learner.labelled for state in row]
+    complete = [state for state in states if not state.missing]
+    assert complete, "no state had every fact found: the test would not check the skip"
+    q1, _, _, expert = learner.labelled_q(learner.rollout_state_embeddings())
+    assert q1.shape[0] == expert.shape[0] == len(states) - len(complete)
+    assert expert.any(dim=-1).all()
+
+
+@pytest.mark.parametrize("form", ["margin", "softmax"])
+def test_one_update_with_the_label_term_lowers_it_on_its_batch(make_learner: MakeLearner, form: str) -> None:
+    learner = make_learner(num_envs=8, num_steps=4, action_side=FROZEN, pool=True, label_loss=form)
+    metrics = learner.update()
+    assert metrics["loss_labels"] > 0
+    with torch.no_grad():
+        labelled = learner.labelled_q(learner.rollout_state_embeddings())
+        after = label_loss(*labelled, form, learner.config.label_margin, learner.config.label_temperature)
+    assert after.item() < metrics["loss_labels"]
+    assert metrics["loss"] == pytest.approx(metrics["loss_td"] + metrics["loss_labels"], rel=1e-5)
+
+
+def test_the_margin_decays_with_the_learning_rate_when_asked(make_learner: MakeLearner) -> None:
+    learner = make_learner(action_side=FROZEN, pool=True, label_loss="margin", label_margin_decay=True)
+    margins = [learner.update()["label_margin"] for _ in range(3)]
+    rates = [learning_rate_at(u, learner.config) / learner.config.learning_rate for u in range(3)]
+    assert margins == pytest.approx([0.2 * rate for rate in rates])
+    assert margins[2] < margins[0]  # the decay after the warm-up
 
 
 def test_gradient_accumulation_takes_one_optimiser_step_per_update(
@@ -160,11 +264,17 @@ def test_gradient_accumulation_takes_one_optimiser_step_per_update(
     assert metrics["transitions_per_s"] == pytest.approx(32 * metrics["updates_per_s"])
 
 
-@pytest.mark.parametrize("action_side", [None, FROZEN, LEXICAL], ids=["paper", "frozen", "lexical"])
+@pytest.mark.parametrize(
+    ("action_side", "labels"),
+    [(None, "none"), (FROZEN, "none"), (LEXICAL, "none"), (LEXICAL, "margin")],
+    ids=["paper", "frozen", "lexical", "lexical+labels"],
+)
 def test_a_resumed_learner_continues_exactly_through_safetensors_and_json(
-    make_learner: MakeLearner, action_side: dict[str, Any] | None
+    make_learner: MakeLearner, action_side: dict[str, Any] | None, labels: str
 ) -> None:
-    learner = make_learner(learning_start=1, action_side=action_side, pool=action_side is not None)
+    learner = make_learner(
+        learning_start=1, action_side=action_side, pool=action_side is not None, label_loss=labels
+    )
     learner.update()
     tensors, values = learner.state_dict()
     tensors = load_safetensors(save_safetensors(tensors))
@@ -178,11 +288,15 @@ def test_a_resumed_learner_continues_exactly_through_safetensors_and_json(
         if table is not None
         else False
     )
-    resumed = make_learner(network_seed=5, learning_start=1, action_side=action_side, pool=pool)
+    resumed = make_learner(
+        network_seed=5, learning_start=1, action_side=action_side, pool=pool, label_loss=labels
+    )
     resumed.load_state_dict(tensors, values)
     assert resumed.updates == 1
     metrics = resumed.update()
     assert metrics["loss"] == pytest.approx(expected["loss"], rel=1e-6)
+    assert metrics["loss_labels"] == pytest.approx(expected["loss_labels"], rel=1e-6)
+    assert (metrics["loss_labels"] > 0) == (labels != "none")
     assert metrics["mean_target"] == pytest.approx(expected["mean_target"], rel=1e-6)
     for name, value in learner.target.state_dict().items():
         torch.testing.assert_close(resumed.target.state_dict()[name], value)

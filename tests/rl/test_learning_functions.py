@@ -11,6 +11,7 @@ from torch import nn
 from qrag_pipeline.rl.config import QLearningConfig
 from qrag_pipeline.rl.learner import (
     behaviour_actions,
+    label_loss,
     lambda_returns,
     learning_rate_at,
     polyak_update,
@@ -136,6 +137,46 @@ def test_learning_rate_warms_up_then_decays_linearly() -> None:
     )
 
 
+# One state over four chunks: chunk 0 already retrieved, chunk 2 the missing fact.
+LABEL_AVAILABLE = torch.tensor([[False, True, True, True]])
+LABEL_EXPERT = torch.tensor([[False, False, True, False]])
+
+
+def _label_loss(q1: list[float], q2: list[float], form: str, margin: float, temperature: float = 0.1):
+    return label_loss(
+        torch.tensor([q1]), torch.tensor([q2]), LABEL_AVAILABLE, LABEL_EXPERT, form, margin, temperature
+    )
+
+
+def test_the_margin_term_is_zero_when_the_missing_fact_leads_by_the_margin() -> None:
+    # 2q: the fact at 0.8 and 0.6, the best other available chunk at 0.4 and 0.2; the
+    # retrieved chunk's higher Q does not count
+    loss = _label_loss([5.0, 0.2, 0.4, 0.1], [5.0, 0.1, 0.3, 0.0], "margin", margin=0.2)
+    assert loss.item() == 0.0
+
+
+def test_the_margin_term_charges_a_distractor_above_the_fact_by_its_lead_plus_the_margin() -> None:
+    # half 1: relu(2*0.3 + 0.2 - 2*0.1) = 0.6; half 2: relu(2*0.0 + 0.2 - 2*0.2) = 0
+    loss = _label_loss([0.0, 0.3, 0.1, 0.0], [0.0, -0.5, 0.2, 0.0], "margin", margin=0.2)
+    assert loss.item() == pytest.approx(0.5 * (0.6 + 0.0))
+
+
+def test_the_softmax_term_is_the_cross_entropy_of_the_facts_over_the_available_chunks() -> None:
+    q = [0.0, 0.3, 0.1, 0.0]
+    margin, temperature = 0.2, 0.5
+    logits = [(2 * 0.3 + margin) / temperature, 2 * 0.1 / temperature, (0.0 + margin) / temperature]
+    expected = -(logits[1] - math.log(sum(math.exp(x) for x in logits)))
+    loss = _label_loss(q, q, "softmax", margin, temperature)
+    assert loss.item() == pytest.approx(expected, rel=1e-6)
+
+
+def test_the_label_term_with_several_missing_facts_needs_only_the_best_one_to_lead() -> None:
+    available = torch.ones(1, 4, dtype=torch.bool)
+    expert = torch.tensor([[True, False, True, False]])
+    q = torch.tensor([[-1.0, 0.1, 0.5, 0.0]])  # the second fact leads every other chunk
+    assert label_loss(q, q, available, expert, "margin", 0.2, 0.1).item() == 0.0
+
+
 def test_reference_defaults() -> None:
     config = QLearningConfig()
     assert (config.gamma, config.lam, config.alpha, config.tau, config.top_k) == (
@@ -151,6 +192,7 @@ def test_reference_defaults() -> None:
         50_000,
     )
     assert config.num_envs * config.num_steps == 64
+    assert config.label_loss == "none"  # the reference learns from the reward alone
     assert (config.max_steps, config.max_grad_norm, config.adam_betas) == (
         6,
         2.0,

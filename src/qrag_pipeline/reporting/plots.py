@@ -143,8 +143,9 @@ def cost_figure(metrics: pd.DataFrame, dpi: int = 100) -> Figure:
 def training_figure(curves: pd.DataFrame, dpi: int = 100) -> Figure:
     """The Q-embedder's training curves against the update: fact EM on the held-out
     questions and on the training episodes and the mean training return on one panel,
-    the TD loss on the other. Evaluation runs every few updates only, so its NaN rows
-    are dropped, not drawn as gaps."""
+    the loss on the other, with its TD and label terms where the curve has them.
+    Evaluation runs every few updates only, so its NaN rows are dropped, not drawn as
+    gaps."""
     table = checked_curves(curves)
     figure = _new_figure((11.0, 4.0), dpi)
     rates, loss = figure.subplots(1, 2)
@@ -159,11 +160,14 @@ def training_figure(curves: pd.DataFrame, dpi: int = 100) -> Figure:
     rates.set_xlabel("update")
     rates.set_ylabel("fact EM (fraction) / mean return")
     rates.legend(fontsize="small")
-    points = table[["update", "loss"]].dropna()
-    loss.plot(points["update"], points["loss"], color="tab:red", label="loss")
-    loss.set_title("TD loss during training")
+    for column, style in (("loss", "-"), ("loss_td", "--"), ("loss_labels", ":")):
+        if column in table.columns:
+            points = table[["update", column]].dropna()
+            loss.plot(points["update"], points[column], linestyle=style, label=column)
+    loss.set_title("loss during training")
     loss.set_xlabel("update")
-    loss.set_ylabel("TD loss")
+    loss.set_ylabel("loss (TD + weight * label term)")
+    loss.legend(fontsize="small")
     figure.suptitle("Training curves of the Q-embedder")
     return figure
 

@@ -17,6 +17,7 @@ from qrag_pipeline.errors import QragInputError
 
 TRAINABLE_CHOICES = ("all", "top_layers")
 PRECISIONS = ("auto", "float32", "bfloat16")
+LABEL_LOSSES = ("none", "margin", "softmax")
 
 
 @dataclass
@@ -74,6 +75,19 @@ class QLearningConfig:
     precision: str = "auto"
     """Of the encoders' matrix products while training: "float32", "bfloat16", or
     "auto" (bfloat16 on CUDA and on CPUs with native bfloat16, else float32)."""
+    label_loss: str = "none"
+    """The supervised term on the supporting facts beside the TD loss (docs/method.md):
+    "none" (the reference), "margin" (DQfD's large margin: the best missing fact above
+    every other available chunk by label_margin) or "softmax" (cross-entropy over the
+    document's available chunks with the missing facts as positives)."""
+    label_weight: float = 1.0
+    """w in loss = TD + w * label term."""
+    label_margin: float = 0.2
+    """Margin of the label term, on Q at the TD loss's scale (2 * each twin half)."""
+    label_margin_decay: bool = False
+    """The margin follows the learning-rate schedule (warm-up, then linear to 0)."""
+    label_temperature: float = 0.1
+    """Softmax form only: the logits are (2 * q + margin off the facts) / temperature."""
     seed: int = 0
     """Seed of the episode stream and of the behaviour policy's sampling."""
     eval_every: int = 500
@@ -103,7 +117,7 @@ _POSITIVE_COUNTS = (
     "trainable_layers",
 )
 _NON_NEGATIVE_COUNTS = ("warmup_updates", "learning_start", "eval_episodes")
-_POSITIVE_RATES = ("learning_rate", "alpha", "tau", "adam_eps", "max_grad_norm")
+_POSITIVE_RATES = ("learning_rate", "alpha", "tau", "adam_eps", "max_grad_norm", "label_temperature")
 _UNIT_INTERVAL = ("gamma", "lam", "tau")
 
 
@@ -126,7 +140,8 @@ def _setting_problems(config: QLearningConfig) -> list[str]:
     )
     check((*_POSITIVE_COUNTS, *_NON_NEGATIVE_COUNTS, "seed"), is_whole, "a whole number")
     check(reals, is_finite_number, "a finite number")
-    check(("terminate_on_success",), lambda v: isinstance(v, bool), "true or false")
+    check(("terminate_on_success", "label_margin_decay"), lambda v: isinstance(v, bool), "true or false")
+    check(("label_loss",), lambda v: v in LABEL_LOSSES, f"one of {LABEL_LOSSES}")
     check(("trainable",), lambda v: v in TRAINABLE_CHOICES, f"one of {TRAINABLE_CHOICES}")
     check(("precision",), lambda v: v in PRECISIONS, f"one of {PRECISIONS}")
     check(
@@ -139,7 +154,11 @@ def _setting_problems(config: QLearningConfig) -> list[str]:
         "two numbers in [0, 1)",
     )
     check(_POSITIVE_COUNTS + _POSITIVE_RATES, lambda v: v > 0, "positive")
-    check((*_NON_NEGATIVE_COUNTS, "weight_decay", "extra_step_penalty"), lambda v: v >= 0, "0 or more")
+    check(
+        (*_NON_NEGATIVE_COUNTS, "weight_decay", "extra_step_penalty", "label_weight", "label_margin"),
+        lambda v: v >= 0,
+        "0 or more",
+    )
     check(_UNIT_INTERVAL, lambda v: 0 <= v <= 1, "between 0 and 1")
     return list(problems.values())
 

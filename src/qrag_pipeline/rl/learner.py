@@ -3,14 +3,15 @@
 Several retrieval episodes step side by side; every `num_steps` steps the rollout's
 `num_steps x num_envs` transitions give one gradient step on the twin TD loss against
 Q(lambda) targets, with no replay buffer. Targets come from a Polyak-averaged copy of
-both encoders.
+both encoders. Optionally (`label_loss`) a supervised term on the supporting facts is
+added, on the same visited states: the facts still missing are the right next picks.
 
 The pieces the tests call one by one come first (`lambda_returns`, `soft_value`,
-`td_loss`, `polyak_update`, the behaviour policy, the schedule). `QLearner` then reads
+`td_loss`, `label_loss`, `polyak_update`, the behaviour policy, the schedule). `QLearner` then reads
 in the order of one update: `update` itself, then `collect_rollout` (acting, with
-`_target_values` for each next state), `taken_q` (the loss's Q, with gradient) and
-`optimizer_step`; after them the helpers they share, the state for resuming, and the
-guards. `train` drives it to the end.
+`_target_values` for each next state), `loss` (the TD term on `taken_q`, the label
+term on `labelled_q`, both with gradient) and `optimizer_step`; after them the helpers
+they share, the state for resuming, and the guards. `train` drives it to the end.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import math
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -87,6 +89,42 @@ def td_loss(q1_taken: Tensor, q2_taken: Tensor, returns: Tensor) -> Tensor:
     return 0.5 * loss1 + 0.5 * loss2
 
 
+def label_loss(
+    q1: Tensor,
+    q2: Tensor,
+    available: Tensor,
+    expert: Tensor,
+    form: str,
+    margin: float,
+    temperature: float,
+) -> Tensor:
+    """The supervised term on the supporting facts, per twin half, averaged over rows.
+
+    Each row [N] is one visited state: `available` its pickable chunks, `expert` those
+    of them that are missing supporting facts (every row has one). Q is taken at the TD
+    loss's scale (2 * each half). "margin" is DQfD's large-margin loss with a set of
+    expert actions: relu(max over other available chunks of (Q + margin) - max over
+    the missing facts of Q), zero once the best fact leads every other chunk by the
+    margin. "softmax" is the multi-positive cross-entropy -log(sum over the facts of
+    p), p the softmax over the available chunks of (Q + margin off the facts) /
+    temperature.
+    """
+    others = available & ~expert
+    halves = []
+    for q in (2 * q1, 2 * q2):
+        if form == "margin":
+            best_other = (q + margin).masked_fill(~others, -torch.inf).amax(dim=-1)
+            best_fact = q.masked_fill(~expert, -torch.inf).amax(dim=-1)
+            gap = torch.where(others.any(dim=-1), best_other - best_fact, torch.zeros_like(best_fact))
+            halves.append(F.relu(gap))
+        else:
+            logits = (q + margin * others.float()) / temperature
+            facts = torch.logsumexp(logits.masked_fill(~expert, -torch.inf), dim=-1)
+            every = torch.logsumexp(logits.masked_fill(~available, -torch.inf), dim=-1)
+            halves.append(every - facts)
+    return 0.5 * (halves[0] + halves[1]).mean()
+
+
 @torch.no_grad()
 def polyak_update(target: nn.Module, online: nn.Module, tau: float) -> None:
     """target <- (1 - tau) * target + tau * online, parameter by parameter, in place.
@@ -143,6 +181,19 @@ def learning_rate_at(update: int, config: QLearningConfig) -> float:
     remaining = config.total_updates - update
     decay_span = max(1, config.total_updates - config.warmup_updates)
     return config.learning_rate * max(0.0, remaining / decay_span)
+
+
+@dataclass(frozen=True)
+class LabelledState:
+    """One visited state as the label term reads it: its document's chunk embeddings
+    [N, D] (shared with the env, not copied), the chunks retrieved before the pick, the
+    supporting facts still missing (empty: the term skips the state, as it does every
+    state of an episode without support labels) and the lexical overlaps [N]."""
+
+    chunks: Tensor
+    retrieved: tuple[int, ...]
+    missing: tuple[int, ...]
+    lexical: Tensor | None
 
 
 class QLearner:
@@ -225,6 +276,12 @@ class QLearner:
         self.rewards = torch.zeros(shape)
         self.dones = torch.zeros(shape, dtype=torch.bool)
         self.next_values = torch.zeros(shape)
+        # For the label term: each visited state's document (its chunk embeddings, as
+        # the policy scored them), what was retrieved, the facts still missing and the
+        # lexical overlaps; filled only when the term is on.
+        self.labelled: list[list[LabelledState | None]] = [
+            [None] * config.num_envs for _ in range(config.num_steps)
+        ]
 
     def update(self) -> dict[str, float]:
         """Collect rollouts, take one optimiser step, move the target; give metrics.
@@ -244,26 +301,31 @@ class QLearner:
                 "alpha have decayed to 0). Fix: raise total_updates to train on."
             )
         learning_rate = learning_rate_at(self.updates, config)
-        alpha = config.alpha * learning_rate / config.learning_rate
+        schedule = learning_rate / config.learning_rate
+        alpha = config.alpha * schedule
+        margin = config.label_margin * (schedule if config.label_margin_decay else 1.0)
         explore = self.updates < config.learning_start
         finished: list[EpisodeOutcome] = []
-        losses = []
+        losses: list[tuple[float, float, float]] = []
         for _ in range(config.grad_accumulation):
             finished += self.collect_rollout(alpha, explore)
             returns = lambda_returns(self.rewards, self.dones, self.next_values, config.gamma, config.lam)
             with self._timed("loss"):
-                q1, q2 = self.taken_q()
-                loss = td_loss(q1, q2, returns.flatten().to(self.device))
-                losses.append(loss.item())
-                self._check_finite("the TD loss", losses[-1])
+                loss, loss_td, loss_labels = self.loss(returns, margin)
+                losses.append((loss.item(), loss_td, loss_labels))
+                self._check_finite("the loss", losses[-1][0])
                 (loss / config.grad_accumulation).backward()
         grad_norm = self.optimizer_step(learning_rate)
         self.updates += 1
         seconds = time.perf_counter() - start
         transitions = config.grad_accumulation * self.rewards.numel()
+        loss_mean, loss_td_mean, loss_labels_mean = np.mean(losses, axis=0).tolist()
         return {
             "update": float(self.updates),
-            "loss": float(np.mean(losses)),
+            "loss": loss_mean,
+            "loss_td": loss_td_mean,
+            "loss_labels": loss_labels_mean,
+            "label_margin": margin,
             "grad_norm": float(grad_norm),
             "mean_q": float(self.q_taken.mean()),
             "mean_target": float(returns.mean()),
@@ -310,6 +372,8 @@ class QLearner:
                     self.positions[step, env] = self._positions(env)[action]
                     if lexical is not None:
                         self.lexical_taken[step, env] = lexical[env, action]
+                    if self.config.label_loss != "none":
+                        self.labelled[step][env] = self._labelled_state(env, lexical)
             with self._timed("environment"):
                 result = self.env.step(actions.tolist())
             self.rewards[step] = torch.from_numpy(result.rewards)
@@ -345,27 +409,83 @@ class QLearner:
         ).cpu()
         return values
 
-    def taken_q(self) -> tuple[Tensor, Tensor]:
+    def loss(self, returns: Tensor, margin: float) -> tuple[Tensor, float, float]:
+        """The rollout's loss with gradient: TD + label_weight * the label term (the
+        label term 0 when it is off or no visited state misses a fact); also each term's
+        value. The states pass the online state encoder once, for both terms."""
+        config = self.config
+        state_embeddings = self.rollout_state_embeddings()
+        q1, q2 = self.taken_q(state_embeddings)
+        loss_td = td_loss(q1, q2, returns.flatten().to(self.device))
+        if config.label_loss == "none":
+            return loss_td, loss_td.item(), 0.0
+        labelled = self.labelled_q(state_embeddings)
+        if labelled is None:
+            return loss_td, loss_td.item(), 0.0
+        loss_labels = label_loss(*labelled, config.label_loss, margin, config.label_temperature)
+        return loss_td + config.label_weight * loss_labels, loss_td.item(), loss_labels.item()
+
+    def rollout_state_embeddings(self) -> Tensor:
+        """The rollout's states [T*E, D] through the online state encoder, with
+        gradient (batched by length)."""
+        states = [text for row in self.states for text in row]
+        with self._autocast():
+            return self.network.state_encoder.embed(states)
+
+    def taken_q(self, state_embeddings: Tensor) -> tuple[Tensor, Tensor]:
         """Twin Q [T*E] of the rollout's taken actions, with gradient.
 
-        States pass through the online state encoder again (batched by length). A
-        taken chunk's vector is encoded again by the online action encoder when that
+        A taken chunk's vector is encoded again by the online action encoder when that
         one trains (the vectors made at reset carry no gradient), or taken as stored
         when it is frozen; either way it passes the head and is rotated by the
         position it had when taken. The lexical channel's overlaps depend on texts
         alone: those stored while acting are exact.
         """
-        states = [text for row in self.states for text in row]
-        with self._autocast():
-            state_embeddings = self.network.state_encoder.embed(states)
-            if self.network.frozen_action_encoder:
-                vectors = self.chunk_vectors.flatten(0, 1).to(self.device)
-            else:
-                chunks = [text for row in self.chunk_texts for text in row]
+        if self.network.frozen_action_encoder:
+            vectors = self.chunk_vectors.flatten(0, 1).to(self.device)
+        else:
+            chunks = [text for row in self.chunk_texts for text in row]
+            with self._autocast():
                 vectors = self.network.action_encoder.embed(chunks)
         chunk_embeddings = self.network.rotated_actions(vectors.float(), self.positions.flatten())
         q1, q2 = self.network.twin_q(state_embeddings.float(), chunk_embeddings.unsqueeze(1))
         return self.network.with_lexical(q1[:, 0], q2[:, 0], self.lexical_taken.flatten())
+
+    def labelled_q(self, state_embeddings: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor] | None:
+        """q1, q2, availability and the missing facts, each [B, N_max], of every chunk
+        of the visited states that still miss a supporting fact (None: no such state),
+        with gradient through the state side, the head and the lexical weights.
+
+        The chunks are scored from the embeddings the policy scored them with (a
+        trained action encoder's made at reset, without gradient: the label term then
+        trains its state side alone), so the term costs no encoder pass of its own.
+        """
+        rows = [
+            (index, state)
+            for index, state in enumerate(state for row in self.labelled for state in row)
+            if state is not None and state.missing
+        ]
+        if not rows:
+            return None
+        q1s, q2s, availables, experts = [], [], [], []
+        for index, state in rows:
+            q1, q2 = self.network.chunk_twin_q(
+                state_embeddings[index].float(), state.chunks, state.retrieved, state.lexical
+            )
+            available = torch.ones(len(q1), dtype=torch.bool)
+            available[list(state.retrieved)] = False
+            expert = torch.zeros_like(available)
+            expert[list(state.missing)] = True
+            q1s.append(q1)
+            q2s.append(q2)
+            availables.append(available)
+            experts.append(expert)
+        return (
+            pad_sequence(q1s, batch_first=True),
+            pad_sequence(q2s, batch_first=True),
+            pad_sequence(availables, batch_first=True).to(self.device),
+            pad_sequence(experts, batch_first=True).to(self.device),
+        )
 
     def optimizer_step(self, learning_rate: float) -> float:
         """Clip the summed gradients, take one AdamW step at `learning_rate`, move the
@@ -423,6 +543,18 @@ class QLearner:
         overlaps = index.scores([state])[0]
         self.last_overlaps[env] = (index, state, overlaps)
         return overlaps
+
+    def _labelled_state(self, env: int, lexical: Tensor | None) -> LabelledState:
+        """What the label term needs of env's current state (before its pick)."""
+        progress = self.env.progress[env]
+        retrieved = tuple(progress.retrieved)
+        n_chunks = len(progress.episode.chunks)
+        return LabelledState(
+            chunks=self.online_chunks[env],
+            retrieved=retrieved,
+            missing=tuple(sorted(set(progress.episode.support) - set(retrieved))),
+            lexical=None if lexical is None else lexical[env, :n_chunks],
+        )
 
     def _positions(self, env: int) -> Tensor:
         """Positions [N] of env's chunks given what it has retrieved so far."""
