@@ -37,6 +37,20 @@ if os.environ.get("PYTEST_XDIST_WORKER"):
     torch.set_num_threads(1)
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
+TRACKING_STORE = Path("data") / "09_tracking"
+"""MLflow's store (conf/base/mlflow.yml): it records every run, a failed one too."""
+
+
+def data_files(project: Path) -> set[str]:
+    """Every file under the project's data/ but MLflow's store, relative to the project:
+    what a failed run must leave as it found (its artifacts, whole or not at all)."""
+    return {
+        str(path.relative_to(project))
+        for path in (project / "data").rglob("*")
+        if path.is_file() and not path.relative_to(project).is_relative_to(TRACKING_STORE)
+    }
+
+
 TINY_LEARNING = QLearningConfig(
     total_updates=4,
     warmup_updates=1,

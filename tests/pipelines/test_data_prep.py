@@ -9,6 +9,7 @@ import pytest
 
 from qrag_pipeline.episodes import EPISODE_COLUMNS, episodes_from_frame
 from qrag_pipeline.errors import QragInputError
+from tests.conftest import data_files
 
 
 def _versions(root: Path, name: str) -> list[Path]:
@@ -45,7 +46,7 @@ def test_data_prep_writes_versioned_pools_and_episodes(project_copy: Path, run_p
 def test_a_failing_run_leaves_no_partial_artifact(project_copy: Path, run_pipeline) -> None:
     with pytest.raises(QragInputError, match="unknown length bucket '3k'"):
         run_pipeline("data_prep", params={"data_prep": {"babilong": {"eval_lengths": ["3k"]}}})
-    assert not [p for p in (project_copy / "data").rglob("*") if p.is_file()]
+    assert not data_files(project_copy)
 
 
 @pytest.mark.shared_data
@@ -126,7 +127,7 @@ def test_no_enabled_benchmark_is_a_clear_error(project_copy: Path, run_pipeline)
         run_pipeline("data_prep", params={"data_prep": {"benchmarks": []}})
     with pytest.raises(QragInputError, match=r"unknown benchmarks \['bablong'\]"):
         run_pipeline("data_prep", params={"data_prep": {"benchmarks": ["bablong"]}})
-    assert not [p for p in (project_copy / "data").rglob("*") if p.is_file()]
+    assert not data_files(project_copy)
 
 
 @pytest.mark.shared_data

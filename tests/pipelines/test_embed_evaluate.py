@@ -19,6 +19,7 @@ from qrag_pipeline.errors import QragInputError
 from qrag_pipeline.evaluation import METHODS, TRACE_COLUMNS
 from qrag_pipeline.metrics import babi_answer_correct
 from qrag_pipeline.readers.babi_rules import answer_babi_question
+from tests.conftest import data_files
 
 T = 4  # evaluate.max_steps
 
@@ -156,4 +157,4 @@ def test_kedro_run_train_q_before_its_inputs_exist_names_the_pipelines_to_run(
         "(kedro run --pipelines data_prep,embed,train_q)."
     ) in done.stderr
     assert "Traceback" not in done.stderr
-    assert not [p for p in (project_copy / "data").rglob("*") if p.is_file()]
+    assert not data_files(project_copy)

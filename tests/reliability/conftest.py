@@ -128,11 +128,6 @@ def kedro_run(
     )
 
 
-def data_files(project: Path) -> set[str]:
-    """Every file under the project's data/, relative to it."""
-    return {str(p.relative_to(project)) for p in (project / "data").rglob("*") if p.is_file()}
-
-
 def latest(project: Path, name: str) -> Path:
     """The newest saved version of catalog file `name` (e.g. eval_episodes.parquet)."""
     found = sorted(project.glob(f"data/*/{name}/*/{name}"))

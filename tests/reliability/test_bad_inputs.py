@@ -48,7 +48,8 @@ import pytest
 
 from qrag_pipeline.cli_hooks import input_error_in
 from qrag_pipeline.errors import QragInputError
-from tests.reliability.conftest import data_files, kedro_run, latest, make_project, run_stage
+from tests.conftest import data_files
+from tests.reliability.conftest import kedro_run, latest, make_project, run_stage
 
 QA1_TRAIN = "qa1_single-supporting-fact_train.txt"
 STORY = "1 Mary moved to the bathroom.\n2 John went to the hallway.\n"

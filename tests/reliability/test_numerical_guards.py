@@ -89,8 +89,8 @@ def inject(where: str, monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 WHERE = {
-    "loss_nan": "the TD loss is nan",
-    "loss_inf": "the TD loss is inf",
+    "loss_nan": "the loss is nan",
+    "loss_inf": "the loss is inf",
     "grad_norm_inf": "the gradient norm is inf",
     "q_value_nan": "a Q value is nan",
 }
@@ -137,7 +137,7 @@ def test_a_nan_loss_leaves_the_learner_as_it_was(
     td_loss = learner_module.td_loss
     monkeypatch.setattr(learner_module, "td_loss", lambda *a: td_loss(*a) * math.nan)
 
-    with pytest.raises(TrainingDivergedError, match="the TD loss is nan at update 3"):
+    with pytest.raises(TrainingDivergedError, match="the loss is nan at update 3"):
         learner.update()
 
     assert learner.updates == 2
@@ -157,7 +157,7 @@ def test_kedro_train_q_with_a_nan_loss_fails_cleanly(
         run_stage(project, "train_q")  # tiny: 4 updates, a checkpoint every 2
 
     error = input_error_in(raised.value)
-    assert isinstance(error, TrainingDivergedError) and "the TD loss is nan at update 3" in str(error)
+    assert isinstance(error, TrainingDivergedError) and "the loss is nan at update 3" in str(error)
     assert not list(project.glob("data/06_models/q_embedder_checkpoint/*"))
     assert not list(project.glob("data/08_reporting/training_curves.csv/*"))
     (run_dir,) = (project / "data/06_models/train_q_runs").iterdir()

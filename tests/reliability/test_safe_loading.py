@@ -49,8 +49,8 @@ from qrag_pipeline.models import encoder as encoder_module
 from qrag_pipeline.models.encoder import DEFAULT_ENCODER, TextEncoder, resolve_encoder_path
 from qrag_pipeline.readers.llm_reader import LLMReader
 from qrag_pipeline.settings import CONFIG_LOADER_ARGS
-from tests.conftest import PROJECT_ROOT
-from tests.reliability.conftest import data_files, latest, make_project, run_stage
+from tests.conftest import PROJECT_ROOT, data_files
+from tests.reliability.conftest import latest, make_project, run_stage
 
 
 class Payload:
