@@ -35,7 +35,7 @@ def test_train_q_writes_a_versioned_checkpoint_and_curve_and_resumes(
         checkpoint.config["num_layers"] == 1 and checkpoint.training_state["learning"]["total_updates"] == 4
     )
     assert checkpoint.config["frozen_action_encoder"] is True  # conf/base's default
-    assert checkpoint.training_state["learning"]["label_loss"] == "margin"  # conf/base's too
+    assert checkpoint.training_state["learning"]["label_loss"] == "softmax"  # conf/base's too
     assert network.state_encoder.encode(["Where is Mary?"]).shape == (1, 384)
     (curves_path,) = (project_copy / "data/08_reporting/training_curves.csv").glob("*/training_curves.csv")
     curves = pd.read_csv(curves_path)
