@@ -187,8 +187,8 @@ def learning_rate_at(update: int, config: QLearningConfig) -> float:
 class LabelledState:
     """One visited state as the label term reads it: its document's chunk embeddings
     [N, D] (shared with the env, not copied), the chunks retrieved before the pick, the
-    supporting facts still missing (empty: the term skips the state, as it does every
-    state of an episode without support labels) and the lexical overlaps [N]."""
+    supporting facts still missing (empty once all are found: the term skips the state)
+    and the lexical overlaps [N]."""
 
     chunks: Tensor
     retrieved: tuple[int, ...]
@@ -417,9 +417,7 @@ class QLearner:
         state_embeddings = self.rollout_state_embeddings()
         q1, q2 = self.taken_q(state_embeddings)
         loss_td = td_loss(q1, q2, returns.flatten().to(self.device))
-        if config.label_loss == "none":
-            return loss_td, loss_td.item(), 0.0
-        labelled = self.labelled_q(state_embeddings)
+        labelled = self.labelled_q(state_embeddings) if config.label_loss != "none" else None
         if labelled is None:
             return loss_td, loss_td.item(), 0.0
         loss_labels = label_loss(*labelled, config.label_loss, margin, config.label_temperature)
