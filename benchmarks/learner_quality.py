@@ -24,8 +24,9 @@ with its action side trained.
         --updates default=1500 paper=90 --lengths 4k 32k \
         --params "train_q.train_sentences=[50, 250]" train_q.learning.per_fact_reward=0.2
     .venv/bin/python benchmarks/learner_quality.py --task qa3 \
-        --learners td margin margin-decay softmax --updates td=200 margin=200 margin-decay=200 \
-        softmax=200 --params "train_q.train_sentences=[50, 250]" \
+        --learners td margin softmax margin-decay \
+        --updates td=150 margin=150 softmax=150 margin-decay=150 --lengths 1k 32k \
+        --episodes 200 --curve-points 10 --params "train_q.train_sentences=[50, 250]" \
         --out benchmarks/results/label_ablation_qa3.json
 
 Needs the real data in ../shared/data (or --shared PATH).
