@@ -1,6 +1,7 @@
 # Two commands set everything up on a fresh machine (Python 3.11 + pip, PyPI only):
 #   make run    venv + install + the default pipeline end to end, offline
 #   make test   venv + install + the test suite
+#   make test-fast   the suite without the tests marked slow (Kedro runs, processes)
 # Both are idempotent: the venv is rebuilt only when pyproject.toml changes.
 
 PYTHON ?= python3
@@ -15,7 +16,7 @@ export MLFLOW_DISABLE_TELEMETRY := true
 export HF_HUB_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: setup run test
+.PHONY: setup run test test-fast
 
 setup: $(STAMP)
 
@@ -33,4 +34,7 @@ run: setup
 test: setup
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/ruff format --check src tests benchmarks
-	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile --durations=15
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist worksteal --durations=15
+
+test-fast: setup
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist worksteal --durations=15 -m "not slow"

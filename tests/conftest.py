@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import os
+import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,8 @@ from typing import Any
 import pytest
 import torch
 import transformers
+from kedro.framework.session import KedroSession
+from kedro.framework.startup import bootstrap_project
 from transformers import AutoTokenizer, BertConfig
 
 from qrag_pipeline.episodes import Episode
@@ -25,6 +28,7 @@ from qrag_pipeline.models.q_network import QNetwork
 from qrag_pipeline.rl.config import QLearningConfig
 from qrag_pipeline.rl.environment import EpisodeSampler
 from qrag_pipeline.training import TrainingResult, train_q_embedder
+from tests.projects import NO_RUN_FOLDER, PROJECT_ROOT, TRACKING_STORE, make_project, run_stage
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
@@ -35,10 +39,6 @@ if os.environ.get("PYTEST_XDIST_WORKER"):
     # the `kedro run` processes it starts, so that the workers do not contend.
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     torch.set_num_threads(1)
-
-PROJECT_ROOT = Path(__file__).resolve().parents[1]
-TRACKING_STORE = Path("data") / "09_tracking"
-"""MLflow's store (conf/base/mlflow.yml): it records every run, a failed one too."""
 
 
 def data_files(project: Path) -> set[str]:
@@ -177,3 +177,101 @@ def make_tiny_network(make_tiny: TinyFactory) -> Callable[..., QNetwork]:
         return QNetwork(encoder, copy.deepcopy(encoder), **action_side)
 
     return make
+
+
+# Scratch projects, so that tests never touch ./data. The session's tiny projects are
+# each made once per worker and copied by the tests that start from them, never changed.
+
+
+PROJECT_FIXTURES = frozenset(
+    {
+        "project_copy",
+        "copy_of",
+        "data_prepped_project",
+        "prepared_project",
+        "trained_project",
+        "evaluated_project",
+    }
+)
+"""A test that takes one of these runs Kedro pipelines on a scratch project: it is
+marked `slow` (left out by `make test-fast`), as are the tests marked by hand that
+start processes or make their projects themselves."""
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if PROJECT_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)
+
+
+@pytest.fixture(scope="session")
+def data_prepped_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A project where data_prep ran (tiny, CPU)."""
+    project = make_project(tmp_path_factory.mktemp("data_prepped") / "project")
+    run_stage(project, "data_prep")
+    return project
+
+
+@pytest.fixture(scope="session")
+def prepared_project(tmp_path_factory: pytest.TempPathFactory, data_prepped_project: Path) -> Path:
+    """A project where data_prep and embed ran (tiny, CPU), ready to train."""
+    project = make_project(tmp_path_factory.mktemp("prepared") / "project", data_from=data_prepped_project)
+    run_stage(project, "embed")
+    return project
+
+
+@pytest.fixture(scope="session")
+def trained_project(tmp_path_factory: pytest.TempPathFactory, prepared_project: Path) -> Path:
+    """A project where data_prep, embed and train_q ran (tiny, CPU)."""
+    project = make_project(tmp_path_factory.mktemp("trained") / "project", data_from=prepared_project)
+    run_stage(project, "train_q", NO_RUN_FOLDER)
+    return project
+
+
+@pytest.fixture(scope="session")
+def evaluated_project(tmp_path_factory: pytest.TempPathFactory, trained_project: Path) -> Path:
+    """A project where data_prep, embed, train_q and evaluate ran (tiny, CPU)."""
+    project = make_project(tmp_path_factory.mktemp("evaluated") / "project", data_from=trained_project)
+    run_stage(project, "evaluate")
+    return project
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _remove_models(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Delete the session's models at its end: pytest keeps the last three sessions'
+    temporary folders, a tiny model is 0.1 GB and a training checkpoint 0.5 GB."""
+    yield
+    for models in tmp_path_factory.getbasetemp().glob("**/data/06_models"):
+        shutil.rmtree(models, ignore_errors=True)
+
+
+@pytest.fixture
+def copy_of(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[[Path | None], Path]:
+    """`copy_of(project)`: a scratch copy of one of the session's projects above (None:
+    an empty data/), as the cwd, where `run_pipeline` and `kedro run` then work."""
+
+    def copy(source: Path | None) -> Path:
+        project = make_project(tmp_path / "project", data_from=source)
+        monkeypatch.chdir(project)
+        bootstrap_project(project)
+        return project
+
+    return copy
+
+
+@pytest.fixture
+def project_copy(copy_of: Callable[[Path | None], Path]) -> Path:
+    """A scratch project with an empty data/, as the cwd."""
+    return copy_of(None)
+
+
+@pytest.fixture
+def run_pipeline() -> Callable[..., dict]:
+    """`run_pipeline("data_prep", env="tiny", params={...})` in the scratch project
+    that is the cwd (`project_copy` or `copy_of`)."""
+
+    def run(pipeline: str, env: str = "tiny", params: dict | None = None) -> dict:
+        with KedroSession.create(project_path=Path.cwd(), env=env, runtime_params=params) as session:
+            return session.run(pipeline_names=[pipeline])
+
+    return run

@@ -162,6 +162,7 @@ def test_cli_bad_inputs_end_on_one_error_line_and_status_2(
     assert "no checkpoint under" in _error_line(capsys, ["--question", QUESTION, str(story)])
 
 
+@pytest.mark.slow
 def test_the_installed_command_fails_without_a_traceback(tmp_path: Path) -> None:
     command = Path(sys.executable).parent / "qrag-retrieve"
     if not command.is_file():

@@ -25,8 +25,6 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tests.pipelines.conftest import project_copy  # noqa: F401  (fixture)
-
 PIPELINES = ("data_prep", "train_q", "embed", "evaluate", "report")
 # One node of every pipeline, as kedro-viz labels them in the graph (it shows the
 # raw node names: its "pretty name" setting is off by default).
@@ -148,7 +146,7 @@ def _render(chromium: str, url: str, *flags: str, timeout_s: float = 300) -> str
 
 def test_kedro_viz_build_renders_every_pipeline(
     chromium: str,
-    project_copy: Path,  # noqa: F811
+    project_copy: Path,
     tmp_path: Path,
 ) -> None:
     build = subprocess.run(

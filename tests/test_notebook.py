@@ -5,6 +5,7 @@ question, each step's pick and the reader's answer."""
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from pathlib import Path
 
 import nbformat
@@ -15,7 +16,6 @@ from nbclient import NotebookClient
 from qrag_pipeline.episodes import episodes_from_frame
 from qrag_pipeline.readers.rule_reader import RuleReader
 from tests.conftest import PROJECT_ROOT
-from tests.pipelines.conftest import project_copy, run_pipeline  # noqa: F401  (fixtures)
 
 NOTEBOOK = PROJECT_ROOT / "notebooks" / "walkthrough.ipynb"
 T = 4  # evaluate.max_steps
@@ -48,12 +48,9 @@ def test_notebook_is_committed_without_outputs() -> None:
 
 
 def test_walkthrough_notebook_runs_on_the_tiny_environment(
-    project_copy: Path,  # noqa: F811
-    run_pipeline,  # noqa: F811
-    monkeypatch: pytest.MonkeyPatch,
+    copy_of: Callable[[Path], Path], evaluated_project: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    for pipeline in ("data_prep", "embed", "train_q", "evaluate"):
-        run_pipeline(pipeline)
+    project_copy = copy_of(evaluated_project)
 
     # The notebook stays in the checkout; these point it at the scratch project.
     monkeypatch.setenv("QRAG_PROJECT_ROOT", str(project_copy))

@@ -3,10 +3,8 @@
 
 from __future__ import annotations
 
-import os
 import shutil
-import subprocess
-import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from kedro.config import OmegaConfigLoader
@@ -17,6 +15,7 @@ from qrag_pipeline.datasets.atomic_files import ParquetDataset
 from qrag_pipeline.datasets.embeddings_dataset import EpisodeEmbeddingsDataset
 from qrag_pipeline.settings import CONFIG_LOADER_ARGS
 from tests.conftest import PROJECT_ROOT
+from tests.projects import kedro_cli
 
 FACTORY_DATASETS = {
     "babi_train_stories": (ParquetDataset, "data/03_primary/babi_train_stories.parquet"),
@@ -58,32 +57,15 @@ def _versions(project: Path, folder: str, name: str) -> list[str]:
 
 
 def test_only_missing_outputs_skips_what_exists_and_remakes_what_is_missing(
-    project_copy: Path, run_pipeline
+    copy_of: Callable[[Path], Path], prepared_project: Path
 ) -> None:
-    run_pipeline("data_prep")
-    run_pipeline("embed")
+    project_copy = copy_of(prepared_project)
     episodes = _versions(project_copy, "05_model_input", "eval_episodes.parquet")
     pool = _versions(project_copy, "04_feature", "training_pool_embeddings")
     (chunks,) = _versions(project_copy, "04_feature", "pretrained_chunk_embeddings")
     shutil.rmtree(project_copy / "data/04_feature/pretrained_chunk_embeddings" / chunks)
 
-    env = {**os.environ, "KEDRO_DISABLE_TELEMETRY": "true", "HF_HUB_OFFLINE": "1", "COLUMNS": "400"}
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "kedro",
-            "run",
-            "--env",
-            "tiny",
-            "--pipelines",
-            "data_prep,embed",
-            "--only-missing-outputs",
-        ],
-        env=env,
-        capture_output=True,
-        text=True,
-    )
+    done = kedro_cli(project_copy, "--pipelines", "data_prep,embed", "--only-missing-outputs")
     assert done.returncode == 0, done.stderr[-3000:]
 
     # data_prep's tables and the pool embeddings exist: not one node of them ran again

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import pandas as pd
@@ -16,8 +17,10 @@ def _versions(root: Path, name: str) -> list[Path]:
     return sorted(root.glob(f"data/*/{name}/*/{name}"))
 
 
-def test_data_prep_writes_versioned_pools_and_episodes(project_copy: Path, run_pipeline) -> None:
-    run_pipeline("data_prep")
+def test_data_prep_writes_versioned_pools_and_episodes(
+    copy_of: Callable[[Path], Path], data_prepped_project: Path, run_pipeline
+) -> None:
+    project_copy = copy_of(data_prepped_project)  # data_prep ran there once
     (episodes_path,) = _versions(project_copy, "babilong_eval_episodes.parquet")
     frame = pd.read_parquet(episodes_path)
     assert list(frame.columns) == list(EPISODE_COLUMNS)
@@ -102,11 +105,10 @@ def test_data_prep_on_the_official_files_and_real_books(
     assert counts == {"qa2": 10000, "qa3": 1000}
 
 
-def test_data_prep_collects_every_enabled_benchmark(project_copy: Path, run_pipeline) -> None:
-    run_pipeline("data_prep")
-    (babilong_path,) = _versions(project_copy, "babilong_eval_episodes.parquet")
-    (ruler_path,) = _versions(project_copy, "ruler_eval_episodes.parquet")
-    (all_path,) = _versions(project_copy, "eval_episodes.parquet")
+def test_data_prep_collects_every_enabled_benchmark(data_prepped_project: Path) -> None:
+    (babilong_path,) = _versions(data_prepped_project, "babilong_eval_episodes.parquet")
+    (ruler_path,) = _versions(data_prepped_project, "ruler_eval_episodes.parquet")
+    (all_path,) = _versions(data_prepped_project, "eval_episodes.parquet")
     babilong = episodes_from_frame(pd.read_parquet(babilong_path))
     ruler = episodes_from_frame(pd.read_parquet(ruler_path))
     # tiny: two NIAH tasks at 1k, 2 episodes each, the essay haystack from test prose
@@ -118,7 +120,7 @@ def test_data_prep_collects_every_enabled_benchmark(project_copy: Path, run_pipe
     assert episodes_from_frame(pd.read_parquet(all_path)) == babilong + ruler
     # hotpotqa is not enabled in tiny: its tables exist and are empty
     for name in ("hotpotqa_train_episodes", "hotpotqa_eval_episodes"):
-        (path,) = _versions(project_copy, f"{name}.parquet")
+        (path,) = _versions(data_prepped_project, f"{name}.parquet")
         assert pd.read_parquet(path).empty
 
 

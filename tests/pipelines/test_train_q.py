@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pandas as pd
@@ -18,13 +16,13 @@ from qrag_pipeline.locks import LOCK_FILE
 from qrag_pipeline.models.q_network import QNetwork
 from qrag_pipeline.sources.babi_files import BABI_TASKS
 from qrag_pipeline.training import CURVE_COLUMNS
+from tests.projects import kedro_cli, kedro_run
 
 
 def test_train_q_writes_a_versioned_checkpoint_and_curve_and_resumes(
-    project_copy: Path, run_pipeline
+    copy_of: Callable[[Path], Path], prepared_project: Path, run_pipeline
 ) -> None:
-    run_pipeline("data_prep")
-    run_pipeline("embed")
+    project_copy = copy_of(prepared_project)
     run_pipeline("train_q")
     (checkpoint_dir,) = (project_copy / "data/06_models/q_embedder_checkpoint").glob(
         "*/q_embedder_checkpoint"
@@ -71,38 +69,30 @@ def test_train_q_writes_a_versioned_checkpoint_and_curve_and_resumes(
     assert (pd.read_csv(latest_curves[-1])["loss_labels"] == 0).all()
 
 
-def test_kedro_run_pipeline_train_q_from_the_command_line(project_copy: Path) -> None:
-    env = {**os.environ, "KEDRO_DISABLE_TELEMETRY": "true", "HF_HUB_OFFLINE": "1"}
-    kedro = [sys.executable, "-m", "kedro", "run", "--env", "tiny"]
-    subprocess.run([*kedro, "--pipelines", "data_prep,embed"], check=True, env=env, capture_output=True)
-    done = subprocess.run([*kedro, "--pipeline", "train_q"], env=env, capture_output=True, text=True)
+def test_kedro_run_pipeline_train_q_from_the_command_line(
+    copy_of: Callable[[Path], Path], prepared_project: Path
+) -> None:
+    project = copy_of(prepared_project)
+    done = kedro_cli(project, "--pipeline", "train_q")
     assert done.returncode == 0, done.stderr[-2000:]
     assert list(
-        (project_copy / "data/06_models/q_embedder_checkpoint").glob(
-            "*/q_embedder_checkpoint/model.safetensors"
-        )
+        (project / "data/06_models/q_embedder_checkpoint").glob("*/q_embedder_checkpoint/model.safetensors")
     )
 
-    bad = subprocess.run(
-        [*kedro, "--pipeline", "train_q", "--params", "train_q.learning.learnin_rate=0.1"],
-        env=env,
-        capture_output=True,
-        text=True,
-    )
+    bad = kedro_run(project, "--pipeline", "train_q", "--params", "train_q.learning.learnin_rate=0.1")
     assert bad.returncode == 1
     assert "Error: unknown learner parameters ['learnin_rate']" in bad.stderr
     assert "Traceback" not in bad.stderr
 
 
 def test_the_papers_trained_action_encoder_trains_and_evaluates_through_kedro(
-    project_copy: Path, run_pipeline
+    copy_of: Callable[[Path], Path], prepared_project: Path, run_pipeline
 ) -> None:
     """conf/paper's action side (both encoders trained, chunks re-encoded at each reset)
     stays one parameter away: it trains, and evaluate embeds the chunks with its own
     action encoder instead of reading the shared pretrained embeddings."""
     paper = {"train_q": {"model": {"frozen_action_encoder": False}}}
-    run_pipeline("data_prep")
-    run_pipeline("embed")
+    project_copy = copy_of(prepared_project)
     run_pipeline("train_q", params=paper)
     run_pipeline("evaluate")
     (checkpoint_dir,) = (project_copy / "data/06_models/q_embedder_checkpoint").glob(

@@ -49,7 +49,7 @@ import pytest
 from qrag_pipeline.cli_hooks import input_error_in
 from qrag_pipeline.errors import QragInputError
 from tests.conftest import data_files
-from tests.reliability.conftest import kedro_run, latest, make_project, run_stage
+from tests.projects import kedro_cli, latest, make_project, run_stage
 
 QA1_TRAIN = "qa1_single-supporting-fact_train.txt"
 STORY = "1 Mary moved to the bathroom.\n2 John went to the hallway.\n"
@@ -195,6 +195,7 @@ CLI_CASES = {
 }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", list(CLI_CASES))
 def test_kedro_run_ends_on_one_clear_error_and_writes_nothing(
     name: str, tmp_path: Path, request: pytest.FixtureRequest
@@ -207,7 +208,7 @@ def test_kedro_run_ends_on_one_clear_error_and_writes_nothing(
     case.setup(project, tmp)
     before = data_files(project)
 
-    done = kedro_run(project, *case.args(tmp), env=case.env)
+    done = kedro_cli(project, *case.args(tmp), env=case.env)
 
     assert done.returncode == 1, done.stderr[-3000:]
     assert "Traceback" not in done.stderr and "Traceback" not in done.stdout
@@ -393,6 +394,7 @@ IN_PROCESS_CASES = {
 }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", list(IN_PROCESS_CASES))
 def test_bad_input_raises_a_clear_error_and_leaves_data_as_it_was(
     name: str, tmp_path: Path, request: pytest.FixtureRequest

@@ -23,7 +23,6 @@
 
 from __future__ import annotations
 
-import fcntl
 import os
 import re
 import shutil
@@ -45,11 +44,11 @@ from qrag_pipeline.checkpoints import load_checkpoint
 from qrag_pipeline.datasets.atomic_files import CSVDataset, ParquetDataset, TextDataset
 from qrag_pipeline.datasets.embeddings_dataset import EpisodeEmbeddingsDataset
 from qrag_pipeline.errors import QragInputError
-from qrag_pipeline.locks import LOCK_FILE
+from qrag_pipeline.locks import exclusive
 from qrag_pipeline.retrieval.embeddings import EpisodeEmbeddings
 from qrag_pipeline.training import CURVE_COLUMNS, latest_checkpoint
 from tests.conftest import PROJECT_ROOT, train_tiny
-from tests.reliability.conftest import kedro_command, kedro_env, kedro_run, latest, make_project, run_stage
+from tests.projects import kedro_cli, kedro_command, kedro_env, latest, make_project, run_stage
 
 UPDATES = 12
 EVERY = 4
@@ -60,6 +59,8 @@ TRAIN = [
     "--params",
     f"train_q.learning.total_updates={UPDATES},train_q.checkpoint_every={EVERY},train_q.device=cpu",
 ]
+TRAIN_PARAMS = {"train_q": {"learning": {"total_updates": UPDATES}, "checkpoint_every": EVERY}}
+"""TRAIN's parameters, for `run_stage` (which runs every stage on the CPU)."""
 
 
 def _start_kedro_run(project: Path, args: Sequence[str], log: IO[str]) -> subprocess.Popen:
@@ -114,7 +115,7 @@ def test_sigkill_during_train_q_then_the_same_command_resumes_and_ends_as_an_uni
     staging.mkdir()
     (staging / "model.safetensors").write_bytes(b"half")
 
-    resumed = kedro_run(project, *TRAIN)
+    resumed = kedro_cli(project, *TRAIN)
 
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     log = resumed.stdout + resumed.stderr
@@ -256,44 +257,31 @@ def test_a_folder_artifact_save_that_fails_midway_leaves_no_version(
     assert loaded.texts == ["a.", "b."]
 
 
-def _held(lock_file: Path) -> bool:
-    """Whether some process holds `lock_file`'s lock (taking it for a moment if not)."""
-    if not lock_file.is_file():
-        return False
-    with lock_file.open("r+") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            return True
-        fcntl.flock(handle, fcntl.LOCK_UN)
-        return False
-
-
 def test_a_second_identical_train_q_beside_the_first_stops_clearly_and_the_first_ends_well(
     prepared_project: Path, tmp_path: Path
 ) -> None:
+    """The first run is this test process, holding the run folder's lock as train_q
+    does (`locks.exclusive`) while `kedro run` starts the same training beside it."""
     project = make_project(tmp_path / "project", data_from=prepared_project)
-    log = (project / "first.log").open("w")
-    train = [*TRAIN[:-1], TRAIN[-1].replace(f"total_updates={UPDATES}", "total_updates=200")]
-    first = _start_kedro_run(project, train, log)
-    runs = project / "data/06_models/train_q_runs"
-    deadline = time.monotonic() + 600
-    while (
-        first.poll() is None
-        and time.monotonic() < deadline
-        and not any(_held(lock) for lock in runs.glob(f"*/{LOCK_FILE}"))
-    ):
-        time.sleep(0.05)
-    assert first.poll() is None, "the first run ended before the second could start"
+    run_stage(
+        project, "train_q", {"train_q": {"learning": {"total_updates": UPDATES}, "checkpoint_every": EVERY}}
+    )
+    (run_dir,) = (project / "data/06_models/train_q_runs").iterdir()
+    (model,) = project.glob("data/06_models/q_embedder_checkpoint/*/q_embedder_checkpoint")
 
-    second = kedro_run(project, *train)
+    with exclusive(run_dir, "train_q with these parameters"):
+        second = kedro_cli(project, *TRAIN)
 
-    assert first.wait(timeout=900) == 0
-    log.close()
     assert second.returncode == 1
     assert "Traceback" not in second.stderr
     last_line = second.stderr.strip().splitlines()[-1]
-    assert "train_q with these parameters in " in last_line and "is already running (process" in last_line
+    folder = Path("data/06_models/train_q_runs") / run_dir.name
+    holder = f"(process {os.getpid()})"  # this test's
+    assert f"train_q with these parameters in '{folder}' is already running {holder}" in last_line
     assert " Fix: wait for that run to finish" in last_line
-    (checkpoint,) = project.glob("data/06_models/q_embedder_checkpoint/*/q_embedder_checkpoint")
-    assert load_checkpoint(checkpoint).training_state["learning"]["total_updates"] == 200
+    assert list(project.glob("data/06_models/q_embedder_checkpoint/*/*")) == [model]  # nothing new
+    # the lock is the operating system's: once its holder is gone, the same command runs
+    run_stage(
+        project, "train_q", {"train_q": {"learning": {"total_updates": UPDATES}, "checkpoint_every": EVERY}}
+    )
+    assert len(list(project.glob("data/06_models/q_embedder_checkpoint/*/*"))) == 2

@@ -17,12 +17,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pandas as pd
-import pytest
 import torch
 
 from qrag_pipeline.checkpoints import load_checkpoint
-from tests.reliability.conftest import (
+from tests.projects import (
     NO_RUN_FOLDER,
+    kedro_cli,
     kedro_run,
     latest,
     make_project,
@@ -80,7 +80,7 @@ def version_of(project: Path, name: str) -> str:
 
 
 def test_data_prep_twice_in_fresh_processes_gives_identical_tables(
-    prepared_project: Path, tmp_path: Path
+    data_prepped_project: Path, tmp_path: Path
 ) -> None:
     projects = []
     for hash_seed in ("0", "4242"):
@@ -89,18 +89,10 @@ def test_data_prep_twice_in_fresh_processes_gives_identical_tables(
         assert done.returncode == 0, done.stderr[-3000:]
         projects.append(project)
     for name in DATA_PREP_TABLES:
-        first, second, in_process = (table(p, name) for p in (*projects, prepared_project))
+        first, second, in_process = (table(p, name) for p in (*projects, data_prepped_project))
         pd.testing.assert_frame_equal(first, second, check_exact=True, obj=name)
         pd.testing.assert_frame_equal(first, in_process, check_exact=True, obj=name)
     assert len(table(projects[0], "eval_episodes")) > 0
-
-
-@pytest.fixture(scope="module")
-def evaluated_project(tmp_path_factory: pytest.TempPathFactory, trained_project: Path) -> Path:
-    """data_prep, embed, train_q and evaluate done once (tiny, CPU)."""
-    project = make_project(tmp_path_factory.mktemp("evaluated") / "project", data_from=trained_project)
-    run_stage(project, "evaluate")
-    return project
 
 
 def test_embed_train_q_evaluate_twice_with_the_same_seed_give_equal_results(
@@ -140,7 +132,7 @@ def test_kedro_run_load_versions_reproduces_an_earlier_evaluation(
     )
     assert not newer_episodes.equals(pinned_episodes)
 
-    done = kedro_run(
+    done = kedro_cli(
         project,
         "--pipelines",
         "evaluate",

@@ -34,7 +34,7 @@ from qrag_pipeline.locks import LOCK_FILE
 from qrag_pipeline.rl import learner as learner_module
 from qrag_pipeline.rl.learner import QLearner
 from tests.conftest import TINY_LEARNING, train_tiny
-from tests.reliability.conftest import kedro_run, make_project, run_stage
+from tests.projects import kedro_cli, make_project, run_stage
 
 FAULTY_UPDATE = 3
 
@@ -168,7 +168,7 @@ def test_kedro_run_with_a_diverging_learning_rate_ends_on_one_clear_error(
     prepared_project: Path, tmp_path: Path
 ) -> None:
     project = make_project(tmp_path / "project", data_from=prepared_project)
-    done = kedro_run(
+    done = kedro_cli(
         project,
         "--pipelines",
         "train_q",

@@ -50,7 +50,7 @@ from qrag_pipeline.models.encoder import DEFAULT_ENCODER, TextEncoder, resolve_e
 from qrag_pipeline.readers.llm_reader import LLMReader
 from qrag_pipeline.settings import CONFIG_LOADER_ARGS
 from tests.conftest import PROJECT_ROOT, data_files
-from tests.reliability.conftest import latest, make_project, run_stage
+from tests.projects import latest, make_project, run_stage
 
 
 class Payload:
