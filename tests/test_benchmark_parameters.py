@@ -41,7 +41,7 @@ def test_a_nested_override_lands_and_leaves_its_neighbours() -> None:
     assert {k: v for k, v in learning.items() if k not in ("total_updates", "learning_rate")} == {
         k: v for k, v in base["train_q"]["learning"].items() if k not in ("total_updates", "learning_rate")
     }
-    assert base["train_q"]["learning"]["total_updates"] == 400  # conf's own mapping untouched
+    assert base["train_q"]["learning"]["total_updates"] == 160  # conf's own mapping untouched
 
 
 def test_a_mapping_value_merges_and_a_mapping_of_data_takes_new_keys() -> None:
