@@ -204,36 +204,37 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.slow)
 
 
+def _after_stage(
+    factory: pytest.TempPathFactory, name: str, source: Path | None, stage: str, params: dict | None = None
+) -> Path:
+    """A copy of project `source` (None: an empty one) where `stage` then ran (tiny, CPU)."""
+    project = make_project(factory.mktemp(name) / "project", data_from=source)
+    run_stage(project, stage, params)
+    return project
+
+
 @pytest.fixture(scope="session")
 def data_prepped_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A project where data_prep ran (tiny, CPU)."""
-    project = make_project(tmp_path_factory.mktemp("data_prepped") / "project")
-    run_stage(project, "data_prep")
-    return project
+    """A project where data_prep ran."""
+    return _after_stage(tmp_path_factory, "data_prepped", None, "data_prep")
 
 
 @pytest.fixture(scope="session")
 def prepared_project(tmp_path_factory: pytest.TempPathFactory, data_prepped_project: Path) -> Path:
-    """A project where data_prep and embed ran (tiny, CPU), ready to train."""
-    project = make_project(tmp_path_factory.mktemp("prepared") / "project", data_from=data_prepped_project)
-    run_stage(project, "embed")
-    return project
+    """A project where data_prep and embed ran, ready to train."""
+    return _after_stage(tmp_path_factory, "prepared", data_prepped_project, "embed")
 
 
 @pytest.fixture(scope="session")
 def trained_project(tmp_path_factory: pytest.TempPathFactory, prepared_project: Path) -> Path:
-    """A project where data_prep, embed and train_q ran (tiny, CPU)."""
-    project = make_project(tmp_path_factory.mktemp("trained") / "project", data_from=prepared_project)
-    run_stage(project, "train_q", NO_RUN_FOLDER)
-    return project
+    """A project where data_prep, embed and train_q ran."""
+    return _after_stage(tmp_path_factory, "trained", prepared_project, "train_q", NO_RUN_FOLDER)
 
 
 @pytest.fixture(scope="session")
 def evaluated_project(tmp_path_factory: pytest.TempPathFactory, trained_project: Path) -> Path:
-    """A project where data_prep, embed, train_q and evaluate ran (tiny, CPU)."""
-    project = make_project(tmp_path_factory.mktemp("evaluated") / "project", data_from=trained_project)
-    run_stage(project, "evaluate")
-    return project
+    """A project where data_prep, embed, train_q and evaluate ran."""
+    return _after_stage(tmp_path_factory, "evaluated", trained_project, "evaluate")
 
 
 @pytest.fixture(scope="session", autouse=True)
