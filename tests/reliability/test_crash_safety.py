@@ -9,6 +9,9 @@
   bitwise equal) and the same training curve but for its wall-clock speed column.
   The checkpoints the kill left are complete (each loads), and the hidden staging
   folder of a save the kill interrupted is ignored and removed on resume.
+- A second identical train_q beside a running one (this test process holds the run
+  folder's lock, as train_q does): `kedro run` stops at once on one line naming the
+  folder and the holder's process, writing nothing; once the lock is free, it runs.
 - A damaged latest checkpoint in a run folder: resuming stops with a message naming
   the folder to delete; after deleting it, training resumes from the one before.
 - Tables are written atomically (qrag_pipeline.datasets.atomic_files, temporary file
