@@ -10,6 +10,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 # Test processes, each with one torch thread (tests/conftest.py): one per core of CI's two.
 TEST_WORKERS ?= 2
+PYTEST := $(BIN)/python -m pytest -n $(TEST_WORKERS) --dist worksteal --durations=15
 
 export KEDRO_DISABLE_TELEMETRY := true
 export MLFLOW_DISABLE_TELEMETRY := true
@@ -34,7 +35,7 @@ run: setup
 test: setup
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/ruff format --check src tests benchmarks
-	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist worksteal --durations=15
+	$(PYTEST)
 
 test-fast: setup
-	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist worksteal --durations=15 -m "not slow"
+	$(PYTEST) -m "not slow"

@@ -18,7 +18,6 @@ from typing import Any
 import pytest
 import torch
 import transformers
-from kedro.framework.session import KedroSession
 from kedro.framework.startup import bootstrap_project
 from transformers import AutoTokenizer, BertConfig
 
@@ -28,7 +27,14 @@ from qrag_pipeline.models.q_network import QNetwork
 from qrag_pipeline.rl.config import QLearningConfig
 from qrag_pipeline.rl.environment import EpisodeSampler
 from qrag_pipeline.training import TrainingResult, train_q_embedder
-from tests.projects import NO_RUN_FOLDER, PROJECT_ROOT, TRACKING_STORE, make_project, run_stage
+from tests.projects import (
+    NO_RUN_FOLDER,
+    PROJECT_ROOT,
+    TRACKING_STORE,
+    make_project,
+    run_stage,
+    single_torch_thread,
+)
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
@@ -127,11 +133,9 @@ def shared_data() -> Path:
 
 @pytest.fixture
 def one_torch_thread() -> Iterator[None]:
-    """One torch thread: tiny matrices gain nothing from two, and results are reproducible."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+    """One torch thread for the test (`single_torch_thread`)."""
+    with single_torch_thread():
+        yield
 
 
 # A tiny randomly initialised BERT that reads text with the default tokenizer: encoder,
@@ -268,11 +272,10 @@ def project_copy(copy_of: Callable[[Path | None], Path]) -> Path:
 
 @pytest.fixture
 def run_pipeline() -> Callable[..., dict]:
-    """`run_pipeline("data_prep", env="tiny", params={...})` in the scratch project
+    """`run_pipeline("data_prep", params={...})`: `run_stage` in the scratch project
     that is the cwd (`project_copy` or `copy_of`)."""
 
-    def run(pipeline: str, env: str = "tiny", params: dict | None = None) -> dict:
-        with KedroSession.create(project_path=Path.cwd(), env=env, runtime_params=params) as session:
-            return session.run(pipeline_names=[pipeline])
+    def run(pipeline: str, params: dict | None = None) -> dict:
+        return run_stage(Path.cwd(), pipeline, params)
 
     return run

@@ -63,6 +63,19 @@ def inside(project: Path) -> Iterator[None]:
         os.chdir(previous)
 
 
+@contextlib.contextmanager
+def single_torch_thread() -> Iterator[None]:
+    """One torch thread for the block (as `kedro_env` gives the subprocesses), so that
+    numbers compare across runs: the order of a sum split across threads can change its
+    last bit; tiny matrices gain nothing from two."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
+
+
 def run_stage(
     project: Path,
     pipeline: str,
@@ -70,20 +83,15 @@ def run_stage(
     load_versions: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     """`kedro run --env tiny --pipelines <pipeline>` in this process: CPU everywhere,
-    one torch thread (as `kedro_env` gives the subprocesses, so that their numbers
-    compare: the order of a sum split across threads can change its last bit)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        with (
-            inside(project),
-            KedroSession.create(
-                project_path=project, env="tiny", runtime_params=_merged(CPU, params or {})
-            ) as session,
-        ):
-            return session.run(pipeline_names=[pipeline], load_versions=load_versions)
-    finally:
-        torch.set_num_threads(threads)
+    one torch thread."""
+    with (
+        single_torch_thread(),
+        inside(project),
+        KedroSession.create(
+            project_path=project, env="tiny", runtime_params=_merged(CPU, params or {})
+        ) as session,
+    ):
+        return session.run(pipeline_names=[pipeline], load_versions=load_versions)
 
 
 def _merged(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
@@ -139,10 +147,13 @@ def kedro_cli(project: Path, *args: str, env: str = "tiny") -> subprocess.Comple
     hook = sys.excepthook
     out, err = io.StringIO(), io.StringIO()
     log = logging.StreamHandler(out)
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
     try:
-        with inside(project), contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        with (
+            single_torch_thread(),
+            inside(project),
+            contextlib.redirect_stdout(out),
+            contextlib.redirect_stderr(err),
+        ):
             cli = KedroCLI(project)
             logging.getLogger().addHandler(log)
             code = 0
@@ -156,7 +167,6 @@ def kedro_cli(project: Path, *args: str, env: str = "tiny") -> subprocess.Comple
     finally:
         logging.getLogger().removeHandler(log)
         sys.excepthook = hook
-        torch.set_num_threads(threads)
     return subprocess.CompletedProcess(
         ["kedro", "run", "--env", env, *args], code, out.getvalue(), err.getvalue()
     )

@@ -266,9 +266,7 @@ def test_a_second_identical_train_q_beside_the_first_stops_clearly_and_the_first
     """The first run is this test process, holding the run folder's lock as train_q
     does (`locks.exclusive`) while `kedro run` starts the same training beside it."""
     project = make_project(tmp_path / "project", data_from=prepared_project)
-    run_stage(
-        project, "train_q", {"train_q": {"learning": {"total_updates": UPDATES}, "checkpoint_every": EVERY}}
-    )
+    run_stage(project, "train_q", TRAIN_PARAMS)
     (run_dir,) = (project / "data/06_models/train_q_runs").iterdir()
     (model,) = project.glob("data/06_models/q_embedder_checkpoint/*/q_embedder_checkpoint")
 
@@ -284,7 +282,5 @@ def test_a_second_identical_train_q_beside_the_first_stops_clearly_and_the_first
     assert " Fix: wait for that run to finish" in last_line
     assert list(project.glob("data/06_models/q_embedder_checkpoint/*/*")) == [model]  # nothing new
     # the lock is the operating system's: once its holder is gone, the same command runs
-    run_stage(
-        project, "train_q", {"train_q": {"learning": {"total_updates": UPDATES}, "checkpoint_every": EVERY}}
-    )
+    run_stage(project, "train_q", TRAIN_PARAMS)
     assert len(list(project.glob("data/06_models/q_embedder_checkpoint/*/*"))) == 2

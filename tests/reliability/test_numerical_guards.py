@@ -34,18 +34,14 @@ from qrag_pipeline.locks import LOCK_FILE
 from qrag_pipeline.rl import learner as learner_module
 from qrag_pipeline.rl.learner import QLearner
 from tests.conftest import TINY_LEARNING, train_tiny
-from tests.projects import kedro_cli, make_project, run_stage
+from tests.projects import kedro_cli, make_project, run_stage, single_torch_thread
 
 FAULTY_UPDATE = 3
 
 
 def _train(make_tiny_network, training_data, run_dir: Path | None):
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
+    with single_torch_thread():
         return train_tiny(make_tiny_network, training_data, run_dir)
-    finally:
-        torch.set_num_threads(threads)
 
 
 def _at_faulty_update(learner: QLearner) -> bool:
