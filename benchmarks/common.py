@@ -42,7 +42,15 @@ from qrag_pipeline.retrieval.embeddings import (
     load_embeddings,
     save_embeddings,
 )
-from qrag_pipeline.training import TrainingResult, reads_pool_embeddings, run_training
+from qrag_pipeline.rl.learner import QLearner
+from qrag_pipeline.rl.ranks import Ranks
+from qrag_pipeline.training import (
+    TrainingResult,
+    reads_pool_embeddings,
+    run_training,
+    training_inputs,
+    used_pool_embeddings,
+)
 from qrag_pipeline.training_data import TrainingPools, training_pool_texts
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -424,3 +432,20 @@ def print_table(metrics: pd.DataFrame, columns: Sequence[str]) -> None:
         "display.width", 220, "display.max_columns", 30, "display.float_format", "{:.3f}".format
     ):
         print(metrics[keep].to_string(index=False))
+
+
+def timed_learner(
+    train_q: Mapping[str, Any],
+    pools: TrainingPools,
+    pool: EpisodeEmbeddings | None,
+    ranks: Ranks,
+    device: torch.device,
+) -> tuple[QLearner, list[dict[str, float]]]:
+    """A learner of `train_q` (its model from the pretrained weights) on `pools`, as rank
+    `ranks.rank`, after its `total_updates` updates, with each update's metrics (their
+    `updates_per_s` and `seconds_<part>` time it); no evaluation, no checkpoint."""
+    learning, sampler, _ = training_inputs(train_q, pools)
+    model = train_q["model"]
+    network = QNetwork.from_pretrained(**model)
+    learner = QLearner(network, sampler, learning, device, used_pool_embeddings(model, pool), ranks)
+    return learner, [learner.update() for _ in range(learning.total_updates)]

@@ -17,10 +17,16 @@ With `--rollouts ENVSxSTEPS ...` it instead times the default learner at each ro
 size (parallel environments x steps per update) and prints transitions per second and
 seconds per update, to size the rollout for the hardware.
 
+With `--nproc N` it instead times the default learner on 1 and on N data-parallel
+processes (`training_processes.launch`, gloo on the CPU, nccl on CUDA; each process
+steps its own environments, the gradients are averaged): seconds per update and
+transitions per second of all processes together, and the speed-up of N over 1.
+
     .venv/bin/python benchmarks/learner_speed.py
     .venv/bin/python benchmarks/learner_speed.py --rollouts 8x8 16x8 8x16 16x16
     .venv/bin/python benchmarks/learner_speed.py --params train_q.learning.total_updates=15 \
         --rollouts 8x8 16x8 8x16 16x16
+    .venv/bin/python benchmarks/learner_speed.py --nproc 2
 
 Needs the real data in ../shared/data (or --shared PATH).
 """
@@ -46,17 +52,20 @@ from common import (
     pool_embeddings,
     seed_of,
     set_parameters,
+    timed_learner,
 )
 from common import device as compute_device
 from qrag_pipeline.models.q_network import QNetwork
 from qrag_pipeline.retrieval.embeddings import EpisodeEmbeddings
-from qrag_pipeline.rl.config import QLearningConfig
+from qrag_pipeline.rl.config import QLearningConfig, distributed_config
 from qrag_pipeline.rl.environment import EpisodeSampler
 from qrag_pipeline.rl.learner import UPDATE_PARTS, QLearner
+from qrag_pipeline.rl.ranks import SINGLE_PROCESS
 from qrag_pipeline.sources.books import load_books
 from qrag_pipeline.sources.story_sources import load_story_samples
 from qrag_pipeline.training import training_inputs, used_pool_embeddings
 from qrag_pipeline.training_data import TrainingPools
+from qrag_pipeline.training_processes import launch, process_group
 
 DEFAULTS = {
     "train_q.learning.total_updates": 20,
@@ -88,6 +97,9 @@ def main() -> None:
 
     if args.rollouts:
         _rollout_sizes(args, default_model, learning, sampler, pool, device)
+        return
+    if args.nproc:
+        _processes(args, train_q, pools, pool, learning, device)
         return
     runs = {}
     for name, model in (("paper", paper_model), ("default", default_model)):
@@ -153,6 +165,56 @@ def _rollout_sizes(
     print(f"written to {out}")
 
 
+def _processes(
+    args: argparse.Namespace,
+    train_q: dict[str, Any],
+    pools: TrainingPools,
+    pool: EpisodeEmbeddings,
+    learning: QLearningConfig,
+    device: torch.device,
+) -> None:
+    """The default learner on one process and on `args.nproc`, into processes.json."""
+    runs: dict[str, Any] = {}
+    for nproc in (1, args.nproc):
+        if nproc == 1:
+            summary = _summary(
+                train_q["model"], timed_learner(train_q, pools, pool, SINGLE_PROCESS, device)[1], 0.0
+            )
+        else:
+            settings = distributed_config({"nproc_per_node": nproc})
+            summary = launch(settings, _timed_rank, train_q, pools, pool, str(device))[0]
+        transitions = nproc * learning.num_envs * learning.num_steps * learning.grad_accumulation
+        summary["transitions_per_s_all_processes"] = transitions / summary["seconds_per_update"]
+        runs[str(nproc)] = summary
+        print(
+            f"{nproc} process(es): {summary['seconds_per_update']:.2f} s/update, "
+            f"{summary['transitions_per_s_all_processes']:.1f} transitions/s in all",
+            flush=True,
+        )
+    one, many = runs["1"], runs[str(args.nproc)]
+    speedup = many["transitions_per_s_all_processes"] / one["transitions_per_s_all_processes"]
+    out = args.out or RESULTS / "learner_processes.json"
+    report = {
+        "machine": machine(),
+        "command": " ".join([Path(sys.executable).name, *sys.argv]),
+        "updates": learning.total_updates,
+        "runs": runs,
+        "speedup": speedup,
+    }
+    out.write_text(json.dumps(report, indent=2))
+    print(f"written to {out}")
+    print(f"transitions/s, {args.nproc} processes over 1: {speedup:.2f}x")
+
+
+def _timed_rank(
+    train_q: dict[str, Any], pools: TrainingPools, pool: EpisodeEmbeddings, device_name: str
+) -> dict[str, Any] | None:
+    """One rank's timed updates (in a launched worker); rank 0's summary."""
+    with process_group(device_name, "auto") as (ranks, device):
+        history = timed_learner(train_q, pools, pool, ranks, device)[1]
+        return _summary(train_q["model"], history, 0.0) if ranks.is_first else None
+
+
 def _summary(model: dict[str, Any], history: list[dict[str, float]], setup_s: float) -> dict[str, Any]:
     total = float(np.mean([1.0 / m["updates_per_s"] for m in history]))
     parts = {part: float(np.mean([m[f"seconds_{part}"] for m in history])) for part in UPDATE_PARTS}
@@ -194,6 +256,12 @@ def _arguments() -> argparse.Namespace:
         nargs="*",
         default=[],
         help="time the default learner at these rollout sizes, ENVSxSTEPS",
+    )
+    parser.add_argument(
+        "--nproc",
+        type=int,
+        default=0,
+        help="time the default learner on 1 and on this many data-parallel processes",
     )
     add_run_arguments(parser)
     args = parser.parse_args()

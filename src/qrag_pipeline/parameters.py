@@ -19,7 +19,7 @@ from typing import Any
 from qrag_pipeline.checks import is_finite_number, is_whole
 from qrag_pipeline.errors import QragInputError
 from qrag_pipeline.models.backend_names import SETTINGS
-from qrag_pipeline.rl.config import learning_config
+from qrag_pipeline.rl.config import distributed_config, learning_config
 
 
 @dataclass(frozen=True)
@@ -46,14 +46,17 @@ def number(above: float | None = None) -> Rule:
 BOOLEAN = Rule(lambda v: isinstance(v, bool), "true or false")
 
 
-def _learning_rule() -> Rule:
+def _settings_rule(make: Callable[[Mapping[str, Any]], object], requirement: str) -> Rule:
+    """A mapping of settings that `make` accepts (it raises its own QragInputError
+    naming each wrong one)."""
+
     def valid(value: Any) -> bool:
         if not isinstance(value, Mapping):
             return False
-        learning_config(value)  # raises its own QragInputError naming each setting
+        make(value)
         return True
 
-    return Rule(valid, "a mapping of learner settings (rl/config.py QLearningConfig)")
+    return Rule(valid, requirement)
 
 
 RULES: dict[str, Rule] = {
@@ -110,7 +113,12 @@ RULES: dict[str, Rule] = {
     "train_q.model.trust_remote_code": BOOLEAN,
     "train_q.model.frozen_action_encoder": BOOLEAN,
     "train_q.model.action_head": Rule(lambda v: v in ("none", "linear"), "none or linear"),
-    "train_q.learning": _learning_rule(),
+    "train_q.learning": _settings_rule(
+        learning_config, "a mapping of learner settings (rl/config.py QLearningConfig)"
+    ),
+    "train_q.distributed": _settings_rule(
+        distributed_config, "a mapping of process settings (rl/config.py DistributedConfig)"
+    ),
     "evaluate.max_steps": whole(1),
     "evaluate.steps_by_benchmark.*": whole(1),
     "evaluate.stop_threshold": Rule(

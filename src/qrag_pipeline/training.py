@@ -42,12 +42,23 @@ from qrag_pipeline.rl.config import QLearningConfig, learning_config
 from qrag_pipeline.rl.environment import EpisodeSampler
 from qrag_pipeline.rl.inference import stop_thresholds
 from qrag_pipeline.rl.learner import QLearner, train
+from qrag_pipeline.rl.ranks import (
+    SINGLE_PROCESS,
+    Ranks,
+    broadcast_from_first,
+    gather_to_first,
+    metrics_over_ranks,
+    rank_tensor_key,
+)
 from qrag_pipeline.training_data import TrainingPools, training_data
 
 LOGGER = logging.getLogger(__name__)
 CHECKPOINT_PREFIX = "update-"
 BEST_PREFIX = "best."
 """Training tensors of the best evaluation's weights in a `select_best` run's checkpoints."""
+RANK_TENSOR_PREFIXES = ("chunks.", "behaviour_rng")
+"""The learner's training tensors that are each rank's own (its episodes in progress,
+its behaviour sampler); the weights and AdamW's moments are the same on every rank."""
 CURVE_COLUMNS = (*REPORTED_CURVE_COLUMNS, "loss_td", "loss_labels", "updates_per_s", "learning_rate", "alpha")
 """The training curve's columns: those the report reads, the loss's two terms (TD and
 the label term, 0 when off), then the run's pace and schedule."""
@@ -109,10 +120,12 @@ def run_training(
     pools: TrainingPools,
     pool_embeddings: EpisodeEmbeddings | None,
     run_dir: Path | None,
+    ranks: Ranks = SINGLE_PROCESS,
 ) -> TrainingResult:
     """The train_q stage's run from its parameters (`train_q` as conf holds it): the
     network of `train_q.model` trained on episodes of `train_q.tasks` drawn from
-    `pools`, in `run_dir` (None: nothing written or resumed).
+    `pools`, in `run_dir` (None: nothing written or resumed), as rank `ranks.rank` of
+    data-parallel processes (`training_processes` starts them) or alone.
 
     The train_q node and the benchmarks that train both come here, so that a
     benchmark's model is the pipeline's for the same parameters and pools.
@@ -131,6 +144,7 @@ def run_training(
         progress=train_q["progress"],
         pool_embeddings=used_pool_embeddings(train_q["model"], pool_embeddings),
         select_best=train_q.get("select_best", False),
+        ranks=ranks,
     )
 
 
@@ -183,6 +197,7 @@ def train_q_embedder(
     progress: bool = True,
     pool_embeddings: EpisodeEmbeddings | None = None,
     select_best: bool = False,
+    ranks: Ranks = SINGLE_PROCESS,
 ) -> TrainingResult:
     """Train to `learning.total_updates`, resuming from `run_dir` when it holds a run.
 
@@ -194,6 +209,11 @@ def train_q_embedder(
     works stops at once with a clear error (`locks.exclusive`). With `select_best` the
     result holds the weights of the evaluation with the best validation fact EM (the
     last update's when nothing was evaluated).
+
+    Among data-parallel `ranks`, every rank calls this with the same arguments; rank 0
+    alone holds the lock, evaluates on `held_out`, shows progress and writes the run's
+    checkpoints, which hold every rank's episodes in progress (so a resumed run
+    continues each rank's stream); its result is the run's.
     """
     counts = {"checkpoint_every": checkpoint_every, "keep_checkpoints": keep_checkpoints}
     for name, value in counts.items():
@@ -202,22 +222,23 @@ def train_q_embedder(
                 f"train_q.{name}={value!r} must be a whole number of at least 1. Fix: set "
                 f"train_q.{name} in the train_q parameters."
             )
-    lock = exclusive(run_dir, "train_q with these parameters") if run_dir else nullcontext()
+    writes = run_dir is not None and ranks.is_first
+    lock = exclusive(run_dir, "train_q with these parameters") if writes else nullcontext()
     with lock:
-        if run_dir is not None:
+        if writes:
             _remove_unfinished_saves(run_dir)
         learner, history, best = _new_or_resumed_learner(
-            make_network, learning, sampler, run_dir, device, pool_embeddings
+            make_network, learning, sampler, run_dir, device, pool_embeddings, ranks
         )
         return _run_updates(
             learner,
             history,
             best if select_best else None,
-            held_out,
+            held_out if ranks.is_first else [],
             run_dir,
             checkpoint_every,
             keep_checkpoints,
-            progress,
+            progress and ranks.is_first,
         )
 
 
@@ -228,15 +249,19 @@ def _new_or_resumed_learner(
     run_dir: Path | None,
     device: torch.device,
     pool_embeddings: EpisodeEmbeddings | None,
+    ranks: Ranks,
 ) -> tuple[QLearner, list[dict[str, float]], BestEvaluation]:
     """A learner from `make_network`, or from the run's latest checkpoint with its
-    history and its best evaluation."""
+    history and its best evaluation (and this rank's episodes in progress)."""
     resume_from = latest_checkpoint(run_dir) if run_dir is not None else None
     if resume_from is None:
-        return QLearner(make_network(), sampler, learning, device, pool_embeddings), [], BestEvaluation()
+        learner = QLearner(make_network(), sampler, learning, device, pool_embeddings, ranks)
+        broadcast_from_first(learner.network, ranks)
+        broadcast_from_first(learner.target, ranks)
+        return learner, [], BestEvaluation()
     saved = _load_resumable(resume_from)
-    learner = QLearner(saved.build_network(), sampler, learning, device, pool_embeddings)
-    learner.load_state_dict(saved.training_tensors, saved.training_state["learner"])
+    learner = QLearner(saved.build_network(), sampler, learning, device, pool_embeddings, ranks)
+    learner.load_state_dict(*_rank_state(saved, ranks, resume_from))
     LOGGER.info("resuming from %s (update %d of %d)", resume_from, learner.updates, learning.total_updates)
     best = BestEvaluation.from_saved(saved.training_tensors, saved.training_state.get("best"))
     return learner, list(saved.training_state["history"]), best
@@ -264,6 +289,7 @@ def _run_updates(
     )
 
     def after_update(learner: QLearner, metrics: dict[str, float]) -> None:
+        metrics = metrics_over_ranks(metrics, learner.ranks)
         history.append(metrics)
         if best is not None:
             best.offer(learner.network, metrics)
@@ -398,8 +424,21 @@ def _save_training_state(
     run_dir: Path,
     keep: int,
 ) -> None:
+    """Rank 0 writes the run's checkpoint, with every rank's own training tensors and
+    environments gathered to it (`RANK_TENSOR_PREFIXES`; rank r's under `rank<r>.`),
+    and keeps the latest `keep`. Every rank must call it at the same update."""
     tensors, values = learner.state_dict()
+    ranks = learner.ranks
+    own = {k: v for k, v in tensors.items() if k.startswith(RANK_TENSOR_PREFIXES)}
+    gathered = gather_to_first((own, values["env"]), ranks)
+    if gathered is None:
+        return
+    for rank, (rank_tensors, env) in enumerate(gathered[1:], start=1):
+        tensors |= {rank_tensor_key(rank, k): v for k, v in rank_tensors.items()}
+        values.setdefault("rank_envs", []).append(env)
     state: dict[str, Any] = {"learner": values, "history": history}
+    if ranks.is_distributed:
+        state["world_size"] = ranks.world_size
     if best is not None:
         best_tensors, state["best"] = best.saved()
         tensors |= best_tensors
@@ -407,6 +446,26 @@ def _save_training_state(
     save_checkpoint(checkpoint, run_dir / f"{CHECKPOINT_PREFIX}{learner.updates:08d}")
     for old in sorted(run_dir.glob(f"{CHECKPOINT_PREFIX}*"))[:-keep]:
         shutil.rmtree(old)
+
+
+def _rank_state(saved: Checkpoint, ranks: Ranks, path: Path) -> tuple[dict[str, Tensor], dict[str, Any]]:
+    """The learner state of rank `ranks.rank` in a checkpoint `_save_training_state`
+    wrote: the shared weights and moments with this rank's own tensors and
+    environments. A run resumes only on as many processes as it was trained on."""
+    saved_world = int(saved.training_state.get("world_size", 1))
+    if saved_world != ranks.world_size:
+        raise QragInputError(
+            f"cannot resume training from {str(path)!r}: it was trained on {saved_world} "
+            f"process(es), and this run has {ranks.world_size}. Fix: run it again with "
+            f"{saved_world} process(es) in all (train_q.distributed), or delete the run "
+            f"folder {str(path.parent)!r} to start over."
+        )
+    tensors, values = dict(saved.training_tensors), dict(saved.training_state["learner"])
+    if ranks.rank > 0:
+        prefix = rank_tensor_key(ranks.rank, "")
+        tensors |= {k.removeprefix(prefix): v for k, v in tensors.items() if k.startswith(prefix)}
+        values["env"] = values["rank_envs"][ranks.rank - 1]
+    return tensors, values
 
 
 def _progress_fields(history: Sequence[Mapping[str, float]], interval: int) -> dict[str, str]:

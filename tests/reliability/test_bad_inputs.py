@@ -29,7 +29,7 @@ and the same check that data/ is unchanged):
 - corrupt model directory (config.json not JSON); a folder that is no model
 - more wrong types and signs: `train_q.checkpoint_every=0`, `train_q.learning.total_updates=2.5`,
   `train_q.validation_questions='x'`, `train_q.hotpotqa_mix_chunks=-1`, `evaluate.max_steps=0`,
-  `evaluate.stop_threshold='x'`
+  `train_q.distributed.nproc_per_node=0`, `evaluate.stop_threshold='x'`
 
 A damaged checkpoint in a run folder (resume) is in test_crash_safety.py, pickled and
 tampered checkpoints in test_safe_loading.py, a diverging loss in
@@ -378,6 +378,12 @@ IN_PROCESS_CASES = {
         lambda tmp: {"train_q": {"validation_questions": "x"}},
         None,
         "train_q.validation_questions='x' must be a whole number",
+    ),
+    "no_training_processes": (
+        "train_q",
+        lambda tmp: {"train_q": {"distributed": {"nproc_per_node": 0}}},
+        None,
+        "train_q.distributed.nproc_per_node=0 must be a whole number of at least 1",
     ),
     "zero_retrieval_steps": (
         "evaluate",

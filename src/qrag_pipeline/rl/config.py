@@ -1,4 +1,4 @@
-"""The learner's settings: `QLearningConfig`, checked when it is made.
+"""The learner's settings: `QLearningConfig` and `DistributedConfig`, checked when made.
 
 Torch-free, so that the parameter checks made before the first node (`parameters.py`)
 build the same config the learner will, without importing torch. A config comes from
@@ -8,6 +8,7 @@ the `train_q.learning` parameters through `learning_config`, or is written direc
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -18,6 +19,9 @@ from qrag_pipeline.errors import QragInputError
 TRAINABLE_CHOICES = ("all", "top_layers")
 PRECISIONS = ("auto", "float32", "bfloat16")
 LABEL_LOSSES = ("none", "margin", "softmax")
+BACKENDS = ("auto", "gloo", "nccl")
+LOCAL_ENDPOINT = "localhost:0"
+"""One machine's rendezvous: a free port of this host."""
 
 
 @dataclass
@@ -172,3 +176,60 @@ def learning_config(values: Mapping[str, Any]) -> QLearningConfig:
             f"unknown learner parameters {unknown}. Fix: use only {sorted(known)} in train_q.learning."
         )
     return QLearningConfig(**values)
+
+
+@dataclass(frozen=True)
+class DistributedConfig:
+    """`train_q.distributed`: how many data-parallel training processes, and where they
+    meet (`training_processes.py`)."""
+
+    nproc_per_node: int = 1
+    """Processes on this machine (one GPU each on CUDA); 1 with nnodes 1: one process."""
+    nnodes: int = 1
+    """Machines, each running the same `kedro run` command."""
+    rdzv_endpoint: str = LOCAL_ENDPOINT
+    """host:port where the machines' launchers meet (one machine: a free local port)."""
+    backend: str = "auto"
+    """auto (nccl on CUDA, gloo on the CPU) | gloo | nccl."""
+
+    def __post_init__(self) -> None:
+        for name in ("nproc_per_node", "nnodes"):
+            value = getattr(self, name)
+            if not (is_whole(value) and value >= 1):
+                raise QragInputError(
+                    f"train_q.distributed.{name}={value!r} must be a whole number of at "
+                    f"least 1. Fix: set train_q.distributed.{name}."
+                )
+        if self.backend not in BACKENDS:
+            raise QragInputError(
+                f"train_q.distributed.backend={self.backend!r} is not one of {list(BACKENDS)}. "
+                "Fix: set train_q.distributed.backend to one of them."
+            )
+        if not re.fullmatch(r"[^:\s]+:\d+", str(self.rdzv_endpoint)):
+            raise QragInputError(
+                f"train_q.distributed.rdzv_endpoint={self.rdzv_endpoint!r} is not host:port. "
+                f"Fix: give one machine's host:port (or {LOCAL_ENDPOINT} on one machine)."
+            )
+        if self.nnodes > 1 and self.rdzv_endpoint == LOCAL_ENDPOINT:
+            raise QragInputError(
+                f"train_q.distributed.nnodes={self.nnodes} needs a rendezvous every machine "
+                "reaches. Fix: set train_q.distributed.rdzv_endpoint to host:port of one of "
+                "them, the same on every machine."
+            )
+
+    @property
+    def processes(self) -> int:
+        """All training processes of the run, over every machine."""
+        return self.nproc_per_node * self.nnodes
+
+
+def distributed_config(values: Mapping[str, Any] | None) -> DistributedConfig:
+    """`DistributedConfig` from `train_q.distributed` (absent: one process), naming any
+    key it does not know."""
+    known = set(DistributedConfig.__dataclass_fields__)
+    unknown = sorted(set(values or {}) - known)
+    if unknown:
+        raise QragInputError(
+            f"unknown train_q.distributed settings {unknown}. Fix: use only {sorted(known)}."
+        )
+    return DistributedConfig(**dict(values or {}))

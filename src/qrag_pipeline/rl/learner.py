@@ -41,6 +41,7 @@ from qrag_pipeline.retrieval.embeddings import EpisodeEmbeddings
 from qrag_pipeline.rl.config import QLearningConfig
 from qrag_pipeline.rl.environment import EpisodeOutcome, EpisodeSampler, RetrievalEnv
 from qrag_pipeline.rl.inference import fact_em_rate, greedy_rollout
+from qrag_pipeline.rl.ranks import SINGLE_PROCESS, Ranks, average_gradients
 from qrag_pipeline.seeding import derive_seed
 
 UPDATE_PARTS = ("chunk_embedding", "policy", "environment", "target", "loss", "optimizer")
@@ -213,6 +214,11 @@ class QLearner:
     by the frozen encoder, in the embed stage), online and target share it, and only
     the head and the rotation are applied per step; the loss's gradient then flows
     through the state encoder and the head.
+
+    Among data-parallel processes (`ranks`), each rank draws its own episodes and
+    behaviour samples (from `rank_seed`) and the gradients are averaged over the ranks
+    before each optimiser step (`average_gradients`), so every rank keeps the same
+    weights; rank 0 of one process is the single-process learner exactly.
     """
 
     def __init__(
@@ -222,9 +228,12 @@ class QLearner:
         config: QLearningConfig,
         device: torch.device,
         pool_embeddings: EpisodeEmbeddings | None = None,
+        ranks: Ranks = SINGLE_PROCESS,
     ) -> None:
         self.config = config
         self.device = device
+        self.ranks = ranks
+        seed = rank_seed(config.seed, ranks.rank)
         self.network = network.to(device).eval()
         self.target = copy.deepcopy(self.network).requires_grad_(False)
         self.trainable_parameters = self.network.trainable_parameters(
@@ -244,12 +253,12 @@ class QLearner:
             sampler,
             config.num_envs,
             config.max_steps,
-            config.seed,
+            seed,
             config.terminate_on_success,
             config.per_fact_reward,
             config.extra_step_penalty,
         )
-        self.generator = torch.Generator().manual_seed(derive_seed(config.seed, "behaviour"))
+        self.generator = torch.Generator().manual_seed(derive_seed(seed, "behaviour"))
         self.updates = 0
         # Each env's chunk embeddings under the online and the target action encoder
         # (one tensor for both when the action encoder is frozen).
@@ -486,9 +495,11 @@ class QLearner:
         )
 
     def optimizer_step(self, learning_rate: float) -> float:
-        """Clip the summed gradients, take one AdamW step at `learning_rate`, move the
-        target network towards the online one; return the gradient norm before clipping."""
+        """Average the gradients over the ranks, clip them, take one AdamW step at
+        `learning_rate`, move the target network towards the online one; return the
+        gradient norm before clipping."""
         with self._timed("optimizer"):
+            average_gradients(self.trainable_parameters, self.ranks)
             grad_norm = nn.utils.clip_grad_norm_(self.trainable_parameters, self.config.max_grad_norm)
             self._check_finite("the gradient norm", float(grad_norm))
             for group in self.optimizer.param_groups:
@@ -681,6 +692,13 @@ class QLearner:
         stay float32, so close Q values are told apart as in float32."""
         dtype = autocast_dtype(self.config.precision, self.device)
         return torch.autocast(self.device.type, dtype=dtype or torch.float32, enabled=dtype is not None)
+
+
+def rank_seed(seed: int, rank: int) -> int:
+    """The seed of rank `rank`'s episodes and behaviour samples: the run's own for rank
+    0 (so one process is the single-process learner), a stream derived from it for
+    the others."""
+    return seed if rank == 0 else derive_seed(seed, "rank", rank)
 
 
 def _chunk_table(network: QNetwork, pool_embeddings: EpisodeEmbeddings | None) -> ChunkTable | None:

@@ -12,8 +12,10 @@ from qrag_pipeline.checkpoints import Checkpoint
 from qrag_pipeline.episodes import episodes_from_frame
 from qrag_pipeline.pools import documents_from_frame, samples_from_frame
 from qrag_pipeline.retrieval.embeddings import EpisodeEmbeddings
-from qrag_pipeline.training import run_fingerprint, run_training, used_pool_embeddings
+from qrag_pipeline.rl.config import distributed_config
+from qrag_pipeline.training import run_fingerprint, used_pool_embeddings
 from qrag_pipeline.training_data import TrainingPools
+from qrag_pipeline.training_processes import train_on_processes
 
 
 def train_q_embedder_node(
@@ -29,7 +31,9 @@ def train_q_embedder_node(
     A frozen action encoder looks each new document's chunks up in the pools'
     embeddings (a trained one encodes them itself). The run folder is named by a
     fingerprint of the parameters and the training pools, so rerunning the same
-    command after a crash resumes from the last checkpoint.
+    command after a crash resumes from the last checkpoint. With
+    `train_q.distributed` asking for several processes, the node starts them and
+    returns rank 0's model (`training_processes`).
     """
     pools = TrainingPools(
         samples_from_frame(train_stories),
@@ -47,10 +51,19 @@ def train_q_embedder_node(
         train_q.get("select_best", False),
         *(_frame_hash(frame) for frame in (train_stories, train_distractors, hotpotqa_train_episodes)),
         _embeddings_hash(used_pool_embeddings(train_q["model"], training_pool_embeddings)),
+        *_processes(train_q),
     )
     run_dir = Path(train_q["run_root"]) / fingerprint if train_q["resume"] else None
-    result = run_training(train_q, pools, training_pool_embeddings, run_dir)
-    return result.checkpoint, result.curves
+    model = train_on_processes(train_q, pools, training_pool_embeddings, run_dir)
+    return model.checkpoint, model.curves
+
+
+def _processes(train_q: dict[str, Any]) -> list[int]:
+    """The run's process count where it has several (another count is another run: each
+    rank draws its own episodes); nothing for one, so a single-process run keeps its
+    run folder."""
+    processes = distributed_config(train_q.get("distributed")).processes
+    return [processes] if processes > 1 else []
 
 
 def _embeddings_hash(embeddings: EpisodeEmbeddings | None) -> str | None:
