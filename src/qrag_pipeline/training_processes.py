@@ -79,6 +79,9 @@ def launch(settings: DistributedConfig, entrypoint: Callable[..., Any], *args: A
         rdzv_endpoint=settings.rdzv_endpoint,
         max_restarts=0,
         monitor_interval=0.5,
+        # one machine: the ranks meet on localhost, not at this host's FQDN, which a
+        # sandbox or CI machine may not resolve
+        local_addr="localhost" if settings.nnodes == 1 else None,
     )
     with _quiet_launcher():
         try:
