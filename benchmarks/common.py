@@ -434,18 +434,30 @@ def print_table(metrics: pd.DataFrame, columns: Sequence[str]) -> None:
         print(metrics[keep].to_string(index=False))
 
 
+@dataclass
+class TimedLearner:
+    """A learner after its timed updates: each update's metrics (their `updates_per_s`
+    and `seconds_<part>` time it) and the seconds its making took."""
+
+    learner: QLearner
+    history: list[dict[str, float]]
+    setup_s: float
+
+
 def timed_learner(
     train_q: Mapping[str, Any],
     pools: TrainingPools,
     pool: EpisodeEmbeddings | None,
     ranks: Ranks,
     device: torch.device,
-) -> tuple[QLearner, list[dict[str, float]]]:
-    """A learner of `train_q` (its model from the pretrained weights) on `pools`, as rank
-    `ranks.rank`, after its `total_updates` updates, with each update's metrics (their
-    `updates_per_s` and `seconds_<part>` time it); no evaluation, no checkpoint."""
+) -> TimedLearner:
+    """The learner of `train_q` (its model from the pretrained weights, its episodes from
+    `pools`, as the train_q stage makes them), as rank `ranks.rank`, after its
+    `total_updates` updates; no evaluation, no checkpoint."""
     learning, sampler, _ = training_inputs(train_q, pools)
     model = train_q["model"]
+    start = time.perf_counter()
     network = QNetwork.from_pretrained(**model)
     learner = QLearner(network, sampler, learning, device, used_pool_embeddings(model, pool), ranks)
-    return learner, [learner.update() for _ in range(learning.total_updates)]
+    setup_s = time.perf_counter() - start
+    return TimedLearner(learner, [learner.update() for _ in range(learning.total_updates)], setup_s)

@@ -109,9 +109,8 @@ def _seconds_per_update(history: list[dict[str, float]]) -> float:
 def _training(env: str, precision: str, pools: TrainingPools, updates: int) -> dict[str, Any]:
     """Updates per second and peak GPU memory of `env`'s learner in `precision`."""
     torch.cuda.reset_peak_memory_stats()
-    learner, history = timed_learner(
-        _train_q(env, precision, updates), pools, None, SINGLE_PROCESS, torch.device("cuda")
-    )
+    run = timed_learner(_train_q(env, precision, updates), pools, None, SINGLE_PROCESS, torch.device("cuda"))
+    learner, history = run.learner, run.history
     torch.cuda.synchronize()
     figures = {
         "updates_per_s": 1.0 / _seconds_per_update(history),
@@ -145,7 +144,8 @@ def _data_parallel(pools: TrainingPools, updates: int) -> dict[str, Any]:
 def _rank_run(train_q: dict[str, Any], pools: TrainingPools) -> dict[str, Any]:
     """One rank's timed updates (in a launched worker) and a digest of its weights."""
     with process_group("cuda", "auto") as (ranks, device):
-        learner, history = timed_learner(train_q, pools, None, ranks, device)
+        run = timed_learner(train_q, pools, None, ranks, device)
+        learner, history = run.learner, run.history
         weights = hashlib.sha256()
         for tensor in learner.network.state_dict().values():
             weights.update(tensor.detach().float().cpu().numpy().tobytes())

@@ -37,7 +37,6 @@ import argparse
 import json
 import sys
 import time
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -55,15 +54,12 @@ from common import (
     timed_learner,
 )
 from common import device as compute_device
-from qrag_pipeline.models.q_network import QNetwork
 from qrag_pipeline.retrieval.embeddings import EpisodeEmbeddings
-from qrag_pipeline.rl.config import QLearningConfig, distributed_config
-from qrag_pipeline.rl.environment import EpisodeSampler
-from qrag_pipeline.rl.learner import UPDATE_PARTS, QLearner
+from qrag_pipeline.rl.config import QLearningConfig, distributed_config, learning_config
+from qrag_pipeline.rl.learner import UPDATE_PARTS
 from qrag_pipeline.rl.ranks import SINGLE_PROCESS
 from qrag_pipeline.sources.books import load_books
 from qrag_pipeline.sources.story_sources import load_story_samples
-from qrag_pipeline.training import training_inputs, used_pool_embeddings
 from qrag_pipeline.training_data import TrainingPools
 from qrag_pipeline.training_processes import launch, process_group
 
@@ -85,7 +81,7 @@ def main() -> None:
         load_story_samples(official_stories(args.shared), args.task, "train", seed),
         load_books(args.shared / "books" / "train"),
     )
-    learning, sampler, _ = training_inputs(train_q, pools)
+    learning = learning_config(train_q["learning"])
     default_model = dict(train_q["model"])
     paper_model = {**default_model, "frozen_action_encoder": False, "action_head": "none"}
 
@@ -96,20 +92,15 @@ def main() -> None:
     )
 
     if args.rollouts:
-        _rollout_sizes(args, default_model, learning, sampler, pool, device)
+        _rollout_sizes(args, train_q, pools, pool, device)
         return
     if args.nproc:
         _processes(args, train_q, pools, pool, learning, device)
         return
     runs = {}
     for name, model in (("paper", paper_model), ("default", default_model)):
-        start = time.perf_counter()
-        learner = QLearner(
-            QNetwork.from_pretrained(**model), sampler, learning, device, used_pool_embeddings(model, pool)
-        )
-        setup_s = time.perf_counter() - start
-        history = [learner.update() for _ in range(learning.total_updates)]
-        runs[name] = _summary(model, history, setup_s)
+        run = timed_learner({**train_q, "model": model}, pools, pool, SINGLE_PROCESS, device)
+        runs[name] = _summary(model, run.history, run.setup_s)
         print(f"{name}: {runs[name]['seconds_per_update']:.2f} s/update", flush=True)
 
     report = {
@@ -131,9 +122,8 @@ def main() -> None:
 
 def _rollout_sizes(
     args: argparse.Namespace,
-    model: dict[str, Any],
-    learning: QLearningConfig,
-    sampler: EpisodeSampler,
+    train_q: dict[str, Any],
+    pools: TrainingPools,
     pool: EpisodeEmbeddings,
     device: torch.device,
 ) -> None:
@@ -141,10 +131,9 @@ def _rollout_sizes(
     sizes: dict[str, Any] = {}
     for size in args.rollouts:
         envs, steps = (int(n) for n in size.split("x"))
-        sized = replace(learning, num_envs=envs, num_steps=steps)
-        learner = QLearner(QNetwork.from_pretrained(**model), sampler, sized, device, pool)
-        history = [learner.update() for _ in range(sized.total_updates)]
-        sizes[size] = _summary(model, history, 0.0)
+        sized = {**train_q, "learning": {**train_q["learning"], "num_envs": envs, "num_steps": steps}}
+        run = timed_learner(sized, pools, pool, SINGLE_PROCESS, device)
+        sizes[size] = _summary(train_q["model"], run.history, 0.0)
         print(
             f"{size:>6}: {sizes[size]['seconds_per_update']:.2f} s/update, "
             f"{sizes[size]['transitions_per_s']:.1f} transitions/s",
@@ -156,7 +145,7 @@ def _rollout_sizes(
             {
                 "machine": machine(),
                 "command": " ".join([Path(sys.executable).name, *sys.argv]),
-                "updates": learning.total_updates,
+                "updates": train_q["learning"]["total_updates"],
                 "sizes": sizes,
             },
             indent=2,
@@ -177,9 +166,8 @@ def _processes(
     runs: dict[str, Any] = {}
     for nproc in (1, args.nproc):
         if nproc == 1:
-            summary = _summary(
-                train_q["model"], timed_learner(train_q, pools, pool, SINGLE_PROCESS, device)[1], 0.0
-            )
+            run = timed_learner(train_q, pools, pool, SINGLE_PROCESS, device)
+            summary = _summary(train_q["model"], run.history, 0.0)
         else:
             settings = distributed_config({"nproc_per_node": nproc})
             summary = launch(settings, _timed_rank, train_q, pools, pool, str(device))[0]
@@ -211,8 +199,8 @@ def _timed_rank(
 ) -> dict[str, Any] | None:
     """One rank's timed updates (in a launched worker); rank 0's summary."""
     with process_group(device_name, "auto") as (ranks, device):
-        history = timed_learner(train_q, pools, pool, ranks, device)[1]
-        return _summary(train_q["model"], history, 0.0) if ranks.is_first else None
+        run = timed_learner(train_q, pools, pool, ranks, device)
+        return _summary(train_q["model"], run.history, 0.0) if ranks.is_first else None
 
 
 def _summary(model: dict[str, Any], history: list[dict[str, float]], setup_s: float) -> dict[str, Any]:

@@ -93,14 +93,14 @@ def test_two_ranks_end_bit_equal_and_a_killed_run_resumes_to_the_same_model(
         launch(settings, _train_as_each_rank, two, pools, tmp_path / "killed", KILLED_AT)
     kept = latest_checkpoint(tmp_path / "killed")
     assert kept is not None and kept.name.endswith("00000002")
-    resumed = train_on_processes(two, pools, None, tmp_path / "killed")
-    assert _equal(resumed.checkpoint.weights, weights)
+    resumed, resumed_curves = train_on_processes(two, pools, None, tmp_path / "killed")
+    assert _equal(resumed.weights, weights)
 
     assert curves["update"].tolist() == [2, 4]
     assert all(math.isfinite(v) for v in curves[["loss", "loss_td", "train_return"]].to_numpy().flat)
     timeless = [c for c in CURVE_COLUMNS if c != "updates_per_s"]
-    assert resumed.curves[timeless].equals(curves[timeless])
-    save_checkpoint(resumed.checkpoint, tmp_path / "model")
+    assert resumed_curves[timeless].equals(curves[timeless])
+    save_checkpoint(resumed, tmp_path / "model")
     retriever = QRetriever.from_checkpoint(tmp_path / "model")
     hits = retriever.retrieve(
         ["Mary went to the office.", "The sun rose.", "John slept."], "Where is Mary?", 2
@@ -113,9 +113,9 @@ def test_one_process_is_the_single_process_run_bit_for_bit(training_setup) -> No
     torch.manual_seed(0)
     alone = run_training(train_q, pools, None, None)
     torch.manual_seed(0)
-    one = train_on_processes({**train_q, "distributed": {"nproc_per_node": 1}}, pools, None, None)
-    assert _equal(one.checkpoint.weights, alone.checkpoint.weights)
-    assert one.checkpoint.stop_thresholds == alone.checkpoint.stop_thresholds
+    one, _ = train_on_processes({**train_q, "distributed": {"nproc_per_node": 1}}, pools, None, None)
+    assert _equal(one.weights, alone.checkpoint.weights)
+    assert one.stop_thresholds == alone.checkpoint.stop_thresholds
 
 
 def test_a_run_resumes_only_on_as_many_processes_and_bad_settings_are_named(

@@ -41,7 +41,7 @@ from qrag_pipeline.retrieval.embeddings import EpisodeEmbeddings
 from qrag_pipeline.rl.config import QLearningConfig, learning_config
 from qrag_pipeline.rl.environment import EpisodeSampler
 from qrag_pipeline.rl.inference import stop_thresholds
-from qrag_pipeline.rl.learner import QLearner, train
+from qrag_pipeline.rl.learner import RANK_OWN_TENSORS, QLearner, train
 from qrag_pipeline.rl.ranks import (
     SINGLE_PROCESS,
     Ranks,
@@ -56,9 +56,6 @@ LOGGER = logging.getLogger(__name__)
 CHECKPOINT_PREFIX = "update-"
 BEST_PREFIX = "best."
 """Training tensors of the best evaluation's weights in a `select_best` run's checkpoints."""
-RANK_TENSOR_PREFIXES = ("chunks.", "behaviour_rng")
-"""The learner's training tensors that are each rank's own (its episodes in progress,
-its behaviour sampler); the weights and AdamW's moments are the same on every rank."""
 CURVE_COLUMNS = (*REPORTED_CURVE_COLUMNS, "loss_td", "loss_labels", "updates_per_s", "learning_rate", "alpha")
 """The training curve's columns: those the report reads, the loss's two terms (TD and
 the label term, 0 when off), then the run's pace and schedule."""
@@ -425,11 +422,11 @@ def _save_training_state(
     keep: int,
 ) -> None:
     """Rank 0 writes the run's checkpoint, with every rank's own training tensors and
-    environments gathered to it (`RANK_TENSOR_PREFIXES`; rank r's under `rank<r>.`),
+    environments gathered to it (`RANK_OWN_TENSORS`; rank r's under `rank<r>.`),
     and keeps the latest `keep`. Every rank must call it at the same update."""
     tensors, values = learner.state_dict()
     ranks = learner.ranks
-    own = {k: v for k, v in tensors.items() if k.startswith(RANK_TENSOR_PREFIXES)}
+    own = {k: v for k, v in tensors.items() if k.startswith(RANK_OWN_TENSORS)}
     gathered = gather_to_first((own, values["env"]), ranks)
     if gathered is None:
         return

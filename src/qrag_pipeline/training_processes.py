@@ -21,7 +21,6 @@ import re
 import uuid
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -41,26 +40,19 @@ from qrag_pipeline.training import run_training
 from qrag_pipeline.training_data import TrainingPools
 
 
-@dataclass
-class TrainedModel:
-    """What a train_q run hands on: the inference checkpoint and the training curve."""
-
-    checkpoint: Checkpoint
-    curves: pd.DataFrame
-
-
 def train_on_processes(
     train_q: Mapping[str, Any],
     pools: TrainingPools,
     pool_embeddings: EpisodeEmbeddings | None,
     run_dir: Path | None,
-) -> TrainedModel:
+) -> tuple[Checkpoint, pd.DataFrame]:
     """The train_q run of `train_q` (`training.run_training`), in this process or on
-    the ranks `train_q.distributed` asks for."""
+    the ranks `train_q.distributed` asks for: its checkpoint and training curve (rank
+    0's), what the train_q node hands on."""
     settings = distributed_config(train_q.get("distributed"))
     if settings.processes == 1:
         result = run_training(train_q, pools, pool_embeddings, run_dir)
-        return TrainedModel(result.checkpoint, result.curves)
+        return result.checkpoint, result.curves
     results = launch(settings, _train_rank, dict(train_q), pools, pool_embeddings, run_dir, settings.backend)
     return next(value for value in results.values() if value is not None)
 
@@ -115,12 +107,12 @@ def _train_rank(
     pool_embeddings: EpisodeEmbeddings | None,
     run_dir: Path | None,
     backend: str,
-) -> TrainedModel | None:
-    """One rank's run (in each worker process): train, then take rank 0's model, which
-    local rank 0 of each machine returns."""
+) -> tuple[Checkpoint, pd.DataFrame] | None:
+    """One rank's run (in each worker process): train, then take rank 0's checkpoint and
+    curve, which local rank 0 of each machine returns."""
     with process_group(train_q["device"], backend) as (ranks, device):
         result = run_training({**train_q, "device": str(device)}, pools, pool_embeddings, run_dir, ranks)
-        payload = [TrainedModel(result.checkpoint, result.curves) if ranks.is_first else None]
+        payload = [(result.checkpoint, result.curves) if ranks.is_first else None]
         dist.broadcast_object_list(payload, src=0)
         return payload[0] if int(os.environ["LOCAL_RANK"]) == 0 else None
 

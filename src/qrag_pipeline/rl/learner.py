@@ -46,6 +46,10 @@ from qrag_pipeline.seeding import derive_seed
 
 UPDATE_PARTS = ("chunk_embedding", "policy", "environment", "target", "loss", "optimizer")
 """The parts of an update whose wall seconds `QLearner.update` reports (see there)."""
+RANK_OWN_TENSORS = ("chunks.", "behaviour_rng")
+"""The prefixes of `QLearner.state_dict`'s tensors that are each rank's own (its
+episodes in progress, its behaviour sampler); the weights and AdamW's moments are the
+same on every rank."""
 
 
 def lambda_returns(rewards: Tensor, dones: Tensor, next_values: Tensor, gamma: float, lam: float) -> Tensor:

@@ -54,8 +54,7 @@ def train_q_embedder_node(
         *_processes(train_q),
     )
     run_dir = Path(train_q["run_root"]) / fingerprint if train_q["resume"] else None
-    model = train_on_processes(train_q, pools, training_pool_embeddings, run_dir)
-    return model.checkpoint, model.curves
+    return train_on_processes(train_q, pools, training_pool_embeddings, run_dir)
 
 
 def _processes(train_q: dict[str, Any]) -> list[int]:
