@@ -44,6 +44,9 @@ from qrag_pipeline.retrieval.embeddings import (
 )
 from qrag_pipeline.rl.learner import QLearner
 from qrag_pipeline.rl.ranks import Ranks
+from qrag_pipeline.sources.babi_files import BABI_TASKS
+from qrag_pipeline.sources.distractor_sources import load_distractor_documents
+from qrag_pipeline.sources.story_sources import load_story_samples
 from qrag_pipeline.training import (
     TrainingResult,
     reads_pool_embeddings,
@@ -183,6 +186,18 @@ def training_distractors(parameters: Mapping[str, Any], shared: Path) -> dict[st
     """data_prep.distractors with the book folders of `shared`."""
     books = {f"{split}_books_dir": str(shared / "books" / split) for split in ("train", "test")}
     return {**parameters["data_prep"]["distractors"], **books}
+
+
+def default_training_pools(parameters: Mapping[str, Any], shared: Path) -> TrainingPools:
+    """The one model's training pools: the training stories of every bAbI task in
+    train_q.tasks (NIAH episodes are generated during training) and the training
+    distractors of data_prep.distractors."""
+    seed, stories = seed_of(parameters), training_stories(parameters, shared)
+    tasks = [task for task in parameters["train_q"]["tasks"] if task in BABI_TASKS]
+    return TrainingPools(
+        [s for task in tasks for s in load_story_samples(stories, task, "train", seed)],
+        load_distractor_documents(training_distractors(parameters, shared), seed)[0],
+    )
 
 
 def pretrained_encoder(parameters: Mapping[str, Any]) -> TextEncoder:

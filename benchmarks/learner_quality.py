@@ -17,7 +17,9 @@ wall-clock minutes.
 Parameters are conf/base's, with this benchmark's defaults over them (`DEFAULTS`:
 50-sentence training documents, 100 validation questions, all of them evaluated;
 training task: --task) and --params over both; the paper's learner is train_q.model
-with its action side trained.
+with its action side trained. `--task thirteen` trains conf/base's one model instead
+(its thirteen tasks, generated stories and document lengths, on one_model.py's book
+distractors) and scores it on the test stories of qa2 and qa3 (--score-tasks).
 
     .venv/bin/python benchmarks/learner_quality.py --task qa2 --updates paper=130 default=900
     .venv/bin/python benchmarks/learner_quality.py --task qa3 --learners default paper \
@@ -28,6 +30,9 @@ with its action side trained.
         --updates td=150 margin=150 softmax=150 margin-decay=150 --lengths 1k 32k \
         --episodes 200 --curve-points 10 --params "train_q.train_sentences=[50, 250]" \
         --out benchmarks/results/label_ablation_qa3.json
+    .venv/bin/python benchmarks/learner_quality.py --task thirteen --learners td softmax \
+        --updates td=160 softmax=160 --lengths 1k 32k --episodes 200 --curve-points 8 \
+        --out benchmarks/results/label_ablation_thirteen.json
 
 Needs the real data in ../shared/data (or --shared PATH).
 """
@@ -53,6 +58,7 @@ from common import (  # noqa: E402
     add_run_arguments,
     cached_episode_embeddings,
     counts_for,
+    default_training_pools,
     machine,
     official_stories,
     pool_embeddings,
@@ -65,6 +71,7 @@ from common import (  # noqa: E402
 )
 from qrag_pipeline.builders.babilong import build_babilong_episodes  # noqa: E402
 from qrag_pipeline.evaluation import evaluate_methods  # noqa: E402
+from qrag_pipeline.sources.babi_files import BABI_TASKS  # noqa: E402
 from qrag_pipeline.sources.books import load_books  # noqa: E402
 from qrag_pipeline.sources.story_sources import load_story_samples  # noqa: E402
 from qrag_pipeline.training_data import TrainingPools  # noqa: E402
@@ -85,8 +92,13 @@ DEFAULTS = {
     "train_q.validation_questions": 100,
     "train_q.learning.eval_episodes": 100,
 }
-"""This benchmark's parameters over conf/base's: one task's official stories, short
-training documents, a larger validation set."""
+"""This benchmark's parameters over conf/base's for one task: its official stories,
+short training documents, a larger validation set."""
+THIRTEEN = "thirteen"
+"""--task thirteen: conf/base's one model (its thirteen tasks, generated stories, its
+document lengths and validation set) on one_model.py's data (`THIRTEEN_DEFAULTS`),
+scored on qa2 and qa3 (--score-tasks)."""
+THIRTEEN_DEFAULTS = {"data_prep.distractors.source": "books"}
 
 
 def main() -> None:
@@ -95,13 +107,24 @@ def main() -> None:
     torch.manual_seed(seed)
     train_q, evaluate = parameters["train_q"], parameters["evaluate"]
     stories = training_stories(parameters, args.shared)
-    test_books = load_books(args.shared / "books" / "test")
-    test_samples = load_story_samples(official_stories(args.shared), args.task, "test", seed)
-    pools = TrainingPools(
-        load_story_samples(stories, args.task, "train", seed), load_books(args.shared / "books" / "train")
+    test_books, official = load_books(args.shared / "books" / "test"), official_stories(args.shared)
+    pools = (
+        default_training_pools(parameters, args.shared)
+        if args.task == THIRTEEN
+        else TrainingPools(
+            load_story_samples(stories, args.task, "train", seed),
+            load_books(args.shared / "books" / "train"),
+        )
     )
     test = {
-        length: build_babilong_episodes({args.task: test_samples}, test_books, [length], args.episodes, seed)
+        (task, length): build_babilong_episodes(
+            {task: load_story_samples(official, task, "test", seed)},
+            test_books,
+            [length],
+            args.episodes,
+            seed,
+        )
+        for task in args.score_tasks
         for length in args.lengths
     }
     models = {
@@ -110,9 +133,7 @@ def main() -> None:
     }
     pool, _ = pool_embeddings(parameters, pools)
     encoder = pretrained_encoder(parameters)
-    test_embeddings = {
-        length: cached_episode_embeddings(encoder, episodes) for length, episodes in test.items()
-    }
+    test_embeddings = {cell: cached_episode_embeddings(encoder, episodes) for cell, episodes in test.items()}
     T = evaluate["max_steps"]
 
     out = args.out or RESULTS / f"learner_quality_{args.task}.json"
@@ -122,10 +143,11 @@ def main() -> None:
         "data": (
             f"official bAbI {args.task} train stories (en-10k; en/ for qa3)"
             if stories["source"] == "babi_files"
-            else f"{stories['generated_train_stories']} stories of the built-in bAbI generator"
+            else f"{stories['generated_train_stories']} stories per task of the built-in bAbI generator"
         )
         + f" in the training books, {train_q['train_sentences']}-sentence documents; "
-        f"test: {args.episodes} episodes per length from the official test stories in the test books",
+        f"test: {args.episodes} episodes per task and length from the official test stories "
+        f"of {', '.join(args.score_tasks)} in the test books",
         "task": args.task,
         "learning": {k: v for k, v in train_q["learning"].items() if k != "total_updates"},
         "runs": {},
@@ -143,20 +165,19 @@ def main() -> None:
             },
         }
         result, train_seconds, saved = trained_and_saved(run, pools, pool, f"{args.task}_{name}")
-        scores = {
-            length: q_rag_fact_em(
+        scores: dict[str, dict[str, float]] = {task: {} for task in args.score_tasks}
+        for (task, length), episodes in test.items():
+            scores[task][length] = q_rag_fact_em(
                 evaluate_methods(
                     result.network,
                     result.checkpoint.stop_thresholds,
                     episodes,
-                    test_embeddings[length],
+                    test_embeddings[(task, length)],
                     evaluate,
                     baseline_episodes=[],
                 ).metrics,
                 T,
             )
-            for length, episodes in test.items()
-        }
         report["runs"][name] = {
             "model": models[name],
             "label_term": {k: v for k, v in run["learning"].items() if k.startswith("label_")},
@@ -234,7 +255,19 @@ def _print(report: dict[str, Any], out: Path) -> None:
 
 def _arguments() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--task", default="qa2", choices=["qa1", "qa2", "qa3", "qa4", "qa5"])
+    parser.add_argument(
+        "--task",
+        default="qa2",
+        choices=[*BABI_TASKS, THIRTEEN],
+        help=f"the training task; {THIRTEEN}: conf/base's thirteen tasks",
+    )
+    parser.add_argument(
+        "--score-tasks",
+        nargs="+",
+        default=None,
+        choices=BABI_TASKS,
+        help=f"the tasks whose test stories score each learner (default: --task; for {THIRTEEN}: qa2 qa3)",
+    )
     parser.add_argument("--learners", nargs="+", default=list(LEARNERS), choices=LEARNERS)
     parser.add_argument(
         "--updates",
@@ -248,6 +281,10 @@ def _arguments() -> argparse.Namespace:
     add_run_arguments(parser)
     args = parser.parse_args()
     args.updates = counts_for(parser, args.updates, args.learners, "--updates")
+    if args.task == THIRTEEN:
+        args.score_tasks = args.score_tasks or ["qa2", "qa3"]
+        return set_parameters(parser, args, THIRTEEN_DEFAULTS)
+    args.score_tasks = args.score_tasks or [args.task]
     return set_parameters(parser, args, {**DEFAULTS, "train_q.tasks": [args.task]})
 
 

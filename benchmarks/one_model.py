@@ -47,6 +47,7 @@ from common import (
     add_common_arguments,
     cached_episode_embeddings,
     counts_for,
+    default_training_pools,
     evaluate_methods,
     loaded_model,
     official_stories,
@@ -56,8 +57,6 @@ from common import (
     seed_of,
     set_parameters,
     trained_and_saved,
-    training_distractors,
-    training_stories,
     write_report,
 )
 from qrag_pipeline.builders.babilong import bucket_size, build_babilong_episodes
@@ -66,9 +65,7 @@ from qrag_pipeline.episodes import Episode
 from qrag_pipeline.retrieval.embeddings import EpisodeEmbeddings
 from qrag_pipeline.sources.babi_files import BABI_TASKS
 from qrag_pipeline.sources.books import load_books
-from qrag_pipeline.sources.distractor_sources import load_distractor_documents
 from qrag_pipeline.sources.story_sources import load_story_samples
-from qrag_pipeline.training_data import TrainingPools
 
 BABILONG_EPISODES = {"1k": 100, "32k": 100, "128k": 50, "1M": 20, "10M": 10}
 RULER_EPISODES = {"4k": 20, "32k": 10, "128k": 4, "1M": 2}
@@ -156,17 +153,8 @@ def _model(args: argparse.Namespace) -> Model:
     if args.checkpoint is not None:
         return loaded_model(args.checkpoint)
     parameters, seed = args.parameters, seed_of(args.parameters)
-    train_q, stories = parameters["train_q"], training_stories(parameters, args.shared)
-    distractors = training_distractors(parameters, args.shared)
-    pools = TrainingPools(
-        [
-            s
-            for task in train_q["tasks"]
-            if task in BABI_TASKS
-            for s in load_story_samples(stories, task, "train", seed)
-        ],
-        load_distractor_documents(distractors, seed)[0],
-    )
+    train_q = parameters["train_q"]
+    pools = default_training_pools(parameters, args.shared)
     pool, _ = pool_embeddings(parameters, pools)
     result, seconds, saved = trained_and_saved(train_q, pools, pool, "one_model")
     curve = result.curves[["update", "eval_fact_em", "train_return", "loss", "updates_per_s"]].round(3)
@@ -175,7 +163,7 @@ def _model(args: argparse.Namespace) -> Model:
     note = (
         f"conf/base's one model trained here{overrides}: "
         f"{train_q['learning']['total_updates']} updates in {seconds} s, "
-        f"distractors {distractors['source']}, seed {seed}; saved to {saved}"
+        f"distractors {parameters['data_prep']['distractors']['source']}, seed {seed}; saved to {saved}"
     )
     return Model(result.network, note, seconds, result.checkpoint.stop_thresholds)
 

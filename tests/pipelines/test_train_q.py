@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 import torch
@@ -14,6 +15,8 @@ from qrag_pipeline.builders.ruler import NIAH_TASKS
 from qrag_pipeline.checkpoints import load_checkpoint
 from qrag_pipeline.locks import LOCK_FILE
 from qrag_pipeline.models.q_network import QNetwork
+from qrag_pipeline.pipelines.train_q.nodes import NOT_FINGERPRINTED, train_q_fingerprint
+from qrag_pipeline.retrieval.embeddings import EpisodeEmbeddings
 from qrag_pipeline.sources.babi_files import BABI_TASKS
 from qrag_pipeline.training import CURVE_COLUMNS
 from tests.projects import kedro_cli, kedro_run
@@ -133,3 +136,31 @@ def test_the_default_configuration_trains_one_model_on_all_thirteen_tasks(
     checkpoint = load_checkpoint(checkpoint_dir)
     # the stop thresholds were chosen on validation episodes of both benchmarks
     assert set(checkpoint.stop_thresholds) == {"babilong", "ruler", "all"}
+
+
+def test_every_train_q_key_but_the_named_exclusions_names_a_new_run() -> None:
+    train_q = yaml.safe_load((Path("conf/base/parameters_train_q.yml")).read_text())["train_q"]
+    frames = (pd.DataFrame({"text": ["Mary went to the kitchen."]}), pd.DataFrame(), pd.DataFrame())
+    embeddings = EpisodeEmbeddings(["Mary went to the kitchen."], np.ones((1, 4), dtype=np.float32), {})
+    base = train_q_fingerprint(train_q, frames, embeddings)
+    assert train_q_fingerprint(dict(train_q), frames, embeddings) == base
+    unchanged = {
+        "run_root": "elsewhere/runs",
+        "resume": False,
+        "progress": False,
+        "checkpoint_every": 7,
+        "distributed": {**train_q["distributed"], "rdzv_endpoint": "host:29500", "backend": "gloo"},
+    }
+    assert set(unchanged) == NOT_FINGERPRINTED
+    for key, value in unchanged.items():
+        assert train_q_fingerprint({**train_q, key: value}, frames, embeddings) == base, key
+    changed = {
+        "a key added to conf later": {**train_q, "new_setting": 1},
+        "the learner": {**train_q, "learning": {**train_q["learning"], "label_weight": 0.5}},
+        "the model": {**train_q, "model": {**train_q["model"], "scale": 0.2}},
+        "two processes": {**train_q, "distributed": {**train_q["distributed"], "nproc_per_node": 2}},
+    }
+    for what, parameters in changed.items():
+        assert train_q_fingerprint(parameters, frames, embeddings) != base, what
+    other_pool = (pd.DataFrame({"text": ["John went to the garden."]}), *frames[1:])
+    assert train_q_fingerprint(train_q, other_pool, embeddings) != base

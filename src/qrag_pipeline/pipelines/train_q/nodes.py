@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,12 @@ from qrag_pipeline.rl.config import distributed_config
 from qrag_pipeline.training import run_fingerprint, used_pool_embeddings
 from qrag_pipeline.training_data import TrainingPools
 from qrag_pipeline.training_processes import train_on_processes
+
+NOT_FINGERPRINTED = frozenset({"run_root", "resume", "progress", "checkpoint_every", "distributed"})
+"""The train_q keys that do not change what a run computes (where it lives, whether it
+resumes, its progress bar, how often it saves); every other key, present or added
+later, is part of the run's fingerprint, so a changed one starts a new run instead of
+resuming a stale one. Of `distributed`, the process count counts (`_processes`)."""
 
 
 def train_q_embedder_node(
@@ -40,21 +47,24 @@ def train_q_embedder_node(
         documents_from_frame(train_distractors),
         episodes_from_frame(hotpotqa_train_episodes),
     )
-    fingerprint = run_fingerprint(
-        train_q["model"],
-        train_q["learning"],
-        train_q["tasks"],
-        train_q["train_sentences"],
-        train_q["validation_questions"],
-        train_q.get("task_weights"),
-        train_q.get("hotpotqa_mix_chunks", 0),
-        train_q.get("select_best", False),
-        *(_frame_hash(frame) for frame in (train_stories, train_distractors, hotpotqa_train_episodes)),
-        _embeddings_hash(used_pool_embeddings(train_q["model"], training_pool_embeddings)),
-        *_processes(train_q),
-    )
+    frames = (train_stories, train_distractors, hotpotqa_train_episodes)
+    fingerprint = train_q_fingerprint(train_q, frames, training_pool_embeddings)
     run_dir = Path(train_q["run_root"]) / fingerprint if train_q["resume"] else None
     return train_on_processes(train_q, pools, training_pool_embeddings, run_dir)
+
+
+def train_q_fingerprint(
+    train_q: dict[str, Any], pool_frames: Sequence[pd.DataFrame], pool_embeddings: EpisodeEmbeddings
+) -> str:
+    """The name of a run's folder: a hash of train_q without `NOT_FINGERPRINTED`, the
+    training pools' contents, the pool embeddings the run looks chunks up in and the
+    process count."""
+    return run_fingerprint(
+        {key: value for key, value in train_q.items() if key not in NOT_FINGERPRINTED},
+        *(_frame_hash(frame) for frame in pool_frames),
+        _embeddings_hash(used_pool_embeddings(train_q["model"], pool_embeddings)),
+        *_processes(train_q),
+    )
 
 
 def _processes(train_q: dict[str, Any]) -> list[int]:
