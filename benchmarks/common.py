@@ -45,6 +45,7 @@ from qrag_pipeline.retrieval.embeddings import (
 from qrag_pipeline.rl.learner import QLearner
 from qrag_pipeline.rl.ranks import Ranks
 from qrag_pipeline.sources.babi_files import BABI_TASKS
+from qrag_pipeline.sources.books import load_books
 from qrag_pipeline.sources.distractor_sources import load_distractor_documents
 from qrag_pipeline.sources.story_sources import load_story_samples
 from qrag_pipeline.training import (
@@ -198,6 +199,22 @@ def default_training_pools(parameters: Mapping[str, Any], shared: Path) -> Train
         [s for task in tasks for s in load_story_samples(stories, task, "train", seed)],
         load_distractor_documents(training_distractors(parameters, shared), seed)[0],
     )
+
+
+THIRTEEN = "thirteen"
+"""A learner benchmark's `--task thirteen`: conf/base's one model (its thirteen tasks,
+generated stories and document lengths) on one_model.py's book distractors
+(`THIRTEEN_DEFAULTS`), instead of one bAbI task's official stories."""
+THIRTEEN_DEFAULTS = {"data_prep.distractors.source": "books"}
+
+
+def task_pools(parameters: Mapping[str, Any], shared: Path, task: str) -> TrainingPools:
+    """A learner benchmark's training pools: `default_training_pools` for `THIRTEEN`,
+    else `task`'s training stories (data_prep.stories) in the training books."""
+    if task == THIRTEEN:
+        return default_training_pools(parameters, shared)
+    stories = load_story_samples(training_stories(parameters, shared), task, "train", seed_of(parameters))
+    return TrainingPools(stories, load_books(shared / "books" / "train"))
 
 
 def pretrained_encoder(parameters: Mapping[str, Any]) -> TextEncoder:

@@ -73,8 +73,8 @@ DEFAULTS = {
     "train_q.learning.eval_every": 10,
     "train_q.learning.max_steps": 2,  # the T HotpotQA is scored at
     "train_q.validation_questions": 50,
-    "train_q.learning.chunk_budget": 128,  # a paragraph in the state names its bridge
-    "evaluate.chunk_budget": 128,  # (within 64 tokens for 52% of bridge questions, 128: 76%)
+    "train_q.model.chunk_budget": 128,  # a paragraph in the state names its bridge (within
+    "evaluate.multistep_dense_budget": 128,  # 64 tokens for 52% of bridge questions, 128: 76%)
     "train_q.model.position_mode": "none",  # a question's paragraphs have no order
 }
 """This benchmark's parameters over conf/base's: HotpotQA alone, trained at its T, with
@@ -107,7 +107,7 @@ def main() -> None:
         steps_for(benchmark, evaluate["max_steps"], evaluate["steps_by_benchmark"])
         for benchmark in (HOTPOTQA, MUSIQUE)
     )
-    budget = evaluate["chunk_budget"]
+    budget = model.network.chunk_budget
     bridge = _bridge_title_in_state(episodes, held_out, pretrained_encoder(parameters).truncate, budget)
     breakdowns = {
         "hotpotqa": pick_breakdown(

@@ -37,12 +37,12 @@ import numpy as np
 import torch
 
 from common import RESULTS, conf_parameters, timed_learner
+from qrag_pipeline.builders.babilong import babilong_sampler
 from qrag_pipeline.models.backends import inference_encoder
 from qrag_pipeline.models.encoder import TextEncoder
 from qrag_pipeline.models.q_network import QNetwork
 from qrag_pipeline.retrieval.multistep import retrieve
 from qrag_pipeline.rl.config import distributed_config
-from qrag_pipeline.rl.environment import babilong_sampler
 from qrag_pipeline.rl.ranks import SINGLE_PROCESS
 from qrag_pipeline.sources.babi_generator import generate_babi_samples
 from qrag_pipeline.sources.prose_generator import generate_prose

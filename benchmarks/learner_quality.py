@@ -55,10 +55,11 @@ import torch  # noqa: E402
 from common import (  # noqa: E402
     RESULTS,
     ROOT,
+    THIRTEEN,
+    THIRTEEN_DEFAULTS,
     add_run_arguments,
     cached_episode_embeddings,
     counts_for,
-    default_training_pools,
     machine,
     official_stories,
     pool_embeddings,
@@ -66,6 +67,7 @@ from common import (  # noqa: E402
     q_rag_fact_em,
     seed_of,
     set_parameters,
+    task_pools,
     trained_and_saved,
     training_stories,
 )
@@ -74,7 +76,6 @@ from qrag_pipeline.evaluation import evaluate_methods  # noqa: E402
 from qrag_pipeline.sources.babi_files import BABI_TASKS  # noqa: E402
 from qrag_pipeline.sources.books import load_books  # noqa: E402
 from qrag_pipeline.sources.story_sources import load_story_samples  # noqa: E402
-from qrag_pipeline.training_data import TrainingPools  # noqa: E402
 
 LEARNERS = ("paper", "default", "td", "margin", "margin-decay", "softmax", "softmax-decay")
 LABEL_TERMS = {
@@ -94,11 +95,6 @@ DEFAULTS = {
 }
 """This benchmark's parameters over conf/base's for one task: its official stories,
 short training documents, a larger validation set."""
-THIRTEEN = "thirteen"
-"""--task thirteen: conf/base's one model (its thirteen tasks, generated stories, its
-document lengths and validation set) on one_model.py's data (`THIRTEEN_DEFAULTS`),
-scored on qa2 and qa3 (--score-tasks)."""
-THIRTEEN_DEFAULTS = {"data_prep.distractors.source": "books"}
 
 
 def main() -> None:
@@ -108,14 +104,7 @@ def main() -> None:
     train_q, evaluate = parameters["train_q"], parameters["evaluate"]
     stories = training_stories(parameters, args.shared)
     test_books, official = load_books(args.shared / "books" / "test"), official_stories(args.shared)
-    pools = (
-        default_training_pools(parameters, args.shared)
-        if args.task == THIRTEEN
-        else TrainingPools(
-            load_story_samples(stories, args.task, "train", seed),
-            load_books(args.shared / "books" / "train"),
-        )
-    )
+    pools = task_pools(parameters, args.shared, args.task)
     test = {
         (task, length): build_babilong_episodes(
             {task: load_story_samples(official, task, "test", seed)},
@@ -231,7 +220,8 @@ def _plot(report: dict[str, Any], path: Path) -> None:
         axis.set_ylim(0, 1.02)
         axis.grid(alpha=0.3)
     axes[1].legend(fontsize="small")
-    figure.suptitle(f"{report['task']}: validation curves")
+    trained_on = "conf/base's thirteen tasks" if report["task"] == THIRTEEN else report["task"]
+    figure.suptitle(f"{trained_on}: validation curves")
     figure.tight_layout()
     figure.savefig(path)
     plt.close(figure)

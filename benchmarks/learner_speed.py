@@ -27,6 +27,8 @@ transitions per second of all processes together, and the speed-up of N over 1.
     .venv/bin/python benchmarks/learner_speed.py --params train_q.learning.total_updates=15 \
         --rollouts 8x8 16x8 8x16 16x16
     .venv/bin/python benchmarks/learner_speed.py --nproc 2
+    .venv/bin/python benchmarks/learner_speed.py --task thirteen \
+        --out benchmarks/results/learner_speed_thirteen.json
 
 Needs the real data in ../shared/data (or --shared PATH).
 """
@@ -45,12 +47,14 @@ import torch
 
 from common import (
     RESULTS,
+    THIRTEEN,
+    THIRTEEN_DEFAULTS,
     add_run_arguments,
     machine,
-    official_stories,
     pool_embeddings,
     seed_of,
     set_parameters,
+    task_pools,
     timed_learner,
 )
 from common import device as compute_device
@@ -58,17 +62,19 @@ from qrag_pipeline.retrieval.embeddings import EpisodeEmbeddings
 from qrag_pipeline.rl.config import QLearningConfig, distributed_config, learning_config
 from qrag_pipeline.rl.learner import UPDATE_PARTS
 from qrag_pipeline.rl.ranks import SINGLE_PROCESS
-from qrag_pipeline.sources.books import load_books
-from qrag_pipeline.sources.story_sources import load_story_samples
+from qrag_pipeline.sources.babi_files import BABI_TASKS
 from qrag_pipeline.training_data import TrainingPools
 from qrag_pipeline.training_processes import launch, process_group
 
 DEFAULTS = {
+    "data_prep.stories.source": "babi_files",
     "train_q.learning.total_updates": 20,
     "train_q.train_sentences": 50,
     "train_q.validation_questions": 10,
 }
-"""This benchmark's parameters over conf/base's: a few timed updates, short documents."""
+"""This benchmark's parameters over conf/base's for one task: a few timed updates on its
+official stories, short documents. `--task thirteen` takes conf/base's one model and
+data (`THIRTEEN_DEFAULTS`) with 20 timed updates."""
 
 
 def main() -> None:
@@ -77,10 +83,7 @@ def main() -> None:
     torch.manual_seed(seed)
     device = compute_device()
     train_q = parameters["train_q"]
-    pools = TrainingPools(
-        load_story_samples(official_stories(args.shared), args.task, "train", seed),
-        load_books(args.shared / "books" / "train"),
-    )
+    pools = task_pools(parameters, args.shared, args.task)
     learning = learning_config(train_q["learning"])
     default_model = dict(train_q["model"])
     paper_model = {**default_model, "frozen_action_encoder": False, "action_head": "none"}
@@ -106,8 +109,12 @@ def main() -> None:
     report = {
         "machine": machine(),
         "command": " ".join([Path(sys.executable).name, *sys.argv]),
-        "data": f"official bAbI {args.task} train stories (en-10k; en/ for qa3) in the "
-        f"training books, {train_q['train_sentences']}-sentence documents",
+        "data": (
+            "conf/base's thirteen tasks: generated stories, book distractors"
+            if args.task == THIRTEEN
+            else f"official bAbI {args.task} train stories (en-10k; en/ for qa3) in the training books"
+        )
+        + f", {train_q['train_sentences']}-sentence documents",
         "updates": learning.total_updates,
         "learning": {k: v for k, v in train_q["learning"].items() if k != "total_updates"},
         "pool_embedding": pool_note,
@@ -238,7 +245,12 @@ def _print(report: dict[str, Any], out: Path) -> None:
 
 def _arguments() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--task", default="qa2", choices=["qa1", "qa2", "qa3", "qa4", "qa5"])
+    parser.add_argument(
+        "--task",
+        default="qa2",
+        choices=[*BABI_TASKS, THIRTEEN],
+        help=f"the training task; {THIRTEEN}: conf/base's thirteen tasks",
+    )
     parser.add_argument(
         "--rollouts",
         nargs="*",
@@ -253,6 +265,8 @@ def _arguments() -> argparse.Namespace:
     )
     add_run_arguments(parser)
     args = parser.parse_args()
+    if args.task == THIRTEEN:
+        return set_parameters(parser, args, {**THIRTEEN_DEFAULTS, "train_q.learning.total_updates": 20})
     return set_parameters(parser, args, {**DEFAULTS, "train_q.tasks": [args.task]})
 
 

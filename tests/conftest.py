@@ -21,11 +21,10 @@ import transformers
 from kedro.framework.startup import bootstrap_project
 from transformers import AutoTokenizer, BertConfig
 
-from qrag_pipeline.episodes import Episode
+from qrag_pipeline.episodes import Episode, EpisodeSampler
 from qrag_pipeline.models.encoder import DEFAULT_ENCODER, TextEncoder, resolve_encoder_path
 from qrag_pipeline.models.q_network import QNetwork
 from qrag_pipeline.rl.config import QLearningConfig
-from qrag_pipeline.rl.environment import EpisodeSampler
 from qrag_pipeline.training import TrainingResult, train_q_embedder
 from tests.projects import (
     NO_RUN_FOLDER,

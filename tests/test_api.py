@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -249,21 +250,27 @@ def test_the_checkpoints_learned_threshold_stops_retrieval_by_default(
 def test_the_retriever_builds_states_with_the_chunk_budget_the_checkpoint_trained_with(
     make_tiny_network, tmp_path: Path
 ) -> None:
-    network = make_tiny_network(seed=3)
+    network = make_tiny_network(seed=3, chunk_budget=3)
     chunks = split_sentences(STORY)
-    short = retrieve(network, QUESTION, chunks, network.action_encoder.encode(chunks), 4, chunk_budget=3)
-    trained, older = tmp_path / "trained", tmp_path / "older"
-    save_checkpoint(
-        Checkpoint.from_network(network, training_state={"learning": {"chunk_budget": 3}}), trained
-    )
-    save_checkpoint(Checkpoint.from_network(network), older)
+    short = retrieve(network, QUESTION, chunks, network.action_encoder.encode(chunks), 4)
+    save_checkpoint(Checkpoint.from_network(network), tmp_path / "trained")
 
-    retriever = QRetriever.from_checkpoint(trained, backend="torch")
-    assert retriever.chunk_budget == 3 and load_checkpoint(trained).chunk_budget == 3
+    retriever = QRetriever.from_checkpoint(tmp_path / "trained", backend="torch")
+    assert retriever.network.chunk_budget == 3
     hits = sorted(
         retriever.retrieve(STORY, QUESTION, max_steps=4, stop_threshold=None), key=lambda hit: hit.step
     )
     assert [hit.q_value for hit in hits] == pytest.approx(short.q_values, abs=1e-5)
-    assert (
-        QRetriever.from_checkpoint(older).chunk_budget == 64
-    )  # the learner's default, where none is recorded
+
+
+@pytest.mark.parametrize(("learning", "budget"), [({"chunk_budget": 3}, 3), ({}, 64)])
+def test_a_checkpoint_from_before_the_network_held_its_budget_keeps_the_one_it_trained_with(
+    make_tiny_network, tmp_path: Path, learning: dict, budget: int
+) -> None:
+    """Older checkpoints recorded the budget with the learner's settings, or not at all
+    (trained at 64)."""
+    checkpoint = Checkpoint.from_network(make_tiny_network(seed=3), training_state={"learning": learning})
+    del checkpoint.config["chunk_budget"]
+    save_checkpoint(checkpoint, tmp_path / "older")
+    assert "chunk_budget" not in json.loads((tmp_path / "older" / "config.json").read_text())
+    assert QRetriever.from_checkpoint(tmp_path / "older", backend="torch").network.chunk_budget == budget

@@ -204,7 +204,7 @@ def test_q_rag_and_baseline_traces_are_the_retrievers_own(make_tiny_network, mak
 
     encoder = make_tiny(seed=1)
     embeddings = embed_episodes(encoder, episodes, "float32", False)
-    baselines = baseline_traces(encoder, episodes, embeddings, 3)
+    baselines = baseline_traces(encoder, episodes, embeddings, 3, multistep_dense_budget=64)
     assert baselines["method"].tolist() == [m for m in METHODS[1:] for _ in episodes]
     by_method = {m: rows for m, rows in baselines.groupby("method", sort=False)}
     for i, episode in enumerate(episodes):
@@ -213,7 +213,7 @@ def test_q_rag_and_baseline_traces_are_the_retrievers_own(make_tiny_network, mak
         expected = {
             "tfidf": tfidf_top_k(episode, 3),
             "dense": dense_top_k(question, vectors, 3),
-            "multistep_dense": multistep_dense(encoder, episode.question, episode.chunks, vectors, 3),
+            "multistep_dense": multistep_dense(encoder, episode.question, episode.chunks, vectors, 3, 64),
         }
         for method, trace in expected.items():
             assert by_method[method]["retrieved"].iloc[i] == trace.retrieved
@@ -227,7 +227,7 @@ EVALUATE = {
     "max_steps": 2,
     "steps_by_benchmark": {"hotpotqa": 3},
     "stop_threshold": "checkpoint",
-    "chunk_budget": 64,
+    "multistep_dense_budget": 64,
     "device": "cpu",
     "progress": False,
     "llm_reader": None,

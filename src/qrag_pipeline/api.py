@@ -55,19 +55,17 @@ class QRetriever:
 
     `stop_threshold` is the learned stop's threshold it applies by default: from a
     checkpoint, the one chosen on all its validation episodes; None keeps every step.
-    `chunk_budget` is the tokens of each retrieved chunk its state texts hold: from a
-    checkpoint, the budget it was trained with.
+    Its state texts hold each retrieved chunk cut to the network's `chunk_budget`
+    tokens, the budget it was trained with.
     """
 
     def __init__(
         self,
         network: QNetwork,
-        chunk_budget: int = 64,
         stop_threshold: float | None = None,
         backend: str = "auto",
     ) -> None:
         self.network = network
-        self.chunk_budget = chunk_budget
         self.stop_threshold = stop_threshold
         self.chunk_encoder = inference_encoder(network.action_encoder, backend)
 
@@ -84,7 +82,6 @@ class QRetriever:
         checkpoint = load_checkpoint(directory)
         return cls(
             checkpoint.build_network(device),
-            chunk_budget=checkpoint.chunk_budget,
             stop_threshold=checkpoint.stop_thresholds.get(ALL_BENCHMARKS),
             backend=backend,
         )
@@ -116,7 +113,7 @@ class QRetriever:
         if max_steps < 1:
             raise QragInputError(f"max_steps must be at least 1, got {max_steps}.")
         embeddings = self.chunk_encoder.encode(chunks, progress=len(chunks) > PROGRESS_ABOVE_CHUNKS)
-        trace = retrieve(self.network, question, chunks, embeddings, max_steps, self.chunk_budget)
+        trace = retrieve(self.network, question, chunks, embeddings, max_steps)
         kept = trace.retrieved if stop_threshold is None else learned_stop(trace, stop_threshold)
         hits = [
             Hit(index, chunks[index], q_value, step)

@@ -33,8 +33,7 @@ from torch import Tensor
 from qrag_pipeline.errors import QragInputError
 from qrag_pipeline.json_files import read_json_object
 from qrag_pipeline.models.encoder import TextEncoder
-from qrag_pipeline.models.q_network import QNetwork
-from qrag_pipeline.rl.config import QLearningConfig
+from qrag_pipeline.models.q_network import ARCHITECTURE, QNetwork
 from qrag_pipeline.staging import staged
 
 CONFIG_FILE = "config.json"
@@ -65,15 +64,6 @@ class Checkpoint:
     source: str = "a checkpoint"
     """Where it was read from, for error messages."""
 
-    @property
-    def chunk_budget(self) -> int:
-        """The tokens per retrieved chunk of the state texts it was trained on
-        (`QLearningConfig.chunk_budget`): retrieval with another budget shows the network
-        states it never saw. A checkpoint that does not record it was trained at the
-        learner's default."""
-        recorded = self.training_state.get("learning", {}).get("chunk_budget")
-        return int(recorded) if isinstance(recorded, int) else QLearningConfig.chunk_budget
-
     @classmethod
     def from_network(
         cls,
@@ -102,16 +92,7 @@ class Checkpoint:
         """
         try:
             encoders = [self._build_encoder() for _ in range(2)]
-            network = QNetwork(
-                *encoders,
-                position_mode=self.config["position_mode"],
-                step_size=self.config["step_size"],
-                rotary_base=self.config["rotary_base"],
-                frozen_action_encoder=self.config.get("frozen_action_encoder", False),
-                action_head=self.config.get("action_head", "none"),
-                rotary_fraction=self.config.get("rotary_fraction", 1.0),
-                lexical_weight=self.config.get("lexical_weight"),
-            )
+            network = QNetwork(*encoders, **self._architecture())
         except QragInputError:
             raise
         except (KeyError, TypeError, ValueError) as error:
@@ -130,6 +111,17 @@ class Checkpoint:
                 "from two runs; use another one."
             ) from error
         return network.to(device)
+
+    def _architecture(self) -> dict[str, Any]:
+        """QNetwork's settings as the config holds them (`ARCHITECTURE`; a KeyError for
+        a config without the first three). A checkpoint made before the network held
+        its chunk budget recorded it with the learner's settings."""
+        architecture = {key: self.config[key] for key in ARCHITECTURE[:3]}
+        architecture |= {key: self.config[key] for key in ARCHITECTURE[3:] if key in self.config}
+        recorded = self.training_state.get("learning", {}).get("chunk_budget")
+        if "chunk_budget" not in architecture and isinstance(recorded, int):
+            architecture["chunk_budget"] = recorded
+        return architecture
 
     def _build_encoder(self) -> TextEncoder:
         config_dict = dict(self.encoder_config)

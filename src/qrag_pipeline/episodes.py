@@ -9,9 +9,10 @@ table with one row per episode and the columns of `EPISODE_COLUMNS`.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 
+import numpy as np
 import pandas as pd
 
 from qrag_pipeline.errors import QragInputError
@@ -71,6 +72,12 @@ class Episode:
                 f"{len(self.chunks)} chunks. Fix: check the supporting-fact ids of "
                 "the source question."
             )
+
+
+EpisodeSampler = Callable[[np.random.Generator], Episode]
+"""Training episodes made on the fly: each call draws one from the caller's generator
+(a builder's sampler: `babilong_sampler`, `niah_sampler`, `hotpotqa_sampler`), so the
+stream of episodes an environment sees is fixed by its seed."""
 
 
 def episodes_to_frame(episodes: Iterable[Episode]) -> pd.DataFrame:

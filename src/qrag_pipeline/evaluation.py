@@ -132,9 +132,7 @@ def q_retrieval_traces(
     encoder (the paper's trained one embeds the chunks first: `q_chunk_embeddings`)."""
     progress = evaluate["progress"]
     embeddings = q_chunk_embeddings(network, episodes, pretrained, progress)
-    return q_rag_traces(
-        network, episodes, embeddings, retrieval_steps(evaluate), evaluate["chunk_budget"], progress
-    )
+    return q_rag_traces(network, episodes, embeddings, retrieval_steps(evaluate), progress)
 
 
 def baseline_retrieval_traces(
@@ -148,7 +146,7 @@ def baseline_retrieval_traces(
         episodes,
         pretrained,
         retrieval_steps(evaluate),
-        evaluate["chunk_budget"],
+        evaluate["multistep_dense_budget"],
         evaluate["progress"],
     )
 
@@ -278,15 +276,15 @@ def q_rag_traces(
     episodes: Sequence[Episode],
     embeddings: EpisodeEmbeddings,
     max_steps: int,
-    chunk_budget: int = 64,
     progress: bool = False,
 ) -> pd.DataFrame:
     """Q-RAG's traces: `max_steps` greedy steps over chunk embeddings made by the
-    network's action encoder (see `q_chunk_embeddings`)."""
+    network's action encoder (see `q_chunk_embeddings`), states cut to the network's
+    own chunk budget."""
 
     def one(episode: Episode) -> Trace:
         vectors = embeddings.of(episode.id)
-        return retrieve(network, episode.question, episode.chunks, vectors, max_steps, chunk_budget)
+        return retrieve(network, episode.question, episode.chunks, vectors, max_steps)
 
     traces, steps_s = timed_traces(one, episodes, progress, Q_RAG)
     return trace_rows(episodes, Q_RAG, traces, embeddings.encode_s, steps_s)
@@ -297,10 +295,11 @@ def baseline_traces(
     episodes: Sequence[Episode],
     embeddings: EpisodeEmbeddings,
     max_steps: int,
-    chunk_budget: int = 64,
+    multistep_dense_budget: int,
     progress: bool = False,
 ) -> pd.DataFrame:
-    """The three untrained baselines' traces, `max_steps` chunks each.
+    """The three untrained baselines' traces, `max_steps` chunks each; multi-step
+    dense's queries cut each retrieved chunk to `multistep_dense_budget` tokens.
 
     `embeddings` are the chunks embedded by `encoder` (see `pretrained_encoder`). The
     dense methods share their encoding time; TF-IDF has no separate encoding pass (its
@@ -319,7 +318,7 @@ def baseline_traces(
                 e.chunks,
                 embeddings.of(e.id),
                 max_steps,
-                chunk_budget,
+                multistep_dense_budget,
             ),
             embeddings.encode_s,
         ),

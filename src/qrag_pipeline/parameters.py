@@ -101,6 +101,7 @@ RULES: dict[str, Rule] = {
     "train_q.select_best": BOOLEAN,
     "train_q.progress": BOOLEAN,
     "train_q.model.max_length": whole(1),
+    "train_q.model.chunk_budget": whole(1),
     "train_q.model.scale": number(above=0),
     "train_q.model.step_size": number(above=0),
     "train_q.model.rotary_fraction": Rule(
@@ -125,7 +126,7 @@ RULES: dict[str, Rule] = {
         lambda v: v == "checkpoint" or number().valid(v),
         "a finite number or checkpoint (the thresholds the checkpoint learned)",
     ),
-    "evaluate.chunk_budget": whole(1),
+    "evaluate.multistep_dense_budget": whole(1),
     "evaluate.progress": BOOLEAN,
     "report.decimals": whole(0),
     "report.dpi": whole(1),

@@ -32,14 +32,13 @@ from tqdm.auto import tqdm
 
 from qrag_pipeline.checkpoints import Checkpoint, load_checkpoint, save_checkpoint, tensors_with_prefix
 from qrag_pipeline.devices import resolve_device
-from qrag_pipeline.episodes import Episode
+from qrag_pipeline.episodes import Episode, EpisodeSampler
 from qrag_pipeline.errors import QragInputError, TrainingDivergedError
 from qrag_pipeline.locks import exclusive
 from qrag_pipeline.models.q_network import QNetwork
 from qrag_pipeline.reporting.curves_table import CURVE_COLUMNS as REPORTED_CURVE_COLUMNS
 from qrag_pipeline.retrieval.embeddings import EpisodeEmbeddings
 from qrag_pipeline.rl.config import QLearningConfig, learning_config
-from qrag_pipeline.rl.environment import EpisodeSampler
 from qrag_pipeline.rl.inference import stop_thresholds
 from qrag_pipeline.rl.learner import RANK_OWN_TENSORS, QLearner, train
 from qrag_pipeline.rl.ranks import (
@@ -347,7 +346,6 @@ def _validation_stop_thresholds(learner: QLearner, held_out: Sequence[Episode]) 
         learner.network,
         held_out,
         learner.config.max_steps,
-        learner.config.chunk_budget,
         [table.lookup(e.chunks) for e in held_out] if table is not None else None,
     )
 

@@ -18,7 +18,7 @@ from itertools import chain
 
 import numpy as np
 
-from qrag_pipeline.builders.babilong import build_babilong_episodes
+from qrag_pipeline.builders.babilong import babilong_sampler, build_babilong_episodes
 from qrag_pipeline.builders.hotpotqa import HOTPOTQA, hotpotqa_sampler
 from qrag_pipeline.builders.lengths import LengthRange
 from qrag_pipeline.builders.ruler import (
@@ -29,9 +29,8 @@ from qrag_pipeline.builders.ruler import (
     training_filler_texts,
 )
 from qrag_pipeline.checks import is_finite_number
-from qrag_pipeline.episodes import Episode
+from qrag_pipeline.episodes import Episode, EpisodeSampler
 from qrag_pipeline.errors import QragInputError
-from qrag_pipeline.rl.environment import EpisodeSampler, babilong_sampler
 from qrag_pipeline.seeding import derive_seed
 from qrag_pipeline.sources.babi_files import BABI_TASKS, BabiSample
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from qrag_pipeline.builders.babilong import babilong_sampler
 from qrag_pipeline.builders.lengths import LengthRange
 from qrag_pipeline.builders.ruler import niah_sampler
 from qrag_pipeline.errors import QragInputError
-from qrag_pipeline.rl.environment import babilong_sampler
 from qrag_pipeline.sources.babi_generator import generate_babi_samples
 from qrag_pipeline.sources.prose_generator import generate_prose
 

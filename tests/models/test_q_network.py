@@ -47,7 +47,8 @@ def test_state_text_orders_chunks_by_document_position(network: QNetwork) -> Non
 
 
 def test_state_text_truncates_each_chunk_to_its_budget(network: QNetwork) -> None:
-    text = network.state_text(QUESTION, CHUNKS, [2, 0], chunk_budget=3)
+    budgeted = QNetwork(network.state_encoder, network.action_encoder, chunk_budget=3)
+    text = budgeted.state_text(QUESTION, CHUNKS, [2, 0])
     assert text == f"{QUESTION} [SEP] Mary moved to [SEP] The rain fell"
 
 

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from qrag_pipeline.episodes import Episode
-from qrag_pipeline.rl.environment import EpisodeSampler
+from qrag_pipeline.episodes import Episode, EpisodeSampler
 from qrag_pipeline.sources.babi_generator import generate_babi_samples
 from qrag_pipeline.sources.prose_generator import generate_prose
 from qrag_pipeline.training_data import babilong_training_data

@@ -76,7 +76,7 @@ def test_multistep_dense_queries_with_what_it_found_and_follows_the_second_hop(
         return original(texts, *args, **kwargs)
 
     monkeypatch.setattr(pretrained, "encode", recording)
-    trace = multistep_dense(pretrained, QUESTION, TWO_HOPS, chunk_embeddings, 3)
+    trace = multistep_dense(pretrained, QUESTION, TWO_HOPS, chunk_embeddings, 3, chunk_budget=64)
     found = trace.retrieved
     assert len(queries) == 3 and queries[0] == QUESTION
     assert TWO_HOPS[found[0]] in queries[1] and queries[1].startswith(QUESTION)

@@ -158,7 +158,7 @@ def test_greedy_rollout_is_unchanged_on_a_fixed_tiny_case(make_tiny_network) -> 
         [0, 14, 13, 1],
         [0, 1],
     ]
-    assert greedy_rollout(network, episodes, 3, chunk_budget=3) == [
+    assert greedy_rollout(make_tiny_network(seed=3, chunk_budget=3), episodes, 3) == [
         [0, 4, 3],
         [0, 14, 13],
         [0, 1],

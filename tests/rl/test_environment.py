@@ -7,9 +7,10 @@ from typing import Any
 import numpy as np
 import pytest
 
-from qrag_pipeline.episodes import Episode
+from qrag_pipeline.builders.babilong import babilong_sampler
+from qrag_pipeline.episodes import Episode, EpisodeSampler
 from qrag_pipeline.errors import QragInputError
-from qrag_pipeline.rl.environment import EpisodeSampler, RetrievalEnv, babilong_sampler
+from qrag_pipeline.rl.environment import RetrievalEnv
 from qrag_pipeline.sources.babi_files import BabiSample
 
 CHUNKS = [f"Sentence {i}." for i in range(10)]

@@ -11,13 +11,13 @@ import torch
 from safetensors.torch import load as load_safetensors
 from safetensors.torch import save as save_safetensors
 
+from qrag_pipeline.builders.babilong import babilong_sampler
 from qrag_pipeline.episodes import Episode
 from qrag_pipeline.errors import QragInputError
 from qrag_pipeline.models.lexical import LexicalIndex
 from qrag_pipeline.models.q_network import QNetwork
 from qrag_pipeline.retrieval.embeddings import EpisodeEmbeddings, embed_texts
 from qrag_pipeline.rl.config import QLearningConfig
-from qrag_pipeline.rl.environment import babilong_sampler
 from qrag_pipeline.rl.inference import fact_em_rate, greedy_rollout
 from qrag_pipeline.rl.learner import (
     QLearner,
@@ -81,13 +81,13 @@ def test_the_loss_re_encodes_exactly_the_q_the_policy_acted_on(
     learner.collect_rollout(alpha=0.01, explore=False)
     q1, q2 = learner.taken_q(learner.rollout_state_embeddings())
     assert q1.requires_grad and q2.requires_grad
-    torch.testing.assert_close((q1 + q2).detach().view(4, 4), learner.q_taken, atol=1e-5, rtol=0)
+    torch.testing.assert_close((q1 + q2).detach().view(4, 4), learner.rollout.q_taken, atol=1e-5, rtol=0)
 
 
 def test_every_reset_re_embeds_the_new_document(make_learner: MakeLearner) -> None:
     learner = make_learner()
     learner.collect_rollout(alpha=0.01, explore=True)
-    assert learner.dones.any()
+    assert learner.rollout.dones.any()
     for env, progress in enumerate(learner.env.progress):
         expected = learner.network.action_encoder.encode(progress.episode.chunks)
         torch.testing.assert_close(learner.online_chunks[env], expected)
@@ -101,8 +101,9 @@ def test_one_update_lowers_the_loss_of_its_batch_and_moves_the_target(
     before = {k: v.clone() for k, v in learner.network.state_dict().items()}
     metrics = learner.update()
     config = learner.config
-    returns = lambda_returns(learner.rewards, learner.dones, learner.next_values, config.gamma, config.lam)
-    assert learner.rewards.sum() > 0
+    rollout = learner.rollout
+    returns = lambda_returns(rollout.rewards, rollout.dones, rollout.next_values, config.gamma, config.lam)
+    assert learner.rollout.rewards.sum() > 0
     with torch.no_grad():
         after = td_loss(*learner.taken_q(learner.rollout_state_embeddings()), returns.flatten()).item()
     assert after < metrics["loss"]
@@ -210,7 +211,7 @@ def test_each_labelled_state_holds_the_missing_facts_of_its_episode_before_the_p
     before = [(tuple(p.retrieved), p.episode) for p in learner.env.progress]
     learner.collect_rollout(alpha=0.01, explore=True)
     for env, (retrieved, episode) in enumerate(before):
-        state = learner.labelled[0][env]
+        state = learner.rollout.labelled[0][env]
         assert state.retrieved == retrieved
         assert state.missing == tuple(sorted(set(episode.support) - set(retrieved)))
         assert state.chunks.shape[0] == len(episode.chunks)
@@ -226,7 +227,7 @@ def test_states_with_every_fact_found_add_nothing_to_the_label_term(make_learner
         num_envs=8, action_side=FROZEN, pool=True, label_loss="margin", extra_step_penalty=0.1
     )
     learner.collect_rollout(alpha=0.01, explore=False)
-    states = [state for row in learner.labelled for state in row]
+    states = [state for row in learner.rollout.labelled for state in row]
     complete = [state for state in states if not state.missing]
     assert complete, "no state had every fact found: the test would not check the skip"
     q1, _, _, expert = learner.labelled_q(learner.rollout_state_embeddings())
@@ -310,7 +311,7 @@ def test_a_frozen_action_encoder_looks_chunks_up_and_trains_only_the_state_side_
     before = {k: v.clone() for k, v in learner.network.state_dict().items()}
     metrics = learner.update()
     after = learner.network.state_dict()
-    assert learner.dones.any()  # documents were replaced during the rollout
+    assert learner.rollout.dones.any()  # documents were replaced during the rollout
     assert table.misses == 0 and table.hits > 0  # every chunk came from the pools
     for env, progress in enumerate(learner.env.progress):
         assert learner.online_chunks[env] is learner.target_chunks[env]  # one set, shared
@@ -350,7 +351,7 @@ def test_the_lexical_channel_adds_its_learned_weight_times_the_term_overlap(
         )
         torch.testing.assert_close(q1[env, :n], dense[0] + weight[0] * overlap)
         torch.testing.assert_close(q2[env, :n], dense[1] + weight[1] * overlap)
-    assert learner.lexical_taken.max() > 0  # the taken chunks share words with their states
+    assert learner.rollout.lexical_taken.max() > 0  # the taken chunks share words with their states
     learner.update()
     assert not torch.equal(learner.network.lexical_weight.detach(), weight)  # it learns
 
@@ -384,7 +385,7 @@ def test_without_the_lexical_channel_no_overlaps_are_made(make_learner: MakeLear
     with torch.no_grad():
         embeddings = learner.network.state_encoder.encode(states)
         *_, overlaps = learner._twin_q(learner.network, embeddings, states, learner.online_chunks, envs)
-    assert overlaps is None and not learner.lexical_taken.any()
+    assert overlaps is None and not learner.rollout.lexical_taken.any()
 
 
 def test_without_pools_a_frozen_action_encoder_encodes_each_document_itself(

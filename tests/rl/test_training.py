@@ -8,11 +8,10 @@ from collections.abc import Callable
 import pytest
 import torch
 
-from qrag_pipeline.builders.babilong import DistractorStream, build_babilong_episode
+from qrag_pipeline.builders.babilong import DistractorStream, babilong_sampler, build_babilong_episode
 from qrag_pipeline.episodes import Episode
 from qrag_pipeline.models.q_network import QNetwork
 from qrag_pipeline.rl.config import QLearningConfig
-from qrag_pipeline.rl.environment import babilong_sampler
 from qrag_pipeline.rl.inference import fact_em_rate, greedy_rollout
 from qrag_pipeline.rl.learner import QLearner, train
 from qrag_pipeline.seeding import rng_for

@@ -14,7 +14,8 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from qrag_pipeline.episodes import Episode, approx_token_count
+from qrag_pipeline.builders.lengths import LengthRange
+from qrag_pipeline.episodes import Episode, EpisodeSampler, approx_token_count
 from qrag_pipeline.errors import QragInputError
 from qrag_pipeline.seeding import rng_for
 from qrag_pipeline.sources.babi_files import BabiSample
@@ -181,3 +182,33 @@ def build_babilong_episodes(
                     )
                 )
     return episodes
+
+
+def babilong_sampler(
+    samples: Sequence[BabiSample],
+    documents: Mapping[str, Sequence[str]],
+    lengths: LengthRange | int,
+) -> EpisodeSampler:
+    """Training episodes made on the fly: a random question in fresh distractor text.
+
+    Each call draws the question, the document's length (within `lengths`, at least
+    the story's facts) and the window from the caller's generator, so every reset sees
+    new background text (the agent cannot memorise documents) and the whole stream of
+    episodes is fixed by the environment's seed.
+    """
+    lengths = LengthRange.of(lengths)
+    fitting = [sample for sample in samples if len(sample.facts) <= lengths.longest]
+    if not fitting:
+        raise QragInputError(
+            f"no training story fits in {lengths.longest} sentences. Fix: raise the "
+            "training document length or give shorter stories."
+        )
+    stream = DistractorStream(documents)
+
+    def sample_episode(rng: np.random.Generator) -> Episode:
+        sample = fitting[int(rng.integers(len(fitting)))]
+        episode_id = f"train/{sample.task}/{sample.story}"
+        n_sentences = lengths.draw(rng, at_least=len(sample.facts))
+        return build_babilong_episode(sample, stream, n_sentences, rng, episode_id, "train")
+
+    return sample_episode

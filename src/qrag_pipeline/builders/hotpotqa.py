@@ -17,9 +17,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from qrag_pipeline.episodes import Episode, approx_token_count
+from qrag_pipeline.episodes import Episode, EpisodeSampler, approx_token_count
 from qrag_pipeline.errors import QragInputError
-from qrag_pipeline.rl.environment import EpisodeSampler
 from qrag_pipeline.seeding import rng_for
 from qrag_pipeline.sources.hotpotqa import HotpotRecord
 

@@ -25,10 +25,9 @@ from qrag_pipeline.builders.babilong import (
     hide_facts,
 )
 from qrag_pipeline.builders.lengths import LengthRange
-from qrag_pipeline.episodes import Episode, approx_token_count
+from qrag_pipeline.episodes import Episode, EpisodeSampler, approx_token_count
 from qrag_pipeline.errors import QragInputError
 from qrag_pipeline.metrics import NIAH_ANSWER_SEPARATOR
-from qrag_pipeline.rl.environment import EpisodeSampler
 from qrag_pipeline.seeding import rng_for
 
 Haystack = Literal["noise", "essay", "needle"]

@@ -33,6 +33,19 @@ from qrag_pipeline.models.positions import check_position_mode, chunk_positions
 from qrag_pipeline.models.rotary import rotate
 
 TWIN_HEADS = 2
+ARCHITECTURE = (
+    "position_mode",
+    "step_size",
+    "rotary_base",
+    "frozen_action_encoder",
+    "action_head",
+    "rotary_fraction",
+    "lexical_weight",
+    "chunk_budget",
+)
+"""QNetwork's settings beside its two encoders, as `config()` saves them; the first
+three are in every checkpoint, the others were added later (a checkpoint without one
+was made at its default)."""
 
 
 class QNetwork(torch.nn.Module):
@@ -50,9 +63,15 @@ class QNetwork(torch.nn.Module):
         action_head: str = "none",
         rotary_fraction: float = 1.0,
         lexical_weight: float | None = None,
+        chunk_budget: int = 64,
     ) -> None:
         super().__init__()
         check_position_mode(position_mode)
+        if not isinstance(chunk_budget, int) or isinstance(chunk_budget, bool) or chunk_budget < 1:
+            raise QragInputError(
+                f"chunk_budget must be a whole number of tokens >= 1, got {chunk_budget!r}. "
+                "Fix: set train_q.model.chunk_budget to e.g. 64."
+            )
         if state_encoder.dim != action_encoder.dim or state_encoder.dim % (2 * TWIN_HEADS):
             raise QragInputError(
                 f"state and action encoders must share one embedding size divisible by "
@@ -70,6 +89,7 @@ class QNetwork(torch.nn.Module):
         self.action_head = build_action_head(action_head, action_encoder.dim, TWIN_HEADS)
         if frozen_action_encoder:
             self.action_encoder.requires_grad_(False)
+        self.chunk_budget = chunk_budget
         self.lexical_start = lexical_weight
         self.lexical_weight = (
             None
@@ -85,16 +105,17 @@ class QNetwork(torch.nn.Module):
         num_layers: int | None = None,
         scale: float = 0.1,
         max_length: int = 128,
-        position_mode: str = "relative",
-        step_size: float = 20.0,
-        rotary_base: float = 10000.0,
         trust_remote_code: bool = False,
-        frozen_action_encoder: bool = False,
-        action_head: str = "none",
-        rotary_fraction: float = 1.0,
-        lexical_weight: float | None = None,
+        **architecture: Any,
     ) -> QNetwork:
-        """Both encoders loaded from the same weights, as two independent copies."""
+        """Both encoders loaded from the same weights, as two independent copies;
+        `architecture` holds the constructor's keywords (`ARCHITECTURE`)."""
+        unknown = sorted(set(architecture) - set(ARCHITECTURE))
+        if unknown:
+            raise QragInputError(
+                f"unknown Q-network settings {unknown}. Fix: use only the encoder's "
+                f"(name_or_path, num_layers, scale, max_length, trust_remote_code) and {list(ARCHITECTURE)}."
+            )
         state_encoder, action_encoder = (
             TextEncoder.from_pretrained(
                 name_or_path,
@@ -105,17 +126,7 @@ class QNetwork(torch.nn.Module):
             )
             for _ in range(2)
         )
-        return cls(
-            state_encoder,
-            action_encoder,
-            position_mode,
-            step_size,
-            rotary_base,
-            frozen_action_encoder,
-            action_head,
-            rotary_fraction,
-            lexical_weight,
-        )
+        return cls(state_encoder, action_encoder, **architecture)
 
     def config(self) -> dict[str, Any]:
         """The keyword arguments of `from_pretrained` that rebuild this architecture.
@@ -140,6 +151,7 @@ class QNetwork(torch.nn.Module):
             "action_head": self.action_head_kind,
             "rotary_fraction": self.rotary_fraction,
             "lexical_weight": self.lexical_start,
+            "chunk_budget": self.chunk_budget,
         }
 
     def trainable_parameters(self, top_layers: int | None = None) -> list[torch.nn.Parameter]:
@@ -169,16 +181,18 @@ class QNetwork(torch.nn.Module):
         question: str,
         chunks: Sequence[str],
         retrieved: Sequence[int],
-        chunk_budget: int = 64,
     ) -> str:
-        """`question [SEP] chunk_a [SEP] chunk_b ...`, the chunks in document order.
+        """`question [SEP] chunk_a [SEP] chunk_b ...`, the chunks in document order,
+        each cut to `chunk_budget` tokens.
 
         Document order (not retrieval order) makes the state the same whichever order
         the facts were found in; the budget keeps one long chunk from crowding out the
-        others within the encoder's max_length.
+        others within the encoder's max_length. It is part of what Q means (the states
+        it was trained on), so the network holds it and its checkpoint saves it.
         """
         parts = [question] + [
-            self.state_encoder.truncate(chunks[i], chunk_budget) for i in sorted(int(i) for i in retrieved)
+            self.state_encoder.truncate(chunks[i], self.chunk_budget)
+            for i in sorted(int(i) for i in retrieved)
         ]
         return f" {self.state_encoder.sep_token} ".join(parts)
 

@@ -75,7 +75,7 @@ def multistep_dense(
     chunks: Sequence[str],
     chunk_embeddings: Tensor,
     steps: int,
-    chunk_budget: int = 64,
+    chunk_budget: int,
 ) -> Trace:
     """`steps` chunks in retrieval order, each the top-1 among those not yet taken,
     with the untrained network's Q value of each pick.
@@ -84,8 +84,8 @@ def multistep_dense(
     order, joined and truncated as Q-RAG's state text; `chunk_embeddings` are
     `encoder.encode(chunks)`.
     """
-    untrained = QNetwork(encoder, encoder, position_mode="none")
-    return retrieve(untrained, question, chunks, chunk_embeddings, steps, chunk_budget=chunk_budget)
+    untrained = QNetwork(encoder, encoder, position_mode="none", chunk_budget=chunk_budget)
+    return retrieve(untrained, question, chunks, chunk_embeddings, steps)
 
 
 def _query_array(question_embedding: Tensor | np.ndarray) -> np.ndarray:

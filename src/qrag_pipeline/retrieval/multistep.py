@@ -81,7 +81,6 @@ def step_q(
     chunks: Sequence[str],
     chunk_embeddings: Tensor,
     retrieved: Sequence[int],
-    chunk_budget: int = 64,
     lexical: LexicalIndex | None = None,
 ) -> Tensor:
     """Q [N] of every chunk at the step of `retrieve` that follows `retrieved` (those:
@@ -98,7 +97,7 @@ def step_q(
             f"{len(chunks)}. Fix: pass LexicalIndex(chunks) of this document's chunks."
         )
     search = _Search(question, chunks, _constant(chunk_embeddings), list(retrieved), lexical=lexical)
-    text = network.state_text(question, chunks, search.retrieved, chunk_budget)
+    text = network.state_text(question, chunks, search.retrieved)
     state = network.state_encoder.encode([text])[0]
     return available_q(network, state, chunk_embeddings, search.retrieved, search.overlaps(network, text))
 
@@ -109,7 +108,6 @@ def retrieve(
     chunks: Sequence[str],
     chunk_embeddings: Tensor,
     max_steps: int,
-    chunk_budget: int = 64,
 ) -> Trace:
     """Greedy retrieval of up to `max_steps` chunks of one document.
 
@@ -118,7 +116,7 @@ def retrieve(
     """
     _check_count(chunks, chunk_embeddings.shape, "the document")
     search = _Search(question, chunks, _constant(chunk_embeddings))
-    _run(network, [search], max_steps, chunk_budget)
+    _run(network, [search], max_steps)
     return _trace(search)
 
 
@@ -127,7 +125,6 @@ def retrieve_batch(
     episodes: Sequence[Episode],
     embeddings: EpisodeEmbeddings | Sequence[Tensor],
     max_steps: int,
-    chunk_budget: int = 64,
 ) -> list[Trace]:
     """`retrieve` for every episode, with the states of all episodes still running
     encoded as one batch per step (the encoder's cost is per batch as much as per
@@ -138,18 +135,18 @@ def retrieve_batch(
         _Search(episode.question, episode.chunks, fetch)
         for episode, fetch in zip(episodes, _fetchers(episodes, embeddings), strict=True)
     ]
-    _run(network, searches, max_steps, chunk_budget)
+    _run(network, searches, max_steps)
     return [_trace(search) for search in searches]
 
 
 @torch.no_grad()
-def _run(network: QNetwork, searches: Sequence[_Search], max_steps: int, chunk_budget: int) -> None:
+def _run(network: QNetwork, searches: Sequence[_Search], max_steps: int) -> None:
     """Advance every search by up to `max_steps` greedy picks, in place."""
     for _ in range(max_steps):
         running = [s for s in searches if len(s.retrieved) < len(s.chunks)]
         if not running:
             return
-        texts = [network.state_text(s.question, s.chunks, s.retrieved, chunk_budget) for s in running]
+        texts = [network.state_text(s.question, s.chunks, s.retrieved) for s in running]
         states = network.state_encoder.encode(texts)
         for state, text, search in zip(states, texts, running, strict=True):
             lexical = search.overlaps(network, text)

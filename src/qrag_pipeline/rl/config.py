@@ -62,8 +62,6 @@ class QLearningConfig:
     """Updates during which the behaviour policy picks uniformly random chunks."""
     grad_accumulation: int = 1
     """Rollouts whose gradients are summed into one optimiser step."""
-    chunk_budget: int = 64
-    """Tokens kept of each retrieved chunk in the state text."""
     terminate_on_success: bool = True
     """End a training episode once all supporting facts are found."""
     per_fact_reward: float = 0.0
@@ -117,7 +115,6 @@ _POSITIVE_COUNTS = (
     "total_updates",
     "top_k",
     "eval_every",
-    "chunk_budget",
     "trainable_layers",
 )
 _NON_NEGATIVE_COUNTS = ("warmup_updates", "learning_start", "eval_episodes")

@@ -34,7 +34,6 @@ def greedy_rollout(
     network: QNetwork,
     episodes: Sequence[Episode],
     max_steps: int,
-    chunk_budget: int = 64,
     chunk_embeddings: Sequence[torch.Tensor] | None = None,
 ) -> list[list[int]]:
     """Per episode, the argmax chunk of each of `max_steps` steps, in retrieval order.
@@ -43,7 +42,7 @@ def greedy_rollout(
     episodes still running are encoded as one batch per step. `chunk_embeddings`
     (the action encoder's outputs per episode) are made here when not given.
     """
-    traces = greedy_traces(network, episodes, max_steps, chunk_budget, chunk_embeddings)
+    traces = greedy_traces(network, episodes, max_steps, chunk_embeddings)
     return [trace.retrieved for trace in traces]
 
 
@@ -73,13 +72,12 @@ def stop_thresholds(
     network: QNetwork,
     episodes: Sequence[Episode],
     max_steps: int,
-    chunk_budget: int = 64,
     chunk_embeddings: Sequence[torch.Tensor] | None = None,
 ) -> dict[str, float]:
     """The learned stop's threshold per benchmark of `episodes`, and for all of them
     together (`ALL_BENCHMARKS`): each the one with the best mean fact F1 of the
     network's greedy `max_steps`-step traces (`best_stop_threshold`)."""
-    traces = greedy_traces(network, episodes, max_steps, chunk_budget, chunk_embeddings)
+    traces = greedy_traces(network, episodes, max_steps, chunk_embeddings)
     groups: dict[str, list[tuple[Trace, list[int]]]] = defaultdict(list)
     for episode, trace in zip(episodes, traces, strict=True):
         groups[episode.benchmark].append((trace, episode.support))
@@ -94,11 +92,10 @@ def greedy_traces(
     network: QNetwork,
     episodes: Sequence[Episode],
     max_steps: int,
-    chunk_budget: int,
     chunk_embeddings: Sequence[torch.Tensor] | None,
 ) -> list[Trace]:
     """The network's greedy `max_steps`-step traces, encoding the episodes' chunks
     here (once per episode) when `chunk_embeddings` are not given."""
     if chunk_embeddings is None:
         chunk_embeddings = encode_chunks_once(network, episodes)
-    return retrieve_batch(network, episodes, chunk_embeddings, max_steps, chunk_budget=chunk_budget)
+    return retrieve_batch(network, episodes, chunk_embeddings, max_steps)

@@ -31,7 +31,7 @@ from torch import Tensor, nn
 from torch.nn.utils.rnn import pad_sequence
 
 from qrag_pipeline.checkpoints import tensors_with_prefix
-from qrag_pipeline.episodes import Episode
+from qrag_pipeline.episodes import Episode, EpisodeSampler
 from qrag_pipeline.errors import QragInputError, TrainingDivergedError
 from qrag_pipeline.models.lexical import LexicalIndex
 from qrag_pipeline.models.positions import chunk_positions
@@ -39,7 +39,7 @@ from qrag_pipeline.models.q_network import QNetwork
 from qrag_pipeline.retrieval.chunk_table import ChunkTable
 from qrag_pipeline.retrieval.embeddings import EpisodeEmbeddings
 from qrag_pipeline.rl.config import QLearningConfig
-from qrag_pipeline.rl.environment import EpisodeOutcome, EpisodeSampler, RetrievalEnv
+from qrag_pipeline.rl.environment import EpisodeOutcome, RetrievalEnv
 from qrag_pipeline.rl.inference import fact_em_rate, greedy_rollout
 from qrag_pipeline.rl.ranks import SINGLE_PROCESS, Ranks, average_gradients
 from qrag_pipeline.seeding import derive_seed
@@ -201,6 +201,47 @@ class LabelledState:
     lexical: Tensor | None
 
 
+@dataclass
+class Rollout:
+    """What the loss needs of each transition of one rollout, indexed [step][env]: the
+    state text, the taken chunk (its text, its vector as the policy scored it, its
+    position then and its lexical overlap), the Q the policy saw for it, the reward,
+    whether the episode ended there and the target's soft value of the next state;
+    and, for the label term, the visited state as `LabelledState` (None when the term
+    is off). Overwritten in place by each `collect_rollout`."""
+
+    states: list[list[str]]
+    chunk_texts: list[list[str]]
+    chunk_vectors: Tensor
+    positions: Tensor
+    q_taken: Tensor
+    lexical_taken: Tensor
+    rewards: Tensor
+    dones: Tensor
+    next_values: Tensor
+    labelled: list[list[LabelledState | None]]
+
+    @classmethod
+    def empty(cls, num_steps: int, num_envs: int, dim: int) -> Rollout:
+        shape = (num_steps, num_envs)
+        return cls(
+            states=[[""] * num_envs for _ in range(num_steps)],
+            chunk_texts=[[""] * num_envs for _ in range(num_steps)],
+            chunk_vectors=torch.zeros(*shape, dim),
+            positions=torch.zeros(shape),
+            q_taken=torch.zeros(shape),
+            lexical_taken=torch.zeros(shape),
+            rewards=torch.zeros(shape),
+            dones=torch.zeros(shape, dtype=torch.bool),
+            next_values=torch.zeros(shape),
+            labelled=[[None] * num_envs for _ in range(num_steps)],
+        )
+
+    def returns(self, gamma: float, lam: float) -> Tensor:
+        """The Q(lambda) targets [num_steps, num_envs] of the rollout's transitions."""
+        return lambda_returns(self.rewards, self.dones, self.next_values, gamma, lam)
+
+
 class QLearner:
     """The online Q-network, its target copy, AdamW and the environments it acts in.
 
@@ -278,23 +319,7 @@ class QLearner:
         self.lexical_indexes = [self._lexical_index(p.episode.chunks) for p in self.env.progress]
         self.last_overlaps: list[tuple[LexicalIndex, str, Tensor] | None] = [None] * config.num_envs
 
-        # Rollout storage [num_steps, num_envs]: what the loss needs of each transition.
-        shape = (config.num_steps, config.num_envs)
-        self.states: list[list[str]] = [[""] * config.num_envs for _ in range(config.num_steps)]
-        self.chunk_texts: list[list[str]] = [[""] * config.num_envs for _ in range(config.num_steps)]
-        self.chunk_vectors = torch.zeros(*shape, self.network.action_encoder.dim)
-        self.positions = torch.zeros(shape)
-        self.q_taken = torch.zeros(shape)
-        self.lexical_taken = torch.zeros(shape)
-        self.rewards = torch.zeros(shape)
-        self.dones = torch.zeros(shape, dtype=torch.bool)
-        self.next_values = torch.zeros(shape)
-        # For the label term: each visited state's document (its chunk embeddings, as
-        # the policy scored them), what was retrieved, the facts still missing and the
-        # lexical overlaps; filled only when the term is on.
-        self.labelled: list[list[LabelledState | None]] = [
-            [None] * config.num_envs for _ in range(config.num_steps)
-        ]
+        self.rollout = Rollout.empty(config.num_steps, config.num_envs, self.network.action_encoder.dim)
 
     def update(self) -> dict[str, float]:
         """Collect rollouts, take one optimiser step, move the target; give metrics.
@@ -322,7 +347,7 @@ class QLearner:
         losses: list[tuple[float, float, float]] = []
         for _ in range(config.grad_accumulation):
             finished += self.collect_rollout(alpha, explore)
-            returns = lambda_returns(self.rewards, self.dones, self.next_values, config.gamma, config.lam)
+            returns = self.rollout.returns(config.gamma, config.lam)
             with self._timed("loss"):
                 loss, loss_td, loss_labels = self.loss(returns, margin)
                 losses.append((loss.item(), loss_td, loss_labels))
@@ -331,7 +356,7 @@ class QLearner:
         grad_norm = self.optimizer_step(learning_rate)
         self.updates += 1
         seconds = time.perf_counter() - start
-        transitions = config.grad_accumulation * self.rewards.numel()
+        transitions = config.grad_accumulation * self.rollout.rewards.numel()
         loss_mean, loss_td_mean, loss_labels_mean = np.mean(losses, axis=0).tolist()
         return {
             "update": float(self.updates),
@@ -340,7 +365,7 @@ class QLearner:
             "loss_labels": loss_labels_mean,
             "label_margin": margin,
             "grad_norm": float(grad_norm),
-            "mean_q": float(self.q_taken.mean()),
+            "mean_q": float(self.rollout.q_taken.mean()),
             "mean_target": float(returns.mean()),
             "episodes": float(len(finished)),
             "mean_return": _mean([outcome.episode_return for outcome in finished]),
@@ -378,25 +403,25 @@ class QLearner:
                     actions = behaviour_actions(q, available, alpha, self.config.top_k, self.generator)
                 for env, action in enumerate(actions.tolist()):
                     progress = self.env.progress[env]
-                    self.q_taken[step, env] = q[env, action]
-                    self.states[step][env] = states[env]
-                    self.chunk_texts[step][env] = progress.episode.chunks[action]
-                    self.chunk_vectors[step, env] = self.online_chunks[env][action]
-                    self.positions[step, env] = self._positions(env)[action]
+                    self.rollout.q_taken[step, env] = q[env, action]
+                    self.rollout.states[step][env] = states[env]
+                    self.rollout.chunk_texts[step][env] = progress.episode.chunks[action]
+                    self.rollout.chunk_vectors[step, env] = self.online_chunks[env][action]
+                    self.rollout.positions[step, env] = self._positions(env)[action]
                     if lexical is not None:
-                        self.lexical_taken[step, env] = lexical[env, action]
+                        self.rollout.lexical_taken[step, env] = lexical[env, action]
                     if self.config.label_loss != "none":
-                        self.labelled[step][env] = self._labelled_state(env, lexical)
+                        self.rollout.labelled[step][env] = self._labelled_state(env, lexical)
             with self._timed("environment"):
                 result = self.env.step(actions.tolist())
-            self.rewards[step] = torch.from_numpy(result.rewards)
-            self.dones[step] = torch.from_numpy(result.dones)
+            self.rollout.rewards[step] = torch.from_numpy(result.rewards)
+            self.rollout.dones[step] = torch.from_numpy(result.dones)
             for env in np.flatnonzero(result.dones).tolist():
                 chunks = self.env.progress[env].episode.chunks
                 self.online_chunks[env], self.target_chunks[env] = self._embed_chunks(chunks)
                 self.lexical_indexes[env] = self._lexical_index(chunks)
             with self._timed("target"):
-                self.next_values[step] = self._target_values(alpha, ~result.dones)
+                self.rollout.next_values[step] = self._target_values(alpha, ~result.dones)
             finished += result.finished
         return finished
 
@@ -439,7 +464,7 @@ class QLearner:
     def rollout_state_embeddings(self) -> Tensor:
         """The rollout's states [T*E, D] through the online state encoder, with
         gradient (batched by length)."""
-        states = [text for row in self.states for text in row]
+        states = [text for row in self.rollout.states for text in row]
         with self._autocast():
             return self.network.state_encoder.embed(states)
 
@@ -453,14 +478,14 @@ class QLearner:
         alone: those stored while acting are exact.
         """
         if self.network.frozen_action_encoder:
-            vectors = self.chunk_vectors.flatten(0, 1).to(self.device)
+            vectors = self.rollout.chunk_vectors.flatten(0, 1).to(self.device)
         else:
-            chunks = [text for row in self.chunk_texts for text in row]
+            chunks = [text for row in self.rollout.chunk_texts for text in row]
             with self._autocast():
                 vectors = self.network.action_encoder.embed(chunks)
-        chunk_embeddings = self.network.rotated_actions(vectors.float(), self.positions.flatten())
+        chunk_embeddings = self.network.rotated_actions(vectors.float(), self.rollout.positions.flatten())
         q1, q2 = self.network.twin_q(state_embeddings.float(), chunk_embeddings.unsqueeze(1))
-        return self.network.with_lexical(q1[:, 0], q2[:, 0], self.lexical_taken.flatten())
+        return self.network.with_lexical(q1[:, 0], q2[:, 0], self.rollout.lexical_taken.flatten())
 
     def labelled_q(self, state_embeddings: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor] | None:
         """q1, q2, availability and the missing facts, each [B, N_max], of every chunk
@@ -473,7 +498,7 @@ class QLearner:
         """
         rows = [
             (index, state)
-            for index, state in enumerate(state for row in self.labelled for state in row)
+            for index, state in enumerate(state for row in self.rollout.labelled for state in row)
             if state is not None and state.missing
         ]
         if not rows:
@@ -585,7 +610,6 @@ class QLearner:
                 p.episode.question,
                 p.episode.chunks,
                 p.retrieved,
-                self.config.chunk_budget,
             )
             for p in (self.env.progress[env] for env in envs)
         ]
@@ -745,7 +769,6 @@ def train(
                 learner.network,
                 episodes,
                 config.max_steps,
-                config.chunk_budget,
                 frozen_chunks,
             )
             metrics["eval_fact_em"] = fact_em_rate(episodes, retrieved)

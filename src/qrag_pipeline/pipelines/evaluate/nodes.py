@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 import pandas as pd
@@ -12,8 +11,6 @@ from qrag_pipeline.checkpoints import Checkpoint
 from qrag_pipeline.devices import resolve_device
 from qrag_pipeline.episodes import episodes_from_frame
 from qrag_pipeline.retrieval.embeddings import EpisodeEmbeddings
-
-LOGGER = logging.getLogger(__name__)
 
 
 def retrieve_with_q_embedder(
@@ -25,19 +22,8 @@ def retrieve_with_q_embedder(
     """Q-RAG's traces: T greedy steps per question, every pick's Q value kept so
     that scoring can apply any stop rule afterwards. A frozen action encoder scores
     the pretrained chunk embeddings themselves; the paper's trained one embeds the
-    chunks first. A chunk budget other than the checkpoint's is allowed (to measure
-    it) but logged, as the network then scores states it was not trained on."""
-    trained, used = q_embedder_checkpoint.chunk_budget, evaluate["chunk_budget"]
-    if used != trained:
-        LOGGER.warning(
-            "evaluate.chunk_budget is %d tokens but %s was trained with %d: its states are "
-            "built unlike in training. Fix: --params evaluate.chunk_budget=%d, unless that is "
-            "what you measure.",
-            used,
-            q_embedder_checkpoint.source,
-            trained,
-            trained,
-        )
+    chunks first. The states are cut to the chunk budget the network was trained
+    with (its checkpoint's)."""
     network = q_embedder_checkpoint.build_network(resolve_device(evaluate["device"]))
     return evaluation.q_retrieval_traces(
         network, episodes_from_frame(eval_episodes), pretrained_chunk_embeddings, evaluate
