@@ -30,6 +30,7 @@ from omegaconf import OmegaConf
 
 from qrag_pipeline import evaluation
 from qrag_pipeline.checkpoints import load_checkpoint, save_checkpoint
+from qrag_pipeline.devices import resolve_device
 from qrag_pipeline.episodes import Episode
 from qrag_pipeline.errors import QragInputError
 from qrag_pipeline.models.encoder import TextEncoder
@@ -217,10 +218,10 @@ def task_pools(parameters: Mapping[str, Any], shared: Path, task: str) -> Traini
     return TrainingPools(stories, load_books(shared / "books" / "train"))
 
 
-def pretrained_encoder(parameters: Mapping[str, Any]) -> TextEncoder:
+def embed_stage_encoder(parameters: Mapping[str, Any]) -> TextEncoder:
     """The embed stage's pretrained encoder (embed.encoder): it embeds the training pools
     and the evaluation chunks, as in the pipeline."""
-    return TextEncoder.from_pretrained(**parameters["embed"]["encoder"]).to(device())
+    return TextEncoder.from_pretrained(**parameters["embed"]["encoder"]).to(resolve_device("auto"))
 
 
 POOL_SEGMENT = 16384
@@ -313,14 +314,10 @@ def counts_for(
     return counts
 
 
-def device() -> torch.device:
-    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-
-
 def machine() -> str:
     return (
         f"{platform.node()} {platform.processor() or platform.machine()}, "
-        f"{torch.get_num_threads()} torch threads, device {device()}"
+        f"{torch.get_num_threads()} torch threads, device {resolve_device('auto')}"
     )
 
 
@@ -338,14 +335,16 @@ class Model:
 def loaded_model(path: Path) -> Model:
     """The network of the checkpoint saved in `path` and the stop thresholds it learned."""
     checkpoint = load_checkpoint(path)
-    return Model(checkpoint.build_network(device()), str(path), None, checkpoint.stop_thresholds)
+    return Model(
+        checkpoint.build_network(resolve_device("auto")), str(path), None, checkpoint.stop_thresholds
+    )
 
 
 def pool_embeddings(parameters: Mapping[str, Any], pools: TrainingPools) -> tuple[EpisodeEmbeddings, bool]:
     """The training pools' texts embedded by the pretrained encoder, as the embed stage
     embeds them: (embeddings, whether all were read from CACHE)."""
     texts = training_pool_texts(pools.stories, pools.documents, pools.hotpotqa_episodes)
-    return cached_pool_embeddings(pretrained_encoder(parameters), texts)
+    return cached_pool_embeddings(embed_stage_encoder(parameters), texts)
 
 
 def trained_and_saved(
@@ -386,19 +385,19 @@ def checkpoint_model(args: argparse.Namespace, name: str, pools: Callable[[], Tr
     return Model(result.network, note, seconds, result.checkpoint.stop_thresholds)
 
 
-def evaluate_methods(
+def benchmark_metrics(
     model: Model,
     episodes: Sequence[Episode],
     parameters: Mapping[str, Any],
     pretrained: EpisodeEmbeddings | None = None,
     baseline_episodes: Sequence[Episode] | None = None,
 ) -> tuple[pd.DataFrame, dict[str, Any]]:
-    """`evaluated_methods`' metrics table and embedding facts, without the traces."""
-    result, facts = evaluated_methods(model, episodes, parameters, pretrained, baseline_episodes)
+    """`benchmark_evaluation`' metrics table and embedding facts, without the traces."""
+    result, facts = benchmark_evaluation(model, episodes, parameters, pretrained, baseline_episodes)
     return result.metrics, facts
 
 
-def evaluated_methods(
+def benchmark_evaluation(
     model: Model,
     episodes: Sequence[Episode],
     parameters: Mapping[str, Any],
@@ -412,7 +411,7 @@ def evaluated_methods(
     and the embedding facts (distinct chunks, seconds, the learned stop's threshold)."""
     evaluate = parameters["evaluate"]
     if pretrained is None:
-        pretrained = embed_episodes(pretrained_encoder(parameters), episodes)
+        pretrained = embed_episodes(embed_stage_encoder(parameters), episodes)
     result = evaluation.evaluate_methods(
         model.network, model.stop_thresholds, episodes, pretrained, evaluate, baseline_episodes
     )

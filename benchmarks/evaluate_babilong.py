@@ -37,8 +37,8 @@ from common import (
     RESULTS,
     add_common_arguments,
     add_length_arguments,
+    benchmark_metrics,
     checkpoint_model,
-    evaluate_methods,
     official_stories,
     parse_arguments,
     print_table,
@@ -94,7 +94,7 @@ def main() -> None:
 
     model = checkpoint_model(args, f"babilong_{'_'.join(args.tasks)}", pools)
     network, note, train_seconds = model.network, model.note, model.train_seconds
-    metrics, facts = evaluate_methods(model, episodes, args.parameters)
+    metrics, facts = benchmark_metrics(model, episodes, args.parameters)
     with torch.inference_mode():
         cost = _cost_at(network, [e for e in episodes if e.length_bucket == args.cost_length], T, args)
 

@@ -46,9 +46,9 @@ import torch
 from common import (
     RESULTS,
     add_common_arguments,
+    benchmark_evaluation,
     checkpoint_model,
-    evaluated_methods,
-    pretrained_encoder,
+    embed_stage_encoder,
     print_table,
     seed_of,
     set_parameters,
@@ -98,8 +98,8 @@ def main() -> None:
     note, train_seconds = model.note, model.train_seconds
     musique = parse_musique_file(args.shared / MUSIQUE_SAMPLE)
     musique_episodes = build_musique_episodes(musique)
-    hotpotqa_result, facts = evaluated_methods(model, episodes, parameters)
-    musique_result, musique_facts = evaluated_methods(model, musique_episodes, parameters)
+    hotpotqa_result, facts = benchmark_evaluation(model, episodes, parameters)
+    musique_result, musique_facts = benchmark_evaluation(model, musique_episodes, parameters)
     hotpotqa_metrics, musique_metrics = hotpotqa_result.metrics, musique_result.metrics
     metrics = pd.concat([hotpotqa_metrics, musique_metrics], ignore_index=True)
     evaluate = parameters["evaluate"]
@@ -108,7 +108,7 @@ def main() -> None:
         for benchmark in (HOTPOTQA, MUSIQUE)
     )
     budget = model.network.chunk_budget
-    bridge = _bridge_title_in_state(episodes, held_out, pretrained_encoder(parameters).truncate, budget)
+    bridge = _bridge_title_in_state(episodes, held_out, embed_stage_encoder(parameters).truncate, budget)
     breakdowns = {
         "hotpotqa": pick_breakdown(
             hotpotqa_result.traces, episodes, _groups(episodes, [record.type for record in held_out]), T

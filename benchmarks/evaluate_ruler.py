@@ -30,8 +30,8 @@ from common import (
     RESULTS,
     add_common_arguments,
     add_length_arguments,
+    benchmark_metrics,
     checkpoint_model,
-    evaluate_methods,
     parse_arguments,
     print_table,
     seed_of,
@@ -69,7 +69,7 @@ def main() -> None:
         args, "ruler_niah", lambda: TrainingPools(documents=load_books(args.shared / "books" / "train"))
     )
     note, train_seconds = model.note, model.train_seconds
-    metrics, facts = evaluate_methods(model, episodes, args.parameters)
+    metrics, facts = benchmark_metrics(model, episodes, args.parameters)
     average = _average_over_tasks(metrics, T)
 
     out = args.out or RESULTS / "evaluate_ruler.json"

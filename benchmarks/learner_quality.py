@@ -60,10 +60,10 @@ from common import (  # noqa: E402
     add_run_arguments,
     cached_episode_embeddings,
     counts_for,
+    embed_stage_encoder,
     machine,
     official_stories,
     pool_embeddings,
-    pretrained_encoder,
     q_rag_fact_em,
     seed_of,
     set_parameters,
@@ -121,7 +121,7 @@ def main() -> None:
         "paper": {**train_q["model"], "frozen_action_encoder": False, "action_head": "none"},
     }
     pool, _ = pool_embeddings(parameters, pools)
-    encoder = pretrained_encoder(parameters)
+    encoder = embed_stage_encoder(parameters)
     test_embeddings = {cell: cached_episode_embeddings(encoder, episodes) for cell, episodes in test.items()}
     T = evaluate["max_steps"]
 

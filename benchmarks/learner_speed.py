@@ -27,7 +27,7 @@ transitions per second of all processes together, and the speed-up of N over 1.
     .venv/bin/python benchmarks/learner_speed.py --params train_q.learning.total_updates=15 \
         --rollouts 8x8 16x8 8x16 16x16
     .venv/bin/python benchmarks/learner_speed.py --nproc 2
-    .venv/bin/python benchmarks/learner_speed.py --task thirteen \
+    .venv/bin/python benchmarks/learner_speed.py --task thirteen --rollouts 8x8 \
         --out benchmarks/results/learner_speed_thirteen.json
 
 Needs the real data in ../shared/data (or --shared PATH).
@@ -57,7 +57,7 @@ from common import (
     task_pools,
     timed_learner,
 )
-from common import device as compute_device
+from qrag_pipeline.devices import resolve_device
 from qrag_pipeline.retrieval.embeddings import EpisodeEmbeddings
 from qrag_pipeline.rl.config import QLearningConfig, distributed_config, learning_config
 from qrag_pipeline.rl.learner import UPDATE_PARTS
@@ -81,7 +81,7 @@ def main() -> None:
     args = _arguments()
     parameters, seed = args.parameters, seed_of(args.parameters)
     torch.manual_seed(seed)
-    device = compute_device()
+    device = resolve_device("auto")
     train_q = parameters["train_q"]
     pools = task_pools(parameters, args.shared, args.task)
     learning = learning_config(train_q["learning"])

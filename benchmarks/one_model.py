@@ -45,14 +45,14 @@ from common import (
     RESULTS,
     Model,
     add_common_arguments,
+    benchmark_metrics,
     cached_episode_embeddings,
     counts_for,
     default_training_pools,
-    evaluate_methods,
+    embed_stage_encoder,
     loaded_model,
     official_stories,
     pool_embeddings,
-    pretrained_encoder,
     print_table,
     seed_of,
     set_parameters,
@@ -92,14 +92,14 @@ def main() -> None:
     model = _model(args)
     episodes = _evaluation_episodes(args)
     start = time.perf_counter()
-    embeddings = cached_episode_embeddings(pretrained_encoder(parameters), episodes)
+    embeddings = cached_episode_embeddings(embed_stage_encoder(parameters), episodes)
     embed_s = time.perf_counter() - start
     compared = (
         []
         if args.baseline_max == "none"
         else [e for e in episodes if len(e.chunks) <= bucket_size(args.baseline_max)]
     )
-    metrics, facts = evaluate_methods(model, episodes, parameters, embeddings, compared)
+    metrics, facts = benchmark_metrics(model, episodes, parameters, embeddings, compared)
     ruler_average = (
         metrics[metrics.benchmark == "ruler"]
         .groupby(["length_bucket", "method"], sort=False)[[f"niah_values@T={T}", f"niah_all@T={T}"]]

@@ -13,7 +13,6 @@ from qrag_pipeline.models.lexical import LexicalIndex
 from qrag_pipeline.models.q_network import QNetwork
 from qrag_pipeline.retrieval.embeddings import embed_episodes
 from qrag_pipeline.retrieval.multistep import (
-    available_q,
     retrieve,
     retrieve_batch,
     step_q,
@@ -85,8 +84,7 @@ def test_precomputed_rotated_scores_equal_scores_from_scratch_at_every_step(
     for step in range(5):
         taken = trace.retrieved[:step]
         expected = _scores_from_scratch(network, question, chunks, taken)
-        state = network.state_encoder.encode([network.state_text(question, chunks, taken)])[0]
-        scores = available_q(network, state, precomputed, taken).double().numpy()
+        scores = step_q(network, question, chunks, precomputed, taken).double().numpy()
         np.testing.assert_allclose(scores, expected, rtol=0, atol=1e-5)
         assert trace.retrieved[step] == int(np.argmax(expected))
         assert trace.q_values[step] == pytest.approx(expected.max(), abs=1e-5)

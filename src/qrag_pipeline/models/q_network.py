@@ -257,9 +257,8 @@ class QNetwork(torch.nn.Module):
         each chunk.
 
         `chunk_embeddings` [N, D] are the action encoder's outputs made once per
-        document; only their positions depend on `retrieved`. Training (the learner's
-        policy and target values) and inference (`retrieval.multistep.available_q`)
-        both score chunks here, so they score them alike.
+        document; only their positions depend on `retrieved`. Training and inference
+        both come here through `retrieval.scoring.ScoredDocument.twin_q`.
         """
         taken = torch.tensor(list(retrieved), dtype=torch.long)
         actions = self.positioned_actions(chunk_embeddings.to(state_embedding.device), taken)

@@ -26,6 +26,7 @@ from qrag_pipeline.errors import QragInputError
 from qrag_pipeline.models.lexical import LexicalIndex
 from qrag_pipeline.models.q_network import QNetwork
 from qrag_pipeline.retrieval.embeddings import EpisodeEmbeddings
+from qrag_pipeline.retrieval.scoring import ScoredDocument
 from qrag_pipeline.retrieval.trace import Trace
 
 
@@ -38,37 +39,14 @@ class _Search:
     episodes of 40,000 chunks would take 12 GB).
     """
 
-    question: str
-    chunks: Sequence[str]
+    document: ScoredDocument
     embeddings: Callable[[], Tensor]
     retrieved: list[int] = field(default_factory=list)
     q_values: list[float] = field(default_factory=list)
-    lexical: LexicalIndex | None = None
-
-    def overlaps(self, network: QNetwork, state: str) -> Tensor | None:
-        """The state's term overlap [N] with each chunk when `network` has the lexical
-        channel (the document indexed at its first step), else None."""
-        if network.lexical_weight is None:
-            return None
-        if self.lexical is None:
-            self.lexical = LexicalIndex(self.chunks)
-        return self.lexical.scores([state])[0]
 
 
-def available_q(
-    network: QNetwork,
-    state_embedding: Tensor,
-    chunk_embeddings: Tensor,
-    retrieved: Sequence[int],
-    lexical: Tensor | None = None,
-) -> Tensor:
-    """Q [N] of every chunk given the state and the retrieved chunks (those: -inf).
-
-    `chunk_embeddings` [N, D] are the unrotated action embeddings computed once per
-    document; only their rotation depends on `retrieved`. `lexical` [N] is the
-    state's term overlap with each chunk, for a network with the lexical channel.
-    """
-    q1, q2 = network.chunk_twin_q(state_embedding, chunk_embeddings, retrieved, lexical)
+def _available(q1: Tensor, q2: Tensor, retrieved: Sequence[int]) -> Tensor:
+    """The policy's Q [N] (the twin estimates summed), the retrieved chunks at -inf."""
     q = q1 + q2
     q[torch.tensor(list(retrieved), dtype=torch.long, device=q.device)] = -torch.inf
     return q
@@ -96,10 +74,11 @@ def step_q(
             f"the lexical index holds {len(lexical)} chunks but the document has "
             f"{len(chunks)}. Fix: pass LexicalIndex(chunks) of this document's chunks."
         )
-    search = _Search(question, chunks, _constant(chunk_embeddings), list(retrieved), lexical=lexical)
-    text = network.state_text(question, chunks, search.retrieved)
+    document = ScoredDocument(question, chunks, lexical)
+    text = document.state_text(network, retrieved)
     state = network.state_encoder.encode([text])[0]
-    return available_q(network, state, chunk_embeddings, search.retrieved, search.overlaps(network, text))
+    q1, q2, _ = document.twin_q(network, text, state, chunk_embeddings, retrieved)
+    return _available(q1, q2, retrieved)
 
 
 def retrieve(
@@ -115,7 +94,7 @@ def retrieve(
     Fewer than `max_steps` chunks are retrieved only when the document has fewer.
     """
     _check_count(chunks, chunk_embeddings.shape, "the document")
-    search = _Search(question, chunks, _constant(chunk_embeddings))
+    search = _Search(ScoredDocument(question, chunks), _constant(chunk_embeddings))
     _run(network, [search], max_steps)
     return _trace(search)
 
@@ -132,7 +111,7 @@ def retrieve_batch(
     (looked up by episode id) or one tensor per episode, in order.
     """
     searches = [
-        _Search(episode.question, episode.chunks, fetch)
+        _Search(ScoredDocument(episode.question, episode.chunks), fetch)
         for episode, fetch in zip(episodes, _fetchers(episodes, embeddings), strict=True)
     ]
     _run(network, searches, max_steps)
@@ -143,14 +122,14 @@ def retrieve_batch(
 def _run(network: QNetwork, searches: Sequence[_Search], max_steps: int) -> None:
     """Advance every search by up to `max_steps` greedy picks, in place."""
     for _ in range(max_steps):
-        running = [s for s in searches if len(s.retrieved) < len(s.chunks)]
+        running = [s for s in searches if len(s.retrieved) < len(s.document.chunks)]
         if not running:
             return
-        texts = [network.state_text(s.question, s.chunks, s.retrieved) for s in running]
+        texts = [s.document.state_text(network, s.retrieved) for s in running]
         states = network.state_encoder.encode(texts)
         for state, text, search in zip(states, texts, running, strict=True):
-            lexical = search.overlaps(network, text)
-            q = available_q(network, state, search.embeddings(), search.retrieved, lexical)
+            q1, q2, _ = search.document.twin_q(network, text, state, search.embeddings(), search.retrieved)
+            q = _available(q1, q2, search.retrieved)
             best = int(q.argmax())
             search.retrieved.append(best)
             search.q_values.append(float(q[best]))

@@ -33,11 +33,11 @@ from torch.nn.utils.rnn import pad_sequence
 from qrag_pipeline.checkpoints import tensors_with_prefix
 from qrag_pipeline.episodes import Episode, EpisodeSampler
 from qrag_pipeline.errors import QragInputError, TrainingDivergedError
-from qrag_pipeline.models.lexical import LexicalIndex
 from qrag_pipeline.models.positions import chunk_positions
 from qrag_pipeline.models.q_network import QNetwork
 from qrag_pipeline.retrieval.chunk_table import ChunkTable
 from qrag_pipeline.retrieval.embeddings import EpisodeEmbeddings
+from qrag_pipeline.retrieval.scoring import ScoredDocument
 from qrag_pipeline.rl.config import QLearningConfig
 from qrag_pipeline.rl.environment import EpisodeOutcome, RetrievalEnv
 from qrag_pipeline.rl.inference import fact_em_rate, greedy_rollout
@@ -313,11 +313,9 @@ class QLearner:
             online, target = self._embed_chunks(progress.episode.chunks)
             self.online_chunks.append(online)
             self.target_chunks.append(target)
-        # Each env's document indexed for the lexical channel (None without one), and
-        # the last state it scored there: the target pass scores each live env's next
-        # state, which the next policy pass would otherwise score again.
-        self.lexical_indexes = [self._lexical_index(p.episode.chunks) for p in self.env.progress]
-        self.last_overlaps: list[tuple[LexicalIndex, str, Tensor] | None] = [None] * config.num_envs
+        # Each env's question and document as Q scores them (its words indexed for the
+        # lexical channel at the reset).
+        self.documents = [self._scored_document(p.episode) for p in self.env.progress]
 
         self.rollout = Rollout.empty(config.num_steps, config.num_envs, self.network.action_encoder.dim)
 
@@ -419,7 +417,7 @@ class QLearner:
             for env in np.flatnonzero(result.dones).tolist():
                 chunks = self.env.progress[env].episode.chunks
                 self.online_chunks[env], self.target_chunks[env] = self._embed_chunks(chunks)
-                self.lexical_indexes[env] = self._lexical_index(chunks)
+                self.documents[env] = self._scored_document(self.env.progress[env].episode)
             with self._timed("target"):
                 self.rollout.next_values[step] = self._target_values(alpha, ~result.dones)
             finished += result.finished
@@ -552,9 +550,8 @@ class QLearner:
         q1s, q2s, masks, overlaps = [], [], [], []
         for row, env in enumerate(envs):
             progress = self.env.progress[env]
-            lexical = self._overlaps(env, states[row])
-            q1, q2 = network.chunk_twin_q(
-                state_embeddings[row], chunk_embeddings[env], progress.retrieved, lexical
+            q1, q2, lexical = self.documents[env].twin_q(
+                network, states[row], state_embeddings[row], chunk_embeddings[env], progress.retrieved
             )
             q1s.append(q1.float())
             q2s.append(q2.float())
@@ -567,20 +564,6 @@ class QLearner:
             pad_sequence(masks, batch_first=True).to(self.device),
             pad_sequence(overlaps, batch_first=True) if overlaps else None,
         )
-
-    def _overlaps(self, env: int, state: str) -> Tensor | None:
-        """`state`'s term overlap [N] with env's chunks (None without the channel),
-        scored once per state and document: the target pass's next state is the next
-        policy pass's state, and overlaps depend on the texts alone."""
-        index = self.lexical_indexes[env]
-        if index is None:
-            return None
-        last = self.last_overlaps[env]
-        if last is not None and last[0] is index and last[1] == state:
-            return last[2]
-        overlaps = index.scores([state])[0]
-        self.last_overlaps[env] = (index, state, overlaps)
-        return overlaps
 
     def _labelled_state(self, env: int, lexical: Tensor | None) -> LabelledState:
         """What the label term needs of env's current state (before its pick)."""
@@ -606,12 +589,7 @@ class QLearner:
 
     def _state_texts(self, envs: Sequence[int]) -> list[str]:
         return [
-            self.network.state_text(
-                p.episode.question,
-                p.episode.chunks,
-                p.retrieved,
-            )
-            for p in (self.env.progress[env] for env in envs)
+            self.documents[env].state_text(self.network, self.env.progress[env].retrieved) for env in envs
         ]
 
     def _embed_chunks(self, chunks: Sequence[str]) -> tuple[Tensor, Tensor]:
@@ -629,12 +607,11 @@ class QLearner:
                 target = self.target.action_encoder.encode(chunks)
             return online, target
 
-    def _lexical_index(self, chunks: Sequence[str]) -> LexicalIndex | None:
-        """A new document's chunks indexed for the lexical channel, once per episode."""
-        if self.network.lexical_weight is None:
-            return None
+    def _scored_document(self, episode: Episode) -> ScoredDocument:
+        """A new episode's question and document, its words indexed for the lexical
+        channel now (once per episode; counted with the chunk embeddings)."""
         with self._timed("chunk_embedding"):
-            return LexicalIndex(chunks)
+            return ScoredDocument(episode.question, episode.chunks).indexed(self.network)
 
     def state_dict(self) -> tuple[dict[str, Tensor], dict[str, Any]]:
         """What resuming needs: (named tensors, JSON-able values); nothing to pickle.
@@ -680,7 +657,7 @@ class QLearner:
         )
         self.generator.set_state(tensors["behaviour_rng"])
         self.env.load_state_dict(values["env"])
-        self.lexical_indexes = [self._lexical_index(p.episode.chunks) for p in self.env.progress]
+        self.documents = [self._scored_document(p.episode) for p in self.env.progress]
         self.updates = int(values["updates"])
 
     def _check_finite(self, what: str, value: float | None) -> None:
