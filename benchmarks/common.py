@@ -1,14 +1,15 @@
 """What the benchmarks share: their parameters (conf/base's, each benchmark's own
-defaults and --params over them), a checkpoint (loaded, or trained by the train_q
-stage's entry point), every method evaluated by the evaluate stage's entry point on
-the same episodes, and the record of the run (machine, command, data) written next
-to the figures.
+conf/bench_<name> environment and --params over them, read by Kedro's config loader),
+a checkpoint (loaded, or trained by the train_q stage's entry point), every method
+evaluated by the evaluate stage's entry point on the same episodes, and the record of
+the run (machine, command, data) written next to the figures.
 
 `--params KEY=VALUE ...` reads each item as `kedro run --params` does: a dotted key
 into the conf parameters, a YAML value (`train_q.learning.total_updates=80
 train_q.learning.learning_rate=1e-4 "train_q.train_sentences=[50, 250]"`), one item
-per argument so that a value may hold commas. A key conf/base lacks is an error naming
-it, and the merged parameters get the pipeline's checks (`check_parameters`)."""
+per argument so that a value may hold commas, passed to the loader as runtime
+parameters. A key conf lacks is an error naming it, and the parameters get the
+pipeline's checks (`check_parameters`)."""
 
 from __future__ import annotations
 
@@ -65,18 +66,17 @@ CACHE = RESULTS / "cache"
 (git-ignored), as the pipeline's versioned training_pool_embeddings are."""
 
 
-def conf_parameters(env: str = "base") -> dict[str, Any]:
-    """The project's parameters of environment `env` (conf/base merged with it), as
-    `kedro run --env ENV` reads them: benchmarks start from the pipeline's defaults."""
+def conf_parameters(env: str = "base", runtime: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """The project's parameters as `kedro run --env ENV --params ...` reads them: Kedro's
+    OmegaConfigLoader over conf/base and conf/<env>, with `runtime` (nested, as Kedro's
+    command line turns --params into) as its runtime parameters."""
     from kedro.config import OmegaConfigLoader
 
     from qrag_pipeline.settings import CONFIG_LOADER_ARGS
 
+    settings = {key: value for key, value in CONFIG_LOADER_ARGS.items() if key != "default_run_env"}
     loader = OmegaConfigLoader(
-        conf_source=str(ROOT / "conf"),
-        base_env="base",
-        default_run_env=env,
-        merge_strategy=CONFIG_LOADER_ARGS["merge_strategy"],
+        conf_source=str(ROOT / "conf"), env=env, runtime_params=dict(runtime or {}), **settings
     )
     return loader["parameters"]
 
@@ -88,19 +88,34 @@ def add_params_argument(parser: argparse.ArgumentParser) -> None:
         nargs="+",
         default=[],
         metavar="KEY=VALUE",
-        help="parameters over conf/base's, as kedro run --params: dotted keys, YAML "
-        "values, e.g. train_q.learning.total_updates=80 evaluate.max_steps=4",
+        help="parameters over conf/base's and the benchmark's conf/bench_<name>, as kedro "
+        "run --params: dotted keys, YAML values, e.g. train_q.learning.total_updates=80",
     )
 
 
+def benchmark_parameters(env: str, values: Mapping[str, Any]) -> dict[str, Any]:
+    """conf/base with the benchmark's environment `env` (conf/bench_<name>: its
+    defaults) over it and `values` ({dotted key: value}: --params, and what the
+    benchmark's own options set) as Kedro's runtime parameters. A dotted key that names
+    no parameter is an error naming it (Kedro would add it silently)."""
+    known = conf_parameters(env)
+    runtime: dict[str, Any] = {}
+    for key, value in values.items():
+        runtime = _merged(runtime, _nested(_checked_key(known, key), value))
+    return conf_parameters(env, runtime)
+
+
 def set_parameters(
-    parser: argparse.ArgumentParser, args: argparse.Namespace, defaults: Mapping[str, Any]
+    parser: argparse.ArgumentParser,
+    args: argparse.Namespace,
+    env: str,
+    values: Mapping[str, Any] | None = None,
 ) -> argparse.Namespace:
-    """`args` with `parameters`: conf/base's, this benchmark's `defaults` (dotted keys)
-    over them, then --params, checked as `kedro run` checks them (`check_parameters`);
-    a bad --params item is a usage error naming it."""
+    """`args` with `parameters`: `benchmark_parameters` of `env` with `values` (dotted
+    keys the benchmark's options set) and --params over them, checked as `kedro run`
+    checks them (`check_parameters`); a bad --params item is a usage error naming it."""
     try:
-        args.parameters = with_values(with_values(conf_parameters(), defaults), dotted_values(args.params))
+        args.parameters = benchmark_parameters(env, {**(values or {}), **dotted_values(args.params)})
         check_parameters(args.parameters)
     except QragInputError as error:
         parser.error(str(error))
@@ -120,16 +135,6 @@ def dotted_values(items: Sequence[str]) -> dict[str, Any]:
             )
         values[key.strip()] = OmegaConf.to_container(OmegaConf.from_dotlist([f"value={value}"]))["value"]
     return values
-
-
-def with_values(parameters: Mapping[str, Any], values: Mapping[str, Any]) -> dict[str, Any]:
-    """`parameters` with the value at each dotted key of `values` (a mapping merged
-    into the one there, as kedro merges runtime parameters; any other value replaces
-    it). A key that names no parameter is an error naming it."""
-    merged = dict(parameters)
-    for key, value in values.items():
-        merged = _merged(merged, _nested(_checked_key(merged, key), value))
-    return merged
 
 
 def _checked_key(parameters: Mapping[str, Any], key: str) -> list[str]:
@@ -160,7 +165,8 @@ def _nested(parts: Sequence[str], value: Any) -> dict[str, Any]:
 
 
 def _merged(base: Any, override: Any) -> Any:
-    """`override` merged into `base`: mappings key by key, any other value replaces."""
+    """`override` merged into `base`: mappings key by key, any other value replaces (as
+    Kedro merges runtime parameters into conf's)."""
     if not (isinstance(base, Mapping) and isinstance(override, Mapping)):
         return override
     return {**base, **{key: _merged(base.get(key), value) for key, value in override.items()}}
@@ -205,8 +211,8 @@ def default_training_pools(parameters: Mapping[str, Any], shared: Path) -> Train
 THIRTEEN = "thirteen"
 """A learner benchmark's `--task thirteen`: conf/base's one model (its thirteen tasks,
 generated stories and document lengths) on one_model.py's book distractors
-(`THIRTEEN_DEFAULTS`), instead of one bAbI task's official stories."""
-THIRTEEN_DEFAULTS = {"data_prep.distractors.source": "books"}
+(`THIRTEEN_ENV`), instead of one bAbI task's official stories."""
+THIRTEEN_ENV = "bench_one_model"
 
 
 def task_pools(parameters: Mapping[str, Any], shared: Path, task: str) -> TrainingPools:

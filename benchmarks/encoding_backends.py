@@ -283,7 +283,7 @@ def _arguments() -> argparse.Namespace:
     parser.add_argument("--shared", type=Path, default=ROOT.parent / "shared" / "data")
     parser.add_argument("--out", type=Path, default=None)
     add_params_argument(parser)
-    args = set_parameters(parser, parser.parse_args(), {})
+    args = set_parameters(parser, parser.parse_args(), "base")
     args.backend = resolve_backend(args.backend, torch.device("cpu"))  # recorded as run
     return args
 

@@ -9,7 +9,7 @@ the same T. The evaluate stage's entry point makes the metrics table, printed an
 saved.
 
 Parameters are conf/base's (T = evaluate.max_steps), with this benchmark's defaults
-over them (`DEFAULTS`: 80 updates, evaluated every 20, 50-sentence training documents,
+over them (conf/bench_evaluate_babilong: 80 updates, evaluated every 20, 50-sentence training documents,
 50 validation questions per task; training tasks: --tasks) and --params over both.
 
 Cost: each distinct chunk text is embedded once per encoder, then each question costs
@@ -55,13 +55,6 @@ from qrag_pipeline.sources.story_sources import load_story_samples
 from qrag_pipeline.training_data import TrainingPools
 
 DEFAULT_EPISODES = {"1k": 100, "32k": 100, "128k": 50, "1M": 10}
-DEFAULTS = {
-    "train_q.learning.total_updates": 80,
-    "train_q.learning.eval_every": 20,
-    "train_q.train_sentences": 50,
-    "train_q.validation_questions": 50,
-}
-"""This benchmark's parameters over conf/base's (a shorter run than the pipeline's)."""
 HEADLINE = (
     "fact_em@T={T}",
     "fact_f1@T={T}",
@@ -158,7 +151,7 @@ def _arguments() -> argparse.Namespace:
     parser.add_argument("--cost-length", default="1M")
     parser.add_argument("--cost-episodes", type=int, default=2)
     args = parse_arguments(parser)
-    return set_parameters(parser, args, {**DEFAULTS, "train_q.tasks": args.tasks})
+    return set_parameters(parser, args, "bench_evaluate_babilong", {"train_q.tasks": args.tasks})
 
 
 if __name__ == "__main__":

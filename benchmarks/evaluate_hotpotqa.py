@@ -18,7 +18,7 @@ question type (`pick_breakdown`).
 The same model then retrieves for the 100 real MuSiQue-Ans questions (20 paragraphs,
 2-4 hops, never trained on) at T = evaluate.max_steps, against the same baselines.
 
-Parameters are conf/base's, with this benchmark's defaults over them (`DEFAULTS`:
+Parameters are conf/base's, with this benchmark's defaults over them (conf/bench_evaluate_hotpotqa:
 HotpotQA alone, conf/base's frozen paragraph side with its linear head and the label
 term (0.602 fact EM@2 against 0.574 with the paragraph side trained and the reward
 alone, at ~5 s per update against 79 s on 2 AVX2 cores), 150 updates evaluated every 10
@@ -66,20 +66,6 @@ from qrag_pipeline.training_data import TrainingPools
 SAMPLE = "hotpotqa/hotpot_dev_distractor_v1.sample.json.gz"
 TRAIN_SAMPLE = "hotpotqa/hotpot_train_v1.1.sample100.json.gz"
 MUSIQUE_SAMPLE = "musique/musique_ans_v1.0_train.sample100.json.gz"
-DEFAULTS = {
-    "train_q.tasks": [HOTPOTQA],
-    "train_q.select_best": True,  # early stopping: ~1,000 questions over-fit
-    "train_q.learning.total_updates": 150,
-    "train_q.learning.eval_every": 10,
-    "train_q.learning.max_steps": 2,  # the T HotpotQA is scored at
-    "train_q.validation_questions": 50,
-    "train_q.model.chunk_budget": 128,  # a paragraph in the state names its bridge (within
-    "evaluate.multistep_dense_budget": 128,  # 64 tokens for 52% of bridge questions, 128: 76%)
-    "train_q.model.position_mode": "none",  # a question's paragraphs have no order
-}
-"""This benchmark's parameters over conf/base's: HotpotQA alone, trained at its T, with
-the paragraph side trained (conf/base's frozen one over-fits sooner and reaches less:
-docs/results.md) and the best validation evaluation kept."""
 
 
 def main() -> None:
@@ -202,7 +188,7 @@ def _arguments() -> argparse.Namespace:
         default=True,
         help="add the 100 questions of the train-split sample to training",
     )
-    return set_parameters(parser, parser.parse_args(), DEFAULTS)
+    return set_parameters(parser, parser.parse_args(), "bench_evaluate_hotpotqa")
 
 
 if __name__ == "__main__":

@@ -8,7 +8,7 @@ point): RULER's fraction of gold values in the retrieved chunks and the all-or-n
 variant, averaged over the eight tasks per length and method.
 
 Parameters are conf/base's (T = evaluate.max_steps), with this benchmark's defaults
-over them (`DEFAULTS`: the eight tasks, 15 updates evaluated every 3, 160-sentence
+over them (conf/bench_evaluate_ruler: the eight tasks, 15 updates evaluated every 3, 160-sentence
 training documents, 10 validation questions per task) and --params over both.
 
     .venv/bin/python benchmarks/evaluate_ruler.py        # trains, ~35 min on 2 cores
@@ -43,14 +43,6 @@ from qrag_pipeline.sources.books import load_books
 from qrag_pipeline.training_data import TrainingPools
 
 DEFAULT_EPISODES = {"4k": 10, "32k": 3, "128k": 2, "1M": 1}
-DEFAULTS = {
-    "train_q.tasks": list(NIAH_TASKS),
-    "train_q.learning.total_updates": 15,
-    "train_q.learning.eval_every": 3,
-    "train_q.train_sentences": 160,  # the 4k bucket
-    "train_q.validation_questions": 10,
-}
-"""This benchmark's parameters over conf/base's (NIAH alone, a shorter run)."""
 
 
 def main() -> None:
@@ -116,7 +108,7 @@ def _arguments() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     add_common_arguments(parser)
     add_length_arguments(parser, DEFAULT_EPISODES)
-    return set_parameters(parser, parse_arguments(parser), DEFAULTS)
+    return set_parameters(parser, parse_arguments(parser), "bench_evaluate_ruler")
 
 
 if __name__ == "__main__":

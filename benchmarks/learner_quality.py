@@ -14,12 +14,13 @@ on episodes from the official bAbI *test* stories in the unseen *test* books at 
 length, and draws the validation curves (held-out training stories) against
 wall-clock minutes.
 
-Parameters are conf/base's, with this benchmark's defaults over them (`DEFAULTS`:
+Parameters are conf/base's, with this benchmark's defaults over them (conf/bench_learner_quality:
 50-sentence training documents, 100 validation questions, all of them evaluated;
 training task: --task) and --params over both; the paper's learner is train_q.model
 with its action side trained. `--task thirteen` trains conf/base's one model instead
 (its thirteen tasks, generated stories and document lengths, on one_model.py's book
-distractors) and scores it on the test stories of qa2 and qa3 (--score-tasks).
+distractors: conf/bench_one_model) and scores it on the test stories of qa2 and qa3
+(--score-tasks).
 
     .venv/bin/python benchmarks/learner_quality.py --task qa2 --updates paper=130 default=900
     .venv/bin/python benchmarks/learner_quality.py --task qa3 --learners default paper \
@@ -56,7 +57,7 @@ from common import (  # noqa: E402
     RESULTS,
     ROOT,
     THIRTEEN,
-    THIRTEEN_DEFAULTS,
+    THIRTEEN_ENV,
     add_run_arguments,
     cached_episode_embeddings,
     counts_for,
@@ -87,14 +88,6 @@ LABEL_TERMS = {
 }
 """The ablation's learners: conf/base's model and learner with the label term's form
 set; its weight, margin and temperature stay conf/base's (or --params')."""
-DEFAULTS = {
-    "data_prep.stories.source": "babi_files",
-    "train_q.train_sentences": 50,
-    "train_q.validation_questions": 100,
-    "train_q.learning.eval_episodes": 100,
-}
-"""This benchmark's parameters over conf/base's for one task: its official stories,
-short training documents, a larger validation set."""
 
 
 def main() -> None:
@@ -273,9 +266,9 @@ def _arguments() -> argparse.Namespace:
     args.updates = counts_for(parser, args.updates, args.learners, "--updates")
     if args.task == THIRTEEN:
         args.score_tasks = args.score_tasks or ["qa2", "qa3"]
-        return set_parameters(parser, args, THIRTEEN_DEFAULTS)
+        return set_parameters(parser, args, THIRTEEN_ENV)
     args.score_tasks = args.score_tasks or [args.task]
-    return set_parameters(parser, args, {**DEFAULTS, "train_q.tasks": [args.task]})
+    return set_parameters(parser, args, "bench_learner_quality", {"train_q.tasks": [args.task]})
 
 
 if __name__ == "__main__":

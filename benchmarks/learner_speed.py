@@ -11,7 +11,7 @@ reset; the default (conf/base's train_q.model) keeps it frozen and looks the chu
 in the training pools embedded once. Prints, side by side, the mean seconds per update
 of each part of an update and their shares, the one-time pool embedding on its own
 line, and last `speedup: X.XX` (paper seconds per update / default seconds per
-update). --params sets any parameter over conf/base's and `DEFAULTS`.
+update). --params sets any parameter over conf/base's and conf/bench_learner_speed.
 
 With `--rollouts ENVSxSTEPS ...` it instead times the default learner at each rollout
 size (parallel environments x steps per update) and prints transitions per second and
@@ -48,7 +48,7 @@ import torch
 from common import (
     RESULTS,
     THIRTEEN,
-    THIRTEEN_DEFAULTS,
+    THIRTEEN_ENV,
     add_run_arguments,
     machine,
     pool_embeddings,
@@ -65,16 +65,6 @@ from qrag_pipeline.rl.ranks import SINGLE_PROCESS
 from qrag_pipeline.sources.babi_files import BABI_TASKS
 from qrag_pipeline.training_data import TrainingPools
 from qrag_pipeline.training_processes import launch, process_group
-
-DEFAULTS = {
-    "data_prep.stories.source": "babi_files",
-    "train_q.learning.total_updates": 20,
-    "train_q.train_sentences": 50,
-    "train_q.validation_questions": 10,
-}
-"""This benchmark's parameters over conf/base's for one task: a few timed updates on its
-official stories, short documents. `--task thirteen` takes conf/base's one model and
-data (`THIRTEEN_DEFAULTS`) with 20 timed updates."""
 
 
 def main() -> None:
@@ -266,8 +256,8 @@ def _arguments() -> argparse.Namespace:
     add_run_arguments(parser)
     args = parser.parse_args()
     if args.task == THIRTEEN:
-        return set_parameters(parser, args, {**THIRTEEN_DEFAULTS, "train_q.learning.total_updates": 20})
-    return set_parameters(parser, args, {**DEFAULTS, "train_q.tasks": [args.task]})
+        return set_parameters(parser, args, THIRTEEN_ENV, {"train_q.learning.total_updates": 20})
+    return set_parameters(parser, args, "bench_learner_speed", {"train_q.tasks": [args.task]})
 
 
 if __name__ == "__main__":

@@ -22,7 +22,7 @@ distinct chunk text is embedded once, by the pretrained encoder, for all of them
 Prints the BabiLong table (fact EM@T, rule-reader accuracy, learned-stop F1 and steps,
 oracle-stop F1), the RULER table (per task and the eight-task average) and the cost
 at 10M; writes JSON and CSV to benchmarks/results/one_model.*. --params sets any
-parameter over conf/base's (and over `DEFAULTS`).
+parameter over conf/base's (and over conf/bench_one_model).
 
     .venv/bin/python benchmarks/one_model.py                    # trains (~30 min), then evaluates
     .venv/bin/python benchmarks/one_model.py --checkpoint DIR
@@ -80,8 +80,6 @@ BABILONG_COLUMNS = (
     "seconds_per_question_steps",
 )
 RULER_COLUMNS = ("niah_values@T={T}", "niah_all@T={T}", "fact_f1@learned", "steps@learned")
-DEFAULTS = {"data_prep.distractors.source": "books"}
-"""This benchmark's parameters over conf/base's: training distractors from the books."""
 
 
 def main() -> None:
@@ -220,7 +218,7 @@ def _arguments() -> argparse.Namespace:
     args = parser.parse_args()
     args.babilong_episodes = counts_for(parser, args.babilong_episodes, [], "--babilong-episodes")
     args.ruler_episodes = counts_for(parser, args.ruler_episodes, [], "--ruler-episodes")
-    return set_parameters(parser, args, DEFAULTS)
+    return set_parameters(parser, args, "bench_one_model")
 
 
 if __name__ == "__main__":

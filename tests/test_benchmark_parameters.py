@@ -1,25 +1,27 @@
-"""The benchmarks' parameters: conf/base's, each benchmark's defaults and --params over
-them, read as `kedro run --params` reads its dotted keys and YAML values."""
+"""The benchmarks' parameters: conf/base's, each benchmark's conf/bench_<name> and
+--params over them, read by Kedro's config loader as `kedro run --env ... --params`
+reads them."""
 
 from __future__ import annotations
 
 import argparse
 import copy
-import importlib
 import sys
 
 import pytest
+import yaml
 
 from qrag_pipeline.errors import QragInputError
 from tests.conftest import PROJECT_ROOT
 
 sys.path.insert(0, str(PROJECT_ROOT / "benchmarks"))  # the scripts import it as `common`
 from common import (  # noqa: E402
+    THIRTEEN_ENV,
     add_params_argument,
+    benchmark_parameters,
     conf_parameters,
     dotted_values,
     set_parameters,
-    with_values,
 )
 
 BENCHMARKS = (
@@ -36,7 +38,7 @@ def test_a_nested_override_lands_and_leaves_its_neighbours() -> None:
     base = conf_parameters()
     before = copy.deepcopy(base)
     items = ["train_q.learning.total_updates=7", "train_q.learning.learning_rate=1e-4"]
-    parameters = with_values(base, dotted_values([*items, "train_q.train_sentences=[50, 250]"]))
+    parameters = benchmark_parameters("base", dotted_values([*items, "train_q.train_sentences=[50, 250]"]))
     learning = parameters["train_q"]["learning"]
     assert learning["total_updates"] == 7 and learning["learning_rate"] == 1e-4  # YAML: a number
     assert parameters["train_q"]["train_sentences"] == [50, 250]
@@ -48,7 +50,7 @@ def test_a_nested_override_lands_and_leaves_its_neighbours() -> None:
 
 def test_a_mapping_value_merges_and_a_mapping_of_data_takes_new_keys() -> None:
     items = ["train_q.task_weights={qa4: 2}", "evaluate.steps_by_benchmark.musique=3"]
-    parameters = with_values(conf_parameters(), dotted_values(items))
+    parameters = benchmark_parameters("base", dotted_values(items))
     assert parameters["train_q"]["task_weights"]["qa4"] == 2
     assert parameters["train_q"]["task_weights"]["qa3"] == 3
     assert parameters["evaluate"]["steps_by_benchmark"] == {"hotpotqa": 2, "musique": 3}
@@ -68,36 +70,52 @@ def test_a_mapping_value_merges_and_a_mapping_of_data_takes_new_keys() -> None:
 )
 def test_an_unknown_key_or_a_malformed_item_is_refused_naming_it(item: str, message: str) -> None:
     with pytest.raises(QragInputError, match=message):
-        with_values(conf_parameters(), dotted_values([item]))
+        benchmark_parameters("base", dotted_values([item]))
 
 
-def test_params_win_over_the_benchmarks_defaults_and_bad_ones_are_one_usage_error(
+def test_params_win_over_the_benchmarks_environment_and_bad_ones_are_one_usage_error(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     parser = argparse.ArgumentParser(prog="bench")
     add_params_argument(parser)
-    defaults = {"train_q.learning.total_updates": 80, "evaluate.max_steps": 3}
-    args = set_parameters(parser, parser.parse_args(["--params", "evaluate.max_steps=5"]), defaults)
-    assert args.parameters["train_q"]["learning"]["total_updates"] == 80
-    assert args.parameters["evaluate"]["max_steps"] == 5
+    env, own = "bench_evaluate_babilong", {"evaluate.max_steps": 3, "train_q.tasks": ["qa2"]}
+    args = set_parameters(parser, parser.parse_args(["--params", "evaluate.max_steps=5"]), env, own)
+    assert args.parameters["train_q"]["learning"]["total_updates"] == 80  # the environment's
+    assert args.parameters["train_q"]["tasks"] == ["qa2"]  # the benchmark's own option
+    assert args.parameters["evaluate"]["max_steps"] == 5  # --params last
+    assert args.parameters["train_q"]["learning"]["seed"] == conf_parameters()["train_q"]["learning"]["seed"]
 
     for item, message in (
         ("evaluate.max_step=5", "--params evaluate.max_step: evaluate has no parameter 'max_step'"),
         ("evaluate.max_steps=four", "bad parameters: evaluate.max_steps='four' must be a whole number"),
     ):
         with pytest.raises(SystemExit) as stopped:
-            set_parameters(parser, parser.parse_args(["--params", item]), defaults)
+            set_parameters(parser, parser.parse_args(["--params", item]), env, own)
         assert stopped.value.code == 2
         (error,) = [line for line in capsys.readouterr().err.splitlines() if "error" in line]
         assert error.startswith(f"bench: error: {message}")
 
 
-@pytest.mark.parametrize("benchmark", BENCHMARKS)
-def test_every_benchmark_default_names_a_conf_parameter(benchmark: str) -> None:
-    defaults = importlib.import_module(benchmark).DEFAULTS
-    parameters = with_values(conf_parameters(), defaults)
-    for key, value in defaults.items():
-        level = parameters
-        for part in key.split("."):
-            level = level[part]
-        assert level == value
+def _dotted(prefix: str, value: object) -> dict[str, object]:
+    if isinstance(value, dict):
+        return {k: v for key, child in value.items() for k, v in _dotted(f"{prefix}.{key}", child).items()}
+    return {prefix: value}
+
+
+BENCH_ENVS = sorted(path.name for path in (PROJECT_ROOT / "conf").glob("bench_*"))
+
+
+def test_every_benchmark_reads_its_own_environment_and_each_environment_is_read() -> None:
+    assert sorted(f"bench_{name}" for name in BENCHMARKS) == BENCH_ENVS
+    for name in BENCHMARKS:
+        assert f'"bench_{name}"' in (PROJECT_ROOT / "benchmarks" / f"{name}.py").read_text(), name
+    assert THIRTEEN_ENV in BENCH_ENVS  # the learner benchmarks' --task thirteen
+
+
+@pytest.mark.parametrize("env", BENCH_ENVS)
+def test_every_value_of_a_benchmark_environment_names_a_conf_base_parameter_and_lands(env: str) -> None:
+    """Kedro adds a key conf/base lacks without a word: a misspelt one would be ignored."""
+    raw = yaml.safe_load((PROJECT_ROOT / "conf" / env / "parameters.yml").read_text())
+    values = {key: value for top, tree in raw.items() for key, value in _dotted(top, tree).items()}
+    assert values
+    assert benchmark_parameters("base", values) == conf_parameters(env)
