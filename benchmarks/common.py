@@ -32,11 +32,17 @@ from omegaconf import OmegaConf
 from qrag_pipeline import evaluation
 from qrag_pipeline.checkpoints import load_checkpoint, save_checkpoint
 from qrag_pipeline.devices import resolve_device
-from qrag_pipeline.episodes import Episode
+from qrag_pipeline.episodes import Episode, episodes_from_frame
 from qrag_pipeline.errors import QragInputError
 from qrag_pipeline.models.encoder import TextEncoder
 from qrag_pipeline.models.q_network import QNetwork
 from qrag_pipeline.parameters import RULES, check_parameters
+from qrag_pipeline.pipelines.data_prep.nodes import (
+    build_babilong_eval_episodes,
+    build_ruler_eval_episodes,
+    load_babi_stories,
+    load_distractor_sentences,
+)
 from qrag_pipeline.retrieval.embeddings import (
     EpisodeEmbeddings,
     embed_episodes,
@@ -222,6 +228,54 @@ def task_pools(parameters: Mapping[str, Any], shared: Path, task: str) -> Traini
         return default_training_pools(parameters, shared)
     stories = load_story_samples(training_stories(parameters, shared), task, "train", seed_of(parameters))
     return TrainingPools(stories, load_books(shared / "books" / "train"))
+
+
+def evaluation_episodes(
+    parameters: Mapping[str, Any],
+    shared: Path,
+    babilong: Mapping[str, int] | None = None,
+    ruler: Mapping[str, int] | None = None,
+    babilong_tasks: Callable[[str], Sequence[str]] | None = None,
+) -> list[Episode]:
+    """Evaluation episodes as the data_prep stage builds them (its node functions), on
+    the real data in `shared`: the official bAbI test stories of each length's tasks
+    (`babilong_tasks(length)`, default data_prep.babilong.tasks; `babilong`: questions
+    per task at each length) and the NIAH tasks of data_prep.ruler (`ruler`: episodes
+    per task at each length), hidden in the unseen test books. Seeded by the run's seed
+    (`seed_of`), so every benchmark's episodes are fixed by its parameters."""
+    seed, data_prep = seed_of(parameters), parameters["data_prep"]
+    babilong, ruler = babilong or {}, ruler or {}
+    tasks_at = babilong_tasks or (lambda _length: data_prep["babilong"]["tasks"])
+    every_task = sorted({task for length in babilong for task in tasks_at(length)})
+    _, test_stories = load_babi_stories(official_stories(shared), every_task, seed)
+    books = {**training_distractors(parameters, shared), "source": "books"}
+    _, test_books = load_distractor_sentences(books, seed)
+    frames = [
+        build_babilong_eval_episodes(
+            test_stories,
+            test_books,
+            {
+                **data_prep["babilong"],
+                "tasks": list(tasks_at(length)),
+                "eval_lengths": [length],
+                "episodes_per_task_length": n,
+                "episodes_from": "rebuilt",
+            },
+            ["babilong"],
+            seed,
+        )
+        for length, n in babilong.items()
+    ]
+    frames += [
+        build_ruler_eval_episodes(
+            test_books,
+            {**data_prep["ruler"], "eval_lengths": [length], "episodes_per_task_length": n},
+            ["ruler"],
+            seed,
+        )
+        for length, n in ruler.items()
+    ]
+    return [episode for frame in frames for episode in episodes_from_frame(frame)]
 
 
 def embed_stage_encoder(parameters: Mapping[str, Any]) -> TextEncoder:

@@ -39,6 +39,7 @@ from common import (
     add_length_arguments,
     benchmark_metrics,
     checkpoint_model,
+    evaluation_episodes,
     official_stories,
     parse_arguments,
     print_table,
@@ -46,7 +47,6 @@ from common import (
     set_parameters,
     write_report,
 )
-from qrag_pipeline.builders.babilong import build_babilong_episodes
 from qrag_pipeline.episodes import Episode
 from qrag_pipeline.models.q_network import QNetwork
 from qrag_pipeline.retrieval.multistep import retrieve
@@ -71,15 +71,8 @@ def main() -> None:
     seed, T = seed_of(args.parameters), args.parameters["evaluate"]["max_steps"]
     torch.manual_seed(seed)
     stories = official_stories(args.shared)
-    test_books = load_books(args.shared / "books" / "test")
-    test_samples = {task: load_story_samples(stories, task, "test", seed) for task in args.tasks}
-    episodes = [
-        episode
-        for length in args.lengths
-        for episode in build_babilong_episodes(
-            test_samples, test_books, [length], args.episodes[length], seed
-        )
-    ]
+    lengths = {length: args.episodes[length] for length in args.lengths}
+    episodes = evaluation_episodes(args.parameters, args.shared, lengths, babilong_tasks=lambda _: args.tasks)
 
     def pools() -> TrainingPools:
         train = [s for task in args.tasks for s in load_story_samples(stories, task, "train", seed)]

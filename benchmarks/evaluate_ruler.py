@@ -32,13 +32,13 @@ from common import (
     add_length_arguments,
     benchmark_metrics,
     checkpoint_model,
+    evaluation_episodes,
     parse_arguments,
     print_table,
     seed_of,
     set_parameters,
     write_report,
 )
-from qrag_pipeline.builders.ruler import NIAH_TASKS, build_niah_episodes
 from qrag_pipeline.sources.books import load_books
 from qrag_pipeline.training_data import TrainingPools
 
@@ -49,14 +49,8 @@ def main() -> None:
     args = _arguments()
     seed, T = seed_of(args.parameters), args.parameters["evaluate"]["max_steps"]
     torch.manual_seed(seed)
-    test_books = load_books(args.shared / "books" / "test")
-    episodes = [
-        episode
-        for length in args.lengths
-        for episode in build_niah_episodes(
-            list(NIAH_TASKS), test_books, [length], args.episodes[length], seed
-        )
-    ]
+    lengths = {length: args.episodes[length] for length in args.lengths}
+    episodes = evaluation_episodes(args.parameters, args.shared, ruler=lengths)
     model = checkpoint_model(
         args, "ruler_niah", lambda: TrainingPools(documents=load_books(args.shared / "books" / "train"))
     )

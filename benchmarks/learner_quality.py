@@ -62,8 +62,8 @@ from common import (  # noqa: E402
     cached_episode_embeddings,
     counts_for,
     embed_stage_encoder,
+    evaluation_episodes,
     machine,
-    official_stories,
     pool_embeddings,
     q_rag_fact_em,
     seed_of,
@@ -72,11 +72,8 @@ from common import (  # noqa: E402
     trained_and_saved,
     training_stories,
 )
-from qrag_pipeline.builders.babilong import build_babilong_episodes  # noqa: E402
 from qrag_pipeline.evaluation import evaluate_methods  # noqa: E402
 from qrag_pipeline.sources.babi_files import BABI_TASKS  # noqa: E402
-from qrag_pipeline.sources.books import load_books  # noqa: E402
-from qrag_pipeline.sources.story_sources import load_story_samples  # noqa: E402
 
 LEARNERS = ("paper", "default", "td", "margin", "margin-decay", "softmax", "softmax-decay")
 LABEL_TERMS = {
@@ -96,15 +93,10 @@ def main() -> None:
     torch.manual_seed(seed)
     train_q, evaluate = parameters["train_q"], parameters["evaluate"]
     stories = training_stories(parameters, args.shared)
-    test_books, official = load_books(args.shared / "books" / "test"), official_stories(args.shared)
     pools = task_pools(parameters, args.shared, args.task)
     test = {
-        (task, length): build_babilong_episodes(
-            {task: load_story_samples(official, task, "test", seed)},
-            test_books,
-            [length],
-            args.episodes,
-            seed,
+        (task, length): evaluation_episodes(
+            parameters, args.shared, {length: args.episodes}, babilong_tasks=lambda _, task=task: [task]
         )
         for task in args.score_tasks
         for length in args.lengths

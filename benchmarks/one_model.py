@@ -50,8 +50,8 @@ from common import (
     counts_for,
     default_training_pools,
     embed_stage_encoder,
+    evaluation_episodes,
     loaded_model,
-    official_stories,
     pool_embeddings,
     print_table,
     seed_of,
@@ -59,13 +59,10 @@ from common import (
     trained_and_saved,
     write_report,
 )
-from qrag_pipeline.builders.babilong import bucket_size, build_babilong_episodes
-from qrag_pipeline.builders.ruler import NIAH_TASKS, build_niah_episodes
+from qrag_pipeline.builders.babilong import bucket_size
 from qrag_pipeline.episodes import Episode
 from qrag_pipeline.retrieval.embeddings import EpisodeEmbeddings
 from qrag_pipeline.sources.babi_files import BABI_TASKS
-from qrag_pipeline.sources.books import load_books
-from qrag_pipeline.sources.story_sources import load_story_samples
 
 BABILONG_EPISODES = {"1k": 100, "32k": 100, "128k": 50, "1M": 20, "10M": 10}
 RULER_EPISODES = {"4k": 20, "32k": 10, "128k": 4, "1M": 2}
@@ -167,17 +164,15 @@ def _model(args: argparse.Namespace) -> Model:
 
 
 def _evaluation_episodes(args: argparse.Namespace) -> list[Episode]:
-    seed = seed_of(args.parameters)
-    stories = official_stories(args.shared)
-    books = load_books(args.shared / "books" / "test")
-    samples = {task: load_story_samples(stories, task, "test", seed) for task in BABI_TASKS}
-    episodes = []
-    for length, n in args.babilong_episodes.items():
-        tasks = TASKS_AT_10M if length == "10M" else BABI_TASKS
-        episodes += build_babilong_episodes({t: samples[t] for t in tasks}, books, [length], n, seed)
-    for length, n in args.ruler_episodes.items():
-        episodes += build_niah_episodes(list(NIAH_TASKS), books, [length], n, seed)
-    return episodes
+    """BabiLong qa1-qa5 (qa1-qa3 at 10M) and the eight NIAH tasks, built as data_prep
+    builds them."""
+    return evaluation_episodes(
+        args.parameters,
+        args.shared,
+        args.babilong_episodes,
+        args.ruler_episodes,
+        lambda length: TASKS_AT_10M if length == "10M" else BABI_TASKS,
+    )
 
 
 def _cost_at_10m(

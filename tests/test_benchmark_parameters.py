@@ -7,11 +7,16 @@ from __future__ import annotations
 import argparse
 import copy
 import sys
+from pathlib import Path
 
 import pytest
 import yaml
 
+from qrag_pipeline.builders.babilong import build_babilong_episodes
+from qrag_pipeline.builders.ruler import build_niah_episodes
 from qrag_pipeline.errors import QragInputError
+from qrag_pipeline.sources.books import load_books
+from qrag_pipeline.sources.story_sources import load_story_samples
 from tests.conftest import PROJECT_ROOT
 
 sys.path.insert(0, str(PROJECT_ROOT / "benchmarks"))  # the scripts import it as `common`
@@ -21,6 +26,9 @@ from common import (  # noqa: E402
     benchmark_parameters,
     conf_parameters,
     dotted_values,
+    evaluation_episodes,
+    official_stories,
+    seed_of,
     set_parameters,
 )
 
@@ -119,3 +127,31 @@ def test_every_value_of_a_benchmark_environment_names_a_conf_base_parameter_and_
     values = {key: value for top, tree in raw.items() for key, value in _dotted(top, tree).items()}
     assert values
     assert benchmark_parameters("base", values) == conf_parameters(env)
+
+
+def test_benchmark_episodes_are_the_data_prep_stages_for_the_same_settings(shared_data: Path) -> None:
+    """The benchmarks build their evaluation episodes through the data_prep nodes: the
+    official test stories and NIAH needles in the unseen test books, as the builders
+    make them from those sources with the run's seed."""
+    parameters = conf_parameters("bench_one_model")
+    seed = seed_of(parameters)
+    books = load_books(shared_data / "books" / "test")
+    stories = official_stories(shared_data)
+    expected = build_babilong_episodes(
+        {task: load_story_samples(stories, task, "test", seed) for task in ("qa2", "qa3")},
+        books,
+        ["1k"],
+        3,
+        seed,
+    )
+    expected += build_niah_episodes(["niah_single_1", "niah_multikey_3"], books, ["4k"], 2, seed)
+    niah = {"data_prep.ruler.tasks": ["niah_single_1", "niah_multikey_3"]}
+    built = evaluation_episodes(
+        benchmark_parameters("bench_one_model", niah),
+        shared_data,
+        {"1k": 3},
+        {"4k": 2},
+        lambda _length: ["qa2", "qa3"],
+    )
+    assert built == expected
+    assert {episode.task for episode in built} == {"qa2", "qa3", "niah_single_1", "niah_multikey_3"}
