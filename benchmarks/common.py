@@ -221,6 +221,16 @@ generated stories and document lengths) on one_model.py's book distractors
 THIRTEEN_ENV = "bench_one_model"
 
 
+def add_task_argument(parser: argparse.ArgumentParser) -> None:
+    """A learner benchmark's --task: one bAbI task (default qa2), or `THIRTEEN`."""
+    parser.add_argument(
+        "--task",
+        default="qa2",
+        choices=[*BABI_TASKS, THIRTEEN],
+        help=f"the training task; {THIRTEEN}: conf/base's thirteen tasks",
+    )
+
+
 def task_pools(parameters: Mapping[str, Any], shared: Path, task: str) -> TrainingPools:
     """A learner benchmark's training pools: `default_training_pools` for `THIRTEEN`,
     else `task`'s training stories (data_prep.stories) in the training books."""

@@ -59,6 +59,7 @@ from common import (  # noqa: E402
     THIRTEEN,
     THIRTEEN_ENV,
     add_run_arguments,
+    add_task_argument,
     cached_episode_embeddings,
     counts_for,
     embed_stage_encoder,
@@ -230,12 +231,7 @@ def _print(report: dict[str, Any], out: Path) -> None:
 
 def _arguments() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument(
-        "--task",
-        default="qa2",
-        choices=[*BABI_TASKS, THIRTEEN],
-        help=f"the training task; {THIRTEEN}: conf/base's thirteen tasks",
-    )
+    add_task_argument(parser)
     parser.add_argument(
         "--score-tasks",
         nargs="+",

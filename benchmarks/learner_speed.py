@@ -50,6 +50,7 @@ from common import (
     THIRTEEN,
     THIRTEEN_ENV,
     add_run_arguments,
+    add_task_argument,
     machine,
     pool_embeddings,
     seed_of,
@@ -62,7 +63,6 @@ from qrag_pipeline.retrieval.embeddings import EpisodeEmbeddings
 from qrag_pipeline.rl.config import QLearningConfig, distributed_config, learning_config
 from qrag_pipeline.rl.learner import UPDATE_PARTS
 from qrag_pipeline.rl.ranks import SINGLE_PROCESS
-from qrag_pipeline.sources.babi_files import BABI_TASKS
 from qrag_pipeline.training_data import TrainingPools
 from qrag_pipeline.training_processes import launch, process_group
 
@@ -235,12 +235,7 @@ def _print(report: dict[str, Any], out: Path) -> None:
 
 def _arguments() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument(
-        "--task",
-        default="qa2",
-        choices=[*BABI_TASKS, THIRTEEN],
-        help=f"the training task; {THIRTEEN}: conf/base's thirteen tasks",
-    )
+    add_task_argument(parser)
     parser.add_argument(
         "--rollouts",
         nargs="*",
