@@ -14,7 +14,6 @@ pipeline's checks (`check_parameters`)."""
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import platform
 import sys
@@ -24,7 +23,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 import torch
 from omegaconf import OmegaConf
@@ -32,7 +30,7 @@ from omegaconf import OmegaConf
 from qrag_pipeline import evaluation
 from qrag_pipeline.checkpoints import load_checkpoint, save_checkpoint
 from qrag_pipeline.devices import resolve_device
-from qrag_pipeline.episodes import Episode, episodes_from_frame
+from qrag_pipeline.episodes import Episode, episodes_from_frame, episodes_to_frame
 from qrag_pipeline.errors import QragInputError
 from qrag_pipeline.models.encoder import TextEncoder
 from qrag_pipeline.models.q_network import QNetwork
@@ -43,12 +41,10 @@ from qrag_pipeline.pipelines.data_prep.nodes import (
     load_babi_stories,
     load_distractor_sentences,
 )
+from qrag_pipeline.pipelines.embed.nodes import embed_chunks_with_pretrained_encoder, embed_training_pools
+from qrag_pipeline.pools import documents_to_frame, samples_to_frame
 from qrag_pipeline.retrieval.embeddings import (
     EpisodeEmbeddings,
-    embed_episodes,
-    embed_texts,
-    load_embeddings,
-    save_embeddings,
 )
 from qrag_pipeline.rl.learner import QLearner
 from qrag_pipeline.rl.ranks import Ranks
@@ -63,13 +59,13 @@ from qrag_pipeline.training import (
     training_inputs,
     used_pool_embeddings,
 )
-from qrag_pipeline.training_data import TrainingPools, training_pool_texts
+from qrag_pipeline.training_data import TrainingPools
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
 CACHE = RESULTS / "cache"
-"""Embeddings of training pools, reused by every benchmark run on the same pools
-(git-ignored), as the pipeline's versioned training_pool_embeddings are."""
+"""The benchmarks' embed.cache_dir (git-ignored): the embed stage keeps every finished
+shard of texts there, so a benchmark run on the same pools or episodes reads them."""
 
 
 def conf_parameters(env: str = "base", runtime: Mapping[str, Any] | None = None) -> dict[str, Any]:
@@ -102,11 +98,12 @@ def add_params_argument(parser: argparse.ArgumentParser) -> None:
 def benchmark_parameters(env: str, values: Mapping[str, Any]) -> dict[str, Any]:
     """conf/base with the benchmark's environment `env` (conf/bench_<name>: its
     defaults) over it and `values` ({dotted key: value}: --params, and what the
-    benchmark's own options set) as Kedro's runtime parameters. A dotted key that names
+    benchmark's own options set) as Kedro's runtime parameters, embed.cache_dir being
+    CACHE unless they say otherwise. A dotted key that names
     no parameter is an error naming it (Kedro would add it silently)."""
     known = conf_parameters(env)
     runtime: dict[str, Any] = {}
-    for key, value in values.items():
+    for key, value in {"embed.cache_dir": str(CACHE), **values}.items():
         runtime = _merged(runtime, _nested(_checked_key(known, key), value))
     return conf_parameters(env, runtime)
 
@@ -294,50 +291,10 @@ def embed_stage_encoder(parameters: Mapping[str, Any]) -> TextEncoder:
     return TextEncoder.from_pretrained(**parameters["embed"]["encoder"]).to(resolve_device("auto"))
 
 
-POOL_SEGMENT = 16384
-"""Pool texts are embedded and cached in segments of this many, so that pools sharing
-their first texts (the same books, other stories) share those segments' work."""
-
-
-def cached_pool_embeddings(encoder: TextEncoder, texts: Sequence[str]) -> tuple[EpisodeEmbeddings, bool]:
-    """The training pool `texts` embedded by `encoder`, each segment read from CACHE
-    when an earlier run embedded the same texts with the same encoder: (embeddings,
-    whether every segment was read from the cache)."""
-    texts = list(dict.fromkeys(texts))
-    parts = [
-        _cached(
-            "pool",
-            [encoder.encoder_config(), texts[start : start + POOL_SEGMENT]],
-            lambda start=start: embed_texts(encoder, texts[start : start + POOL_SEGMENT]),
-        )
-        for start in range(0, len(texts), POOL_SEGMENT)
-    ]
-    embeddings = EpisodeEmbeddings(
-        texts=[text for part, _ in parts for text in part.texts],
-        vectors=np.concatenate([part.vectors for part, _ in parts]),
-        rows={},
-        encode_s=sum(part.encode_s for part, _ in parts),
-        encoder=encoder.encoder_config(),
-    )
-    return embeddings, all(cached for _, cached in parts)
-
-
-def cached_episode_embeddings(encoder: TextEncoder, episodes: Sequence[Episode]) -> EpisodeEmbeddings:
-    """`embed_episodes(encoder, episodes)`, read from CACHE when an earlier run embedded
-    the same episodes with the same encoder (its `encode_s` is that run's)."""
-    digest = hashlib.sha256(json.dumps(encoder.encoder_config()).encode())
-    for episode in episodes:
-        digest.update(json.dumps([episode.id, episode.chunks]).encode())
-    return _cached("episodes", digest.hexdigest(), lambda: embed_episodes(encoder, episodes))[0]
-
-
-def _cached(kind: str, key: Any, make: Callable[[], EpisodeEmbeddings]) -> tuple[EpisodeEmbeddings, bool]:
-    folder = CACHE / f"{kind}-{hashlib.sha256(json.dumps(key).encode()).hexdigest()[:16]}"
-    if folder.is_dir():
-        return load_embeddings(folder), True
-    embeddings = make()
-    save_embeddings(embeddings, folder)
-    return embeddings, False
+def episode_embeddings(parameters: Mapping[str, Any], episodes: Sequence[Episode]) -> EpisodeEmbeddings:
+    """`episodes`' chunks embedded by the embed stage's node (`embed` parameters; its
+    shards kept in and read from embed.cache_dir, CACHE for the benchmarks)."""
+    return embed_chunks_with_pretrained_encoder(episodes_to_frame(episodes), parameters["embed"])
 
 
 def add_common_arguments(parser: argparse.ArgumentParser) -> None:
@@ -410,11 +367,15 @@ def loaded_model(path: Path) -> Model:
     )
 
 
-def pool_embeddings(parameters: Mapping[str, Any], pools: TrainingPools) -> tuple[EpisodeEmbeddings, bool]:
-    """The training pools' texts embedded by the pretrained encoder, as the embed stage
-    embeds them: (embeddings, whether all were read from CACHE)."""
-    texts = training_pool_texts(pools.stories, pools.documents, pools.hotpotqa_episodes)
-    return cached_pool_embeddings(embed_stage_encoder(parameters), texts)
+def pool_embeddings(parameters: Mapping[str, Any], pools: TrainingPools) -> EpisodeEmbeddings:
+    """The training pools embedded by the embed stage's node (`embed` parameters; its
+    shards kept in and read from embed.cache_dir, CACHE for the benchmarks)."""
+    return embed_training_pools(
+        samples_to_frame(pools.stories),
+        documents_to_frame(pools.documents),
+        episodes_to_frame(pools.hotpotqa_episodes),
+        parameters["embed"],
+    )
 
 
 def trained_and_saved(
@@ -445,7 +406,7 @@ def checkpoint_model(args: argparse.Namespace, name: str, pools: Callable[[], Tr
     train_q = args.parameters["train_q"]
     training = pools()
     reads_pool = reads_pool_embeddings(train_q["model"])
-    pool = pool_embeddings(args.parameters, training)[0] if reads_pool else None
+    pool = pool_embeddings(args.parameters, training) if reads_pool else None
     result, seconds, saved = trained_and_saved(train_q, training, pool, name)
     learning = train_q["learning"]
     note = (
@@ -481,7 +442,7 @@ def benchmark_evaluation(
     and the embedding facts (distinct chunks, seconds, the learned stop's threshold)."""
     evaluate = parameters["evaluate"]
     if pretrained is None:
-        pretrained = embed_episodes(embed_stage_encoder(parameters), episodes)
+        pretrained = episode_embeddings(parameters, episodes)
     result = evaluation.evaluate_methods(
         model.network, model.stop_thresholds, episodes, pretrained, evaluate, baseline_episodes
     )

@@ -60,9 +60,8 @@ from common import (  # noqa: E402
     THIRTEEN_ENV,
     add_run_arguments,
     add_task_argument,
-    cached_episode_embeddings,
     counts_for,
-    embed_stage_encoder,
+    episode_embeddings,
     evaluation_episodes,
     machine,
     pool_embeddings,
@@ -106,9 +105,8 @@ def main() -> None:
         **dict.fromkeys(LEARNERS, train_q["model"]),
         "paper": {**train_q["model"], "frozen_action_encoder": False, "action_head": "none"},
     }
-    pool, _ = pool_embeddings(parameters, pools)
-    encoder = embed_stage_encoder(parameters)
-    test_embeddings = {cell: cached_episode_embeddings(encoder, episodes) for cell, episodes in test.items()}
+    pool = pool_embeddings(parameters, pools)
+    test_embeddings = {cell: episode_embeddings(parameters, episodes) for cell, episodes in test.items()}
     T = evaluate["max_steps"]
 
     out = args.out or RESULTS / f"learner_quality_{args.task}.json"

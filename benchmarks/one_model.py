@@ -46,10 +46,9 @@ from common import (
     Model,
     add_common_arguments,
     benchmark_metrics,
-    cached_episode_embeddings,
     counts_for,
     default_training_pools,
-    embed_stage_encoder,
+    episode_embeddings,
     evaluation_episodes,
     loaded_model,
     pool_embeddings,
@@ -87,7 +86,7 @@ def main() -> None:
     model = _model(args)
     episodes = _evaluation_episodes(args)
     start = time.perf_counter()
-    embeddings = cached_episode_embeddings(embed_stage_encoder(parameters), episodes)
+    embeddings = episode_embeddings(parameters, episodes)
     embed_s = time.perf_counter() - start
     compared = (
         []
@@ -150,7 +149,7 @@ def _model(args: argparse.Namespace) -> Model:
     parameters, seed = args.parameters, seed_of(args.parameters)
     train_q = parameters["train_q"]
     pools = default_training_pools(parameters, args.shared)
-    pool, _ = pool_embeddings(parameters, pools)
+    pool = pool_embeddings(parameters, pools)
     result, seconds, saved = trained_and_saved(train_q, pools, pool, "one_model")
     curve = result.curves[["update", "eval_fact_em", "train_return", "loss", "updates_per_s"]].round(3)
     print(curve.to_string(index=False))

@@ -86,6 +86,9 @@ RULES: dict[str, Rule] = {
     "embed.executor.threads_per_worker": whole(1),
     "embed.executor.processes": BOOLEAN,
     "embed.executor.resources.*": number(above=0),
+    "embed.cache_dir": Rule(
+        lambda v: v is None or (isinstance(v, str) and bool(v.strip())), "null or a folder path"
+    ),
     "train_q.train_sentences": Rule(
         lambda v: (
             (is_whole(v) and v >= 1)

@@ -62,6 +62,30 @@ def test_a_killed_encoding_resumes_from_the_shards_it_wrote(tmp_path: Path, monk
     assert np.array_equal(vectors.numpy(), expected)
 
 
+def test_a_cache_keeps_finished_shards_and_a_later_encoding_reads_those_it_shares(
+    tmp_path: Path, monkeypatch
+) -> None:
+    expected = _sharded(tmp_path / "reference").encode(TEXTS).numpy()
+    real = sharded_encoding.encode_shard
+    encoded: list[str] = []
+    monkeypatch.setattr(
+        sharded_encoding, "encode_shard", lambda spec, texts: encoded.append(texts[0]) or real(spec, texts)
+    )
+    cached = ShardedEncoder(SPEC, ExecutorSettings(shard_size=10), tmp_path / "work", tmp_path / "cache")
+    assert np.array_equal(cached.encode(TEXTS).numpy(), expected)
+    assert len(encoded) == 5 and len(list((tmp_path / "cache").glob("shard-*.npy"))) == 5
+    assert not any((tmp_path / "work").iterdir())  # the run's own folder is removed
+
+    encoded.clear()
+    longer = [*TEXTS[:30], "A sentence no earlier encoding held.", *TEXTS[30:]]
+    vectors = cached.encode(longer).numpy()
+    assert encoded == [longer[30], longer[40]]  # the first three shards are the cache's
+    assert np.array_equal(vectors[:30], expected[:30])
+    assert np.array_equal(
+        vectors, np.concatenate([encode_shard(SPEC, longer[s : s + 10]) for s in range(0, 46, 10)])
+    )
+
+
 def test_a_second_encoding_of_the_same_texts_at_once_stops_clearly(tmp_path: Path) -> None:
     encoder = _sharded(tmp_path)
     work = tmp_path / "work" / encoder._fingerprint(TEXTS)

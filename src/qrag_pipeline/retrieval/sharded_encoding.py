@@ -7,7 +7,11 @@ any order, in this process or on a cluster's workers, and give the same vectors 
 pass here. Finished shards are written to a work folder named by a fingerprint of the
 texts, the encoder and the shard size, each file whole or not at all: the same command
 after a kill loads the shards already written and encodes only the rest. The folder is
-locked while a run works in it, and removed once every shard is in.
+locked while a run works in it, and removed once every shard is in. With a cache
+folder (`embed.cache_dir`) the finished shards are kept there instead, each named by a
+fingerprint of its own texts and the encoder, so any later encoding that holds the
+same shard (the same pools again, or pools that share their first texts) reads it
+instead of encoding it: the pipeline's reruns and the benchmarks share one store.
 
 Executors: "local" encodes the shards one after another in this process; "dask" hands
 them to a dask.distributed cluster (`embed.executor.address`, or the
@@ -124,10 +128,17 @@ class ShardedEncoder:
     """An encoder that encodes through shards (see the module): `encode` as
     `TextEncoder.encode`, plus resumability and an executor."""
 
-    def __init__(self, spec: EncoderSpec, settings: ExecutorSettings, work_root: str | Path) -> None:
+    def __init__(
+        self,
+        spec: EncoderSpec,
+        settings: ExecutorSettings,
+        work_root: str | Path,
+        cache: str | Path | None = None,
+    ) -> None:
         self.spec = spec
         self.settings = settings
         self.work_root = Path(work_root)
+        self.cache = None if cache is None else Path(cache)
         self._encoder = loaded_encoder(spec)
 
     @property
@@ -143,25 +154,24 @@ class ShardedEncoder:
         size = self.settings.shard_size
         shards = [texts[start : start + size] for start in range(0, len(texts), size)]
         work = self.work_root / self._fingerprint(texts)
+        paths = [self._shard_path(work, index, shard) for index, shard in enumerate(shards)]
         with exclusive(work, "an encoding of these texts"):
-            done = {i for i in range(len(shards)) if (work / SHARD_PATTERN.format(i)).is_file()}
+            done = {i for i, path in enumerate(paths) if path.is_file()}
             if done:
                 LOGGER.info(
-                    "resuming an encoding: %d of %d shards already in %s", len(done), len(shards), work
+                    "%d of %d shards already encoded in %s", len(done), len(shards), self.cache or work
                 )
             todo = [i for i in range(len(shards)) if i not in done]
             bar = tqdm(
                 total=len(shards), initial=len(done), desc="encode shards", unit="shard", disable=not progress
             )
             for index, vectors in self._run(todo, shards):
-                with (
-                    staged(work / SHARD_PATTERN.format(index)) as staging,
-                    staging.open("wb") as file,
-                ):
+                paths[index].parent.mkdir(parents=True, exist_ok=True)
+                with staged(paths[index]) as staging, staging.open("wb") as file:
                     np.save(file, vectors, allow_pickle=False)
                 bar.update(1)
             bar.close()
-            parts = [np.load(work / SHARD_PATTERN.format(i), allow_pickle=False) for i in range(len(shards))]
+            parts = [np.load(path, allow_pickle=False) for path in paths]
         shutil.rmtree(work, ignore_errors=True)
         vectors = np.concatenate(parts) if parts else np.zeros((0, self.dim), dtype=np.float32)
         return torch.from_numpy(vectors)
@@ -173,6 +183,13 @@ class ShardedEncoder:
             return
         worker_spec = replace(self.spec, threads=self.spec.threads or self.settings.threads_per_worker)
         yield from _dask_map(worker_spec, self.settings, todo, shards)
+
+    def _shard_path(self, work: Path, index: int, shard: Sequence[str]) -> Path:
+        """Where shard `index` is written: the run's work folder, or the cache under a
+        fingerprint of the shard's own texts."""
+        if self.cache is None:
+            return work / SHARD_PATTERN.format(index)
+        return self.cache / f"shard-{self._fingerprint(shard)}.npy"
 
     def _fingerprint(self, texts: Sequence[str]) -> str:
         digest = hashlib.sha256(json.dumps([asdict(self.spec), self.settings.shard_size]).encode())

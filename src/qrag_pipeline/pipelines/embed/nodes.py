@@ -54,8 +54,9 @@ def embed_chunks_with_pretrained_encoder(
 
 def _encoder(embed: dict[str, Any]) -> ShardedEncoder:
     """The pretrained encoder on `embed.backend`, encoding shards of texts through
-    `embed.executor` (resumable from `embed.work_dir`)."""
+    `embed.executor` (resumable from `embed.work_dir`; finished shards kept and reused
+    in `embed.cache_dir` when it is set)."""
     spec = EncoderSpec.of(
         embed["encoder"], embed["backend"], embed["onnx_cache"], str(resolve_device(embed["device"]))
     )
-    return ShardedEncoder(spec, ExecutorSettings(**embed["executor"]), embed["work_dir"])
+    return ShardedEncoder(spec, ExecutorSettings(**embed["executor"]), embed["work_dir"], embed["cache_dir"])
