@@ -42,16 +42,13 @@ from qrag_pipeline.pipelines.data_prep.nodes import (
     load_distractor_sentences,
 )
 from qrag_pipeline.pipelines.embed.nodes import embed_chunks_with_pretrained_encoder, embed_training_pools
-from qrag_pipeline.pools import documents_to_frame, samples_to_frame
+from qrag_pipeline.pools import documents_from_frame, documents_to_frame, samples_from_frame, samples_to_frame
 from qrag_pipeline.retrieval.embeddings import (
     EpisodeEmbeddings,
 )
 from qrag_pipeline.rl.learner import QLearner
 from qrag_pipeline.rl.ranks import Ranks
 from qrag_pipeline.sources.babi_files import BABI_TASKS
-from qrag_pipeline.sources.books import load_books
-from qrag_pipeline.sources.distractor_sources import load_distractor_documents
-from qrag_pipeline.sources.story_sources import load_story_samples
 from qrag_pipeline.training import (
     TrainingResult,
     reads_pool_embeddings,
@@ -199,16 +196,16 @@ def training_distractors(parameters: Mapping[str, Any], shared: Path) -> dict[st
     return {**parameters["data_prep"]["distractors"], **books}
 
 
-def default_training_pools(parameters: Mapping[str, Any], shared: Path) -> TrainingPools:
-    """The one model's training pools: the training stories of every bAbI task in
-    train_q.tasks (NIAH episodes are generated during training) and the training
-    distractors of data_prep.distractors."""
-    seed, stories = seed_of(parameters), training_stories(parameters, shared)
+def training_pools(parameters: Mapping[str, Any], shared: Path) -> TrainingPools:
+    """The training pools as the data_prep stage builds them (its node functions): the
+    training stories (data_prep.stories) of every bAbI task in train_q.tasks (NIAH
+    episodes are generated during training) and the training distractors
+    (data_prep.distractors), the real data read from `shared`."""
+    seed = seed_of(parameters)
     tasks = [task for task in parameters["train_q"]["tasks"] if task in BABI_TASKS]
-    return TrainingPools(
-        [s for task in tasks for s in load_story_samples(stories, task, "train", seed)],
-        load_distractor_documents(training_distractors(parameters, shared), seed)[0],
-    )
+    stories, _ = load_babi_stories(training_stories(parameters, shared), tasks, seed)
+    distractors, _ = load_distractor_sentences(training_distractors(parameters, shared), seed)
+    return TrainingPools(samples_from_frame(stories), documents_from_frame(distractors))
 
 
 THIRTEEN = "thirteen"
@@ -226,15 +223,6 @@ def add_task_argument(parser: argparse.ArgumentParser) -> None:
         choices=[*BABI_TASKS, THIRTEEN],
         help=f"the training task; {THIRTEEN}: conf/base's thirteen tasks",
     )
-
-
-def task_pools(parameters: Mapping[str, Any], shared: Path, task: str) -> TrainingPools:
-    """A learner benchmark's training pools: `default_training_pools` for `THIRTEEN`,
-    else `task`'s training stories (data_prep.stories) in the training books."""
-    if task == THIRTEEN:
-        return default_training_pools(parameters, shared)
-    stories = load_story_samples(training_stories(parameters, shared), task, "train", seed_of(parameters))
-    return TrainingPools(stories, load_books(shared / "books" / "train"))
 
 
 def evaluation_episodes(

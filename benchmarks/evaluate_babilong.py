@@ -40,19 +40,16 @@ from common import (
     benchmark_metrics,
     checkpoint_model,
     evaluation_episodes,
-    official_stories,
     parse_arguments,
     print_table,
     seed_of,
     set_parameters,
+    training_pools,
     write_report,
 )
 from qrag_pipeline.episodes import Episode
 from qrag_pipeline.models.q_network import QNetwork
 from qrag_pipeline.retrieval.multistep import retrieve
-from qrag_pipeline.sources.books import load_books
-from qrag_pipeline.sources.story_sources import load_story_samples
-from qrag_pipeline.training_data import TrainingPools
 
 DEFAULT_EPISODES = {"1k": 100, "32k": 100, "128k": 50, "1M": 10}
 HEADLINE = (
@@ -70,15 +67,12 @@ def main() -> None:
     args = _arguments()
     seed, T = seed_of(args.parameters), args.parameters["evaluate"]["max_steps"]
     torch.manual_seed(seed)
-    stories = official_stories(args.shared)
     lengths = {length: args.episodes[length] for length in args.lengths}
     episodes = evaluation_episodes(args.parameters, args.shared, lengths, babilong_tasks=lambda _: args.tasks)
 
-    def pools() -> TrainingPools:
-        train = [s for task in args.tasks for s in load_story_samples(stories, task, "train", seed)]
-        return TrainingPools(train, load_books(args.shared / "books" / "train"))
-
-    model = checkpoint_model(args, f"babilong_{'_'.join(args.tasks)}", pools)
+    model = checkpoint_model(
+        args, f"babilong_{'_'.join(args.tasks)}", lambda: training_pools(args.parameters, args.shared)
+    )
     network, note, train_seconds = model.network, model.note, model.train_seconds
     metrics, facts = benchmark_metrics(model, episodes, args.parameters)
     with torch.inference_mode():

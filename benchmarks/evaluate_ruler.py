@@ -37,10 +37,9 @@ from common import (
     print_table,
     seed_of,
     set_parameters,
+    training_pools,
     write_report,
 )
-from qrag_pipeline.sources.books import load_books
-from qrag_pipeline.training_data import TrainingPools
 
 DEFAULT_EPISODES = {"4k": 10, "32k": 3, "128k": 2, "1M": 1}
 
@@ -51,9 +50,7 @@ def main() -> None:
     torch.manual_seed(seed)
     lengths = {length: args.episodes[length] for length in args.lengths}
     episodes = evaluation_episodes(args.parameters, args.shared, ruler=lengths)
-    model = checkpoint_model(
-        args, "ruler_niah", lambda: TrainingPools(documents=load_books(args.shared / "books" / "train"))
-    )
+    model = checkpoint_model(args, "ruler_niah", lambda: training_pools(args.parameters, args.shared))
     note, train_seconds = model.note, model.train_seconds
     metrics, facts = benchmark_metrics(model, episodes, args.parameters)
     average = _average_over_tasks(metrics, T)

@@ -68,8 +68,8 @@ from common import (  # noqa: E402
     q_rag_fact_em,
     seed_of,
     set_parameters,
-    task_pools,
     trained_and_saved,
+    training_pools,
     training_stories,
 )
 from qrag_pipeline.evaluation import evaluate_methods  # noqa: E402
@@ -93,7 +93,7 @@ def main() -> None:
     torch.manual_seed(seed)
     train_q, evaluate = parameters["train_q"], parameters["evaluate"]
     stories = training_stories(parameters, args.shared)
-    pools = task_pools(parameters, args.shared, args.task)
+    pools = training_pools(parameters, args.shared)
     test = {
         (task, length): evaluation_episodes(
             parameters, args.shared, {length: args.episodes}, babilong_tasks=lambda _, task=task: [task]

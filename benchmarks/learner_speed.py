@@ -54,8 +54,8 @@ from common import (
     pool_embeddings,
     seed_of,
     set_parameters,
-    task_pools,
     timed_learner,
+    training_pools,
 )
 from qrag_pipeline.devices import resolve_device
 from qrag_pipeline.retrieval.embeddings import EpisodeEmbeddings
@@ -72,7 +72,7 @@ def main() -> None:
     torch.manual_seed(seed)
     device = resolve_device("auto")
     train_q = parameters["train_q"]
-    pools = task_pools(parameters, args.shared, args.task)
+    pools = training_pools(parameters, args.shared)
     learning = learning_config(train_q["learning"])
     default_model = dict(train_q["model"])
     paper_model = {**default_model, "frozen_action_encoder": False, "action_head": "none"}

@@ -47,7 +47,6 @@ from common import (
     add_common_arguments,
     benchmark_metrics,
     counts_for,
-    default_training_pools,
     episode_embeddings,
     evaluation_episodes,
     loaded_model,
@@ -56,6 +55,7 @@ from common import (
     seed_of,
     set_parameters,
     trained_and_saved,
+    training_pools,
     write_report,
 )
 from qrag_pipeline.builders.babilong import bucket_size
@@ -148,7 +148,7 @@ def _model(args: argparse.Namespace) -> Model:
         return loaded_model(args.checkpoint)
     parameters, seed = args.parameters, seed_of(args.parameters)
     train_q = parameters["train_q"]
-    pools = default_training_pools(parameters, args.shared)
+    pools = training_pools(parameters, args.shared)
     pool = pool_embeddings(parameters, pools)
     result, seconds, saved = trained_and_saved(train_q, pools, pool, "one_model")
     curve = result.curves[["update", "eval_fact_em", "train_return", "loss", "updates_per_s"]].round(3)
