@@ -253,7 +253,8 @@ def _new_or_resumed_learner(
     if resume_from is None:
         learner = QLearner(make_network(), sampler, learning, device, pool_embeddings, ranks)
         broadcast_from_first(learner.network, ranks)
-        broadcast_from_first(learner.target, ranks)
+        if learner.target is not None:
+            broadcast_from_first(learner.target, ranks)
         return learner, [], BestEvaluation()
     saved = _load_resumable(resume_from)
     learner = QLearner(saved.build_network(), sampler, learning, device, pool_embeddings, ranks)
@@ -346,7 +347,7 @@ def _validation_stop_thresholds(learner: QLearner, held_out: Sequence[Episode]) 
         learner.network,
         held_out,
         learner.config.max_steps,
-        [table.lookup(e.chunks) for e in held_out] if table is not None else None,
+        table.lookup_lists([e.chunks for e in held_out]) if table is not None else None,
     )
 
 

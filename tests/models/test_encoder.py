@@ -60,8 +60,10 @@ def test_num_layers_keeps_the_first_layers(default_encoder: TextEncoder) -> None
 def test_encode_equals_forward_in_input_order(make_tiny: TinyFactory) -> None:
     encoder = make_tiny(seed=1)
     encoder.train()
+    encoder.model.encoder.layer[0].eval()  # a mixed mode, given back module by module
+    modes = {name: module.training for name, module in encoder.named_modules()}
     encoded = encoder.encode(TEXTS, batch_size=2)
-    assert encoder.training, "encode must give the caller's mode back"
+    assert {name: module.training for name, module in encoder.named_modules()} == modes
     encoder.eval()
     direct = encoder(TEXTS)
     assert encoded.dtype == torch.float32 and encoded.device == encoder.device

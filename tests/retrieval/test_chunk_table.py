@@ -48,6 +48,18 @@ def test_texts_it_does_not_hold_are_encoded_at_its_precision_and_not_kept(
     assert needle not in table.row_of  # a later call sees the same table
 
 
+def test_lists_are_looked_up_as_one_call_and_split_back(make_tiny: Callable[..., TextEncoder]) -> None:
+    encoder = make_tiny(seed=2)
+    table = ChunkTable.from_embeddings(encoder, embed_texts(encoder, POOL[:2], "float32", progress=False))
+    lists = [[POOL[0], POOL[2]], [], [POOL[3], POOL[1], POOL[2]]]
+    vectors = table.lookup_lists(lists)
+    assert [v.shape[0] for v in vectors] == [2, 0, 3]
+    for chunks, looked_up in zip(lists, vectors, strict=True):
+        if chunks:
+            torch.testing.assert_close(looked_up, table.lookup(chunks), atol=1e-5, rtol=0)
+    assert (table.hits, table.misses) == (2 + 2, 3 + 3)  # the lists, then the checks
+
+
 def test_a_table_made_by_another_encoder_is_refused(make_tiny: Callable[..., TextEncoder]) -> None:
     pool = embed_texts(make_tiny(seed=2, scale=1.0), POOL, "float32", progress=False)
     pool.encoder = {**pool.encoder, "name_or_path": "all-MiniLM-L6-v2"}

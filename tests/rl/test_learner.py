@@ -117,6 +117,26 @@ def test_one_update_lowers_the_loss_of_its_batch_and_moves_the_target(
     assert metrics["episodes"] > 0 and 0 <= metrics["fact_em"] <= 1
 
 
+@pytest.mark.parametrize("action_side", [None, LEXICAL], ids=["paper", "lexical"])
+def test_online_targets_are_the_target_networks_before_it_moves(
+    make_learner: MakeLearner, action_side: dict[str, Any] | None
+) -> None:
+    """At the first rollout the target network is still the online one, so both
+    sources of next values must agree wherever a value is read (not after an end)."""
+    rollouts = {}
+    for targets in ("target_network", "online"):
+        learner = make_learner(action_side=action_side, pool=action_side is not None, targets=targets)
+        learner.collect_rollout(alpha=0.01, explore=False)
+        rollouts[targets] = learner.rollout
+    assert learner.target is None
+    assert not any(name.startswith(("target.", "chunks.target.")) for name in learner.state_dict()[0])
+    reference, online = rollouts["target_network"], rollouts["online"]
+    assert online.states == reference.states
+    read = ~reference.dones
+    assert read.any() and reference.next_values[read].abs().sum() > 0
+    torch.testing.assert_close(online.next_values[read], reference.next_values[read], atol=1e-5, rtol=0)
+
+
 def test_alpha_follows_the_learning_rate_schedule(make_learner: MakeLearner) -> None:
     learner = make_learner(warmup_updates=4, learning_start=1)
     first, second = learner.update(), learner.update()
@@ -266,15 +286,26 @@ def test_gradient_accumulation_takes_one_optimiser_step_per_update(
 
 
 @pytest.mark.parametrize(
-    ("action_side", "labels"),
-    [(None, "none"), (FROZEN, "none"), (LEXICAL, "none"), (LEXICAL, "margin")],
-    ids=["paper", "frozen", "lexical", "lexical+labels"],
+    ("action_side", "labels", "targets"),
+    [
+        (None, "none", "target_network"),
+        (FROZEN, "none", "target_network"),
+        (LEXICAL, "none", "target_network"),
+        (LEXICAL, "margin", "target_network"),
+        (None, "softmax", "online"),
+        (LEXICAL, "softmax", "online"),
+    ],
+    ids=["paper", "frozen", "lexical", "lexical+labels", "paper+online", "lexical+labels+online"],
 )
 def test_a_resumed_learner_continues_exactly_through_safetensors_and_json(
-    make_learner: MakeLearner, action_side: dict[str, Any] | None, labels: str
+    make_learner: MakeLearner, action_side: dict[str, Any] | None, labels: str, targets: str
 ) -> None:
     learner = make_learner(
-        learning_start=1, action_side=action_side, pool=action_side is not None, label_loss=labels
+        learning_start=1,
+        action_side=action_side,
+        pool=action_side is not None,
+        label_loss=labels,
+        targets=targets,
     )
     learner.update()
     tensors, values = learner.state_dict()
@@ -290,7 +321,12 @@ def test_a_resumed_learner_continues_exactly_through_safetensors_and_json(
         else False
     )
     resumed = make_learner(
-        network_seed=5, learning_start=1, action_side=action_side, pool=pool, label_loss=labels
+        network_seed=5,
+        learning_start=1,
+        action_side=action_side,
+        pool=pool,
+        label_loss=labels,
+        targets=targets,
     )
     resumed.load_state_dict(tensors, values)
     assert resumed.updates == 1
@@ -299,8 +335,11 @@ def test_a_resumed_learner_continues_exactly_through_safetensors_and_json(
     assert metrics["loss_labels"] == pytest.approx(expected["loss_labels"], rel=1e-6)
     assert (metrics["loss_labels"] > 0) == (labels != "none")
     assert metrics["mean_target"] == pytest.approx(expected["mean_target"], rel=1e-6)
-    for name, value in learner.target.state_dict().items():
-        torch.testing.assert_close(resumed.target.state_dict()[name], value)
+    for name, value in learner.network.state_dict().items():
+        torch.testing.assert_close(resumed.network.state_dict()[name], value)
+    if targets == "target_network":
+        for name, value in learner.target.state_dict().items():
+            torch.testing.assert_close(resumed.target.state_dict()[name], value)
 
 
 def test_a_frozen_action_encoder_looks_chunks_up_and_trains_only_the_state_side_and_head(

@@ -736,7 +736,7 @@ def niah_sampler(
     return sample_episode
 
 
-TRAINING_FILLER_NEEDLES = 4000
+TRAINING_FILLER_NEEDLES = 1000
 """Distractor needles in each needle-haystack task's training pool."""
 
 

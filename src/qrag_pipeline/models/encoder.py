@@ -353,10 +353,17 @@ def _layer_list(model: torch.nn.Module, count: int, setting: str, alternative: s
 
 @contextmanager
 def _eval_mode(module: torch.nn.Module) -> Iterator[None]:
-    """Eval mode for the duration of the block, then the caller's mode again."""
-    was_training = module.training
-    module.eval()
+    """Eval mode for the duration of the block, then each submodule's mode again.
+
+    Only the submodules in training mode are switched: `module.eval()` and `train()`
+    set the flag through every submodule's `__setattr__`, 2-3 ms a call, which for a
+    module already in eval mode (the learner's, the evaluation's) was a fifth of the
+    evaluation stage's time (one encode per question and step)."""
+    training = [submodule for submodule in module.modules() if submodule.training]
+    for submodule in training:
+        submodule.training = False
     try:
         yield
     finally:
-        module.train(was_training)
+        for submodule in training:
+            submodule.training = True

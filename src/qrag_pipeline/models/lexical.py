@@ -29,7 +29,8 @@ _HASHER = HashingVectorizer(n_features=2**20, alternate_sign=False, norm=None, d
 
 
 class LexicalIndex:
-    """One document's chunks as idf-weighted, unit-length hashed term vectors."""
+    """One document's chunks as idf-weighted, unit-length term vectors over the
+    document's own terms (its columns: `_terms`, the hashed words its chunks hold)."""
 
     def __init__(self, chunks: Sequence[str]) -> None:
         counts = _HASHER.transform(list(chunks)).tocsr()
@@ -50,18 +51,21 @@ class LexicalIndex:
         return torch.from_numpy((states @ self._chunks).toarray())
 
     def _weighted(self, counts: sparse.csr_matrix) -> sparse.csr_matrix:
-        """`counts` with each term scaled by its idf; terms of no chunk dropped."""
-        weights = np.zeros(counts.nnz, dtype=np.float32)
-        if len(self._terms):
-            slot = np.minimum(np.searchsorted(self._terms, counts.indices), len(self._terms) - 1)
-            known = self._terms[slot] == counts.indices
-            weights[known] = counts.data[known] * self._idf[slot[known]]
-        weighted = sparse.csr_matrix((weights, counts.indices, counts.indptr), shape=counts.shape)
-        weighted.eliminate_zeros()
-        return weighted
+        """`counts` over the document's terms, each scaled by its idf; other words
+        dropped. Renumbering the 2**20 hashed columns to the document's few hundred
+        terms (in the same order) keeps every sparse product small."""
+        slot = np.searchsorted(self._terms, counts.indices)
+        known = slot < len(self._terms)
+        known[known] = self._terms[slot[known]] == counts.indices[known]
+        kept = np.concatenate(([0], np.cumsum(known)))[counts.indptr]
+        weights = counts.data[known] * self._idf[slot[known]]
+        return sparse.csr_matrix((weights, slot[known], kept), shape=(counts.shape[0], len(self._terms)))
 
 
 def _unit_rows(matrix: sparse.csr_matrix) -> sparse.csr_matrix:
     """Rows scaled to unit length; an empty row (no known word) stays zero."""
     norms = np.sqrt(np.asarray(matrix.multiply(matrix).sum(axis=1)).ravel())
-    return sparse.diags(np.divide(1.0, norms, out=np.zeros_like(norms), where=norms > 0)) @ matrix
+    scales = np.divide(1.0, norms, out=np.zeros_like(norms), where=norms > 0)
+    scaled = matrix.copy()
+    scaled.data *= np.repeat(scales, np.diff(matrix.indptr))
+    return scaled

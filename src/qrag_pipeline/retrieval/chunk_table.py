@@ -79,6 +79,13 @@ class ChunkTable:
         self.misses += int((~known).sum())
         return torch.from_numpy(out).to(self.encoder.device)
 
+    def lookup_lists(self, chunk_lists: Sequence[Sequence[str]]) -> list[Tensor]:
+        """`lookup` of each list (episodes' documents), the texts the table lacks in
+        all of them encoded together: one batch for a set of NIAH episodes' fresh
+        needles rather than one small batch per episode."""
+        vectors = self.lookup([text for chunks in chunk_lists for text in chunks])
+        return list(vectors.split([len(chunks) for chunks in chunk_lists]))
+
 
 def _fields(config: dict) -> dict:
     return {key: config.get(key) for key in EMBEDDING_FIELDS}

@@ -19,6 +19,7 @@ from qrag_pipeline.errors import QragInputError
 TRAINABLE_CHOICES = ("all", "top_layers")
 PRECISIONS = ("auto", "float32", "bfloat16")
 LABEL_LOSSES = ("none", "margin", "softmax")
+TARGET_SOURCES = ("target_network", "online")
 BACKENDS = ("auto", "gloo", "nccl")
 LOCAL_ENDPOINT = "localhost:0"
 """One machine's rendezvous: a free port of this host."""
@@ -34,8 +35,13 @@ class QLearningConfig:
     """lambda of the Q(lambda) targets: 0 is one-step TD, 1 the Monte Carlo return."""
     alpha: float = 0.01
     """Soft-max temperature at the peak learning rate; it follows the schedule."""
+    targets: str = "target_network"
+    """Where the next states' values in the Q(lambda) targets come from:
+    "target_network" (the reference: a Polyak-averaged copy of both encoders, one more
+    encoder pass per step) or "online" (PQN's: the online network's own values, read
+    off the policy's pass over the next states, which it makes anyway; no copy)."""
     tau: float = 0.1
-    """Polyak rate of the target network per optimiser step."""
+    """Polyak rate of the target network per optimiser step (targets="target_network")."""
     top_k: int = 5
     """The soft value and the behaviour policy weigh only the k best available ones."""
     learning_rate: float = 5e-5
@@ -143,6 +149,7 @@ def _setting_problems(config: QLearningConfig) -> list[str]:
     check(reals, is_finite_number, "a finite number")
     check(("terminate_on_success", "label_margin_decay"), lambda v: isinstance(v, bool), "true or false")
     check(("label_loss",), lambda v: v in LABEL_LOSSES, f"one of {LABEL_LOSSES}")
+    check(("targets",), lambda v: v in TARGET_SOURCES, f"one of {TARGET_SOURCES}")
     check(("trainable",), lambda v: v in TRAINABLE_CHOICES, f"one of {TRAINABLE_CHOICES}")
     check(("precision",), lambda v: v in PRECISIONS, f"one of {PRECISIONS}")
     check(

@@ -2,14 +2,16 @@
 
 Several retrieval episodes step side by side; every `num_steps` steps the rollout's
 `num_steps x num_envs` transitions give one gradient step on the twin TD loss against
-Q(lambda) targets, with no replay buffer. Targets come from a Polyak-averaged copy of
-both encoders. Optionally (`label_loss`) a supervised term on the supporting facts is
-added, on the same visited states: the facts still missing are the right next picks.
+Q(lambda) targets, with no replay buffer. The next states' values in the targets come
+from a Polyak-averaged copy of both encoders (the reference) or, as in PQN, from the
+online network itself (`targets`). Optionally (`label_loss`) a supervised term on the
+supporting facts is added, on the same visited states: the facts still missing are the
+right next picks.
 
 The pieces the tests call one by one come first (`lambda_returns`, `soft_value`,
 `td_loss`, `label_loss`, `polyak_update`, the behaviour policy, the schedule). `QLearner` then reads
 in the order of one update: `update` itself, then `collect_rollout` (acting, with
-`_target_values` for each next state), `loss` (the TD term on `taken_q`, the label
+`_soft_values` of the next states), `loss` (the TD term on `taken_q`, the label
 term on `labelled_q`, both with gradient) and `optimizer_step`; after them the helpers
 they share, the state for resuming, and the guards. `train` drives it to the end.
 """
@@ -243,13 +245,14 @@ class Rollout:
 
 
 class QLearner:
-    """The online Q-network, its target copy, AdamW and the environments it acts in.
+    """The online Q-network, its target copy (`targets="target_network"`), AdamW and
+    the environments it acts in.
 
     The policy acts with the online state encoder (no gradient) and the chunk
-    embeddings made at each episode's reset; in this synchronous loop that encoder is
-    exactly the reference's "hard copy after each optimiser step", so no copy is kept.
-    Dropout stays off throughout (eval mode), so the Q the loss regresses is the same
-    function the policy and the target evaluate.
+    embeddings made at each episode's reset; in this synchronous loop that encoder is exactly the
+    reference's "hard copy after each optimiser step", so no copy is kept. Dropout
+    stays off throughout (eval mode), so the Q the loss regresses is the same function
+    the policy and the target evaluate.
 
     The action side comes in two kinds. With the paper's trained action encoder, each
     new document's chunks are encoded by the online and by the target action encoder
@@ -280,7 +283,9 @@ class QLearner:
         self.ranks = ranks
         seed = rank_seed(config.seed, ranks.rank)
         self.network = network.to(device).eval()
-        self.target = copy.deepcopy(self.network).requires_grad_(False)
+        self.target = (
+            copy.deepcopy(self.network).requires_grad_(False) if config.targets == "target_network" else None
+        )
         self.trainable_parameters = self.network.trainable_parameters(
             config.trainable_layers if config.trainable == "top_layers" else None
         )
@@ -306,7 +311,7 @@ class QLearner:
         self.generator = torch.Generator().manual_seed(derive_seed(seed, "behaviour"))
         self.updates = 0
         # Each env's chunk embeddings under the online and the target action encoder
-        # (one tensor for both when the action encoder is frozen).
+        # (one tensor for both when the action encoder is frozen or there is no target).
         self.online_chunks: list[Tensor] = []
         self.target_chunks: list[Tensor] = []
         for progress in self.env.progress:
@@ -324,8 +329,9 @@ class QLearner:
 
         The metrics include `seconds_<part>` for each of `UPDATE_PARTS`: making chunk
         embeddings at resets, the policy's state encodings and choices, the
-        environments' steps (building new episodes), the target values, the loss
-        (forward and backward) and the optimiser step with the Polyak update. (On a
+        environments' steps (building new episodes), the target network's values
+        (online targets: the last step's next states alone), the loss (forward and
+        backward) and the optimiser step with the Polyak update. (On a
         GPU, work still queued when a part ends is counted in a later part.)
         """
         start = time.perf_counter()
@@ -384,6 +390,7 @@ class QLearner:
         """
         finished: list[EpisodeOutcome] = []
         every_env = range(self.config.num_envs)
+        online_targets = self.target is None
         for step in range(self.config.num_steps):
             with self._timed("policy"):
                 states = self._state_texts(every_env)
@@ -393,6 +400,10 @@ class QLearner:
                     q1, q2, available, lexical = self._twin_q(
                         self.network, state_embeddings, states, self.online_chunks, every_env
                     )
+                if online_targets and step > 0:
+                    # These states are the last step's next states (an ended episode's
+                    # is a new one's first, which its lambda-return does not read).
+                    self.rollout.next_values[step - 1] = self._soft_values(q1, q2, available, alpha)
                 q, available = (q1 + q2).cpu(), available.cpu()
                 self._check_finite("a Q value", _first_non_finite(q[available]))
                 if explore:
@@ -418,14 +429,16 @@ class QLearner:
                 chunks = self.env.progress[env].episode.chunks
                 self.online_chunks[env], self.target_chunks[env] = self._embed_chunks(chunks)
                 self.documents[env] = self._scored_document(self.env.progress[env].episode)
-            with self._timed("target"):
-                self.rollout.next_values[step] = self._target_values(alpha, ~result.dones)
+            if not online_targets or step == self.config.num_steps - 1:
+                with self._timed("target"):
+                    self.rollout.next_values[step] = self._next_values(alpha, ~result.dones)
             finished += result.finished
         return finished
 
     @torch.no_grad()
-    def _target_values(self, alpha: float, live: np.ndarray) -> Tensor:
-        """Soft values [E] of the envs' current states under the target network.
+    def _next_values(self, alpha: float, live: np.ndarray) -> Tensor:
+        """Soft values [E] of the envs' current states (the last step's next states)
+        under the target network, or the online one when there is none.
 
         Only the `live` envs' values are computed: an env whose episode ended this step
         holds a new episode's first state, whose value the Q(lambda) target of the
@@ -435,15 +448,18 @@ class QLearner:
         envs = np.flatnonzero(live).tolist()
         if not envs:
             return values
+        network = self.target or self.network
         states = self._state_texts(envs)
         with self._autocast():
-            state_embeddings = self.target.state_encoder.encode(states)
-        q1, q2, available, _ = self._twin_q(self.target, state_embeddings, states, self.target_chunks, envs)
-        top_k = self.config.top_k
-        values[envs] = (
-            soft_value(q1, available, alpha, top_k) + soft_value(q2, available, alpha, top_k)
-        ).cpu()
+            state_embeddings = network.state_encoder.encode(states)
+        q1, q2, available, _ = self._twin_q(network, state_embeddings, states, self.target_chunks, envs)
+        values[envs] = self._soft_values(q1, q2, available, alpha)
         return values
+
+    def _soft_values(self, q1: Tensor, q2: Tensor, available: Tensor, alpha: float) -> Tensor:
+        """The twin halves' soft values over the top k available chunks, summed [E]."""
+        top_k = self.config.top_k
+        return (soft_value(q1, available, alpha, top_k) + soft_value(q2, available, alpha, top_k)).cpu()
 
     def loss(self, returns: Tensor, margin: float) -> tuple[Tensor, float, float]:
         """The rollout's loss with gradient: TD + label_weight * the label term (the
@@ -461,7 +477,8 @@ class QLearner:
 
     def rollout_state_embeddings(self) -> Tensor:
         """The rollout's states [T*E, D] through the online state encoder, with
-        gradient (batched by length)."""
+        gradient (batched by length: one batched pass costs about what the policy's
+        step-by-step passes over the same states cost without gradient)."""
         states = [text for row in self.rollout.states for text in row]
         with self._autocast():
             return self.network.state_encoder.embed(states)
@@ -523,8 +540,8 @@ class QLearner:
 
     def optimizer_step(self, learning_rate: float) -> float:
         """Average the gradients over the ranks, clip them, take one AdamW step at
-        `learning_rate`, move the target network towards the online one; return the
-        gradient norm before clipping."""
+        `learning_rate`, move the target network (if any) towards the online one;
+        return the gradient norm before clipping."""
         with self._timed("optimizer"):
             average_gradients(self.trainable_parameters, self.ranks)
             grad_norm = nn.utils.clip_grad_norm_(self.trainable_parameters, self.config.max_grad_norm)
@@ -533,7 +550,8 @@ class QLearner:
                 group["lr"] = learning_rate
             self.optimizer.step()
             self.optimizer.zero_grad(set_to_none=True)
-            polyak_update(self.target, self.network, self.config.tau)
+            if self.target is not None:
+                polyak_update(self.target, self.network, self.config.tau)
         return float(grad_norm)
 
     def _twin_q(
@@ -594,7 +612,8 @@ class QLearner:
 
     def _embed_chunks(self, chunks: Sequence[str]) -> tuple[Tensor, Tensor]:
         """A new document's chunks [N, D] under the online and target action encoders
-        (one tensor for both from the chunk table when the action encoder is frozen).
+        (one tensor for both from the chunk table when the action encoder is frozen, or
+        from the online encoder when there is no target network).
 
         Done once per episode: later steps only map and re-rotate these embeddings.
         """
@@ -604,7 +623,7 @@ class QLearner:
                 return vectors, vectors
             with self._autocast():
                 online = self.network.action_encoder.encode(chunks)
-                target = self.target.action_encoder.encode(chunks)
+                target = online if self.target is None else self.target.action_encoder.encode(chunks)
             return online, target
 
     def _scored_document(self, episode: Episode) -> ScoredDocument:
@@ -616,20 +635,21 @@ class QLearner:
     def state_dict(self) -> tuple[dict[str, Tensor], dict[str, Any]]:
         """What resuming needs: (named tensors, JSON-able values); nothing to pickle.
 
-        Tensors: online and target weights, AdamW moments, the chunk embeddings
+        Tensors: online and target weights (if any), AdamW moments, the chunk embeddings
         of the episodes in progress (one set per env when the action encoder is
         frozen, two otherwise), the behaviour sampler's state. Values: the update
         counter (which fixes the learning rate and alpha), AdamW's parameter groups,
         and the environments (episodes in progress and their generator).
         """
         tensors = {f"online.{k}": v for k, v in self.network.state_dict().items()}
-        tensors |= {f"target.{k}": v for k, v in self.target.state_dict().items()}
+        if self.target is not None:
+            tensors |= {f"target.{k}": v for k, v in self.target.state_dict().items()}
         optimizer = self.optimizer.state_dict()
         for index, moments in optimizer["state"].items():
             tensors |= {f"optimizer.{index}.{k}": v for k, v in moments.items()}
         for env in range(self.config.num_envs):
             tensors[f"chunks.online.{env}"] = self.online_chunks[env]
-            if not self.network.frozen_action_encoder:
+            if self.target_chunks[env] is not self.online_chunks[env]:
                 tensors[f"chunks.target.{env}"] = self.target_chunks[env]
         tensors["behaviour_rng"] = self.generator.get_state()
         values = {
@@ -642,7 +662,8 @@ class QLearner:
     def load_state_dict(self, tensors: Mapping[str, Tensor], values: Mapping[str, Any]) -> None:
         """Continue training exactly where `state_dict` was taken."""
         self.network.load_state_dict(tensors_with_prefix(tensors, "online."))
-        self.target.load_state_dict(tensors_with_prefix(tensors, "target."))
+        if self.target is not None:
+            self.target.load_state_dict(tensors_with_prefix(tensors, "target."))
         moments: dict[int, dict[str, Tensor]] = {}
         for key, value in tensors_with_prefix(tensors, "optimizer.").items():
             index, name = key.split(".", 1)
@@ -650,11 +671,10 @@ class QLearner:
         self.optimizer.load_state_dict({"state": moments, "param_groups": values["optimizer_param_groups"]})
         envs = range(self.config.num_envs)
         self.online_chunks = [tensors[f"chunks.online.{e}"].to(self.device) for e in envs]
-        self.target_chunks = (
-            self.online_chunks
-            if self.network.frozen_action_encoder
-            else [tensors[f"chunks.target.{e}"].to(self.device) for e in envs]
-        )
+        self.target_chunks = [
+            tensors[f"chunks.target.{e}"].to(self.device) if f"chunks.target.{e}" in tensors else online
+            for e, online in enumerate(self.online_chunks)
+        ]
         self.generator.set_state(tensors["behaviour_rng"])
         self.env.load_state_dict(values["env"])
         self.documents = [self._scored_document(p.episode) for p in self.env.progress]
@@ -737,7 +757,7 @@ def train(
     config = learner.config
     episodes = list(held_out[: config.eval_episodes])
     table = learner.chunk_table
-    frozen_chunks = [table.lookup(e.chunks) for e in episodes] if table is not None else None
+    frozen_chunks = table.lookup_lists([e.chunks for e in episodes]) if table is not None else None
     history: list[dict[str, float]] = []
     while learner.updates < config.total_updates:
         metrics = learner.update()

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from qrag_pipeline.checkpoints import Checkpoint
@@ -83,5 +84,7 @@ def _embeddings_hash(embeddings: EpisodeEmbeddings | None) -> str | None:
 
 
 def _frame_hash(frame: pd.DataFrame) -> int:
-    """A content hash of a training pool (list cells hashed through their text)."""
-    return int(pd.util.hash_pandas_object(frame.astype(str)).sum())
+    """A content hash of a training pool (list cells hashed through their items' text:
+    tuples, as numpy's array printing costs seconds on a pool of stories)."""
+    cells = frame.map(lambda value: tuple(value.tolist()) if isinstance(value, np.ndarray) else value)
+    return int(pd.util.hash_pandas_object(cells.astype(str)).sum())
