@@ -31,7 +31,7 @@ README = ROOT / "README.md"
 RESULTS_MD = ROOT / "docs" / "results.md"
 
 CURRENT = {
-    "one_model": ["one_model_label_160u.json"],
+    "one_model": ["one_model_online_160u.json"],
     "one_model_before_labels": ["one_model_lexical025.json", "one_model_lexical_babilong_long.json"],
     "hotpotqa": ["evaluate_hotpotqa_label_frozen.json"],
     "label_ablation_qa2": ["label_ablation_qa2.json"],
