@@ -249,10 +249,10 @@ class QLearner:
     the environments it acts in.
 
     The policy acts with the online state encoder (no gradient) and the chunk
-    embeddings made at each episode's reset; in this synchronous loop that encoder is exactly the
-    reference's "hard copy after each optimiser step", so no copy is kept. Dropout
-    stays off throughout (eval mode), so the Q the loss regresses is the same function
-    the policy and the target evaluate.
+    embeddings made at each episode's reset; in this synchronous loop that encoder is
+    exactly the reference's "hard copy after each optimiser step", so no copy is kept.
+    Dropout stays off throughout (eval mode), so the Q the loss regresses is the same
+    function the policy and the target evaluate.
 
     The action side comes in two kinds. With the paper's trained action encoder, each
     new document's chunks are encoded by the online and by the target action encoder
@@ -448,7 +448,7 @@ class QLearner:
         envs = np.flatnonzero(live).tolist()
         if not envs:
             return values
-        network = self.target or self.network
+        network = self.network if self.target is None else self.target
         states = self._state_texts(envs)
         with self._autocast():
             state_embeddings = network.state_encoder.encode(states)
@@ -477,8 +477,7 @@ class QLearner:
 
     def rollout_state_embeddings(self) -> Tensor:
         """The rollout's states [T*E, D] through the online state encoder, with
-        gradient (batched by length: one batched pass costs about what the policy's
-        step-by-step passes over the same states cost without gradient)."""
+        gradient (batched by length)."""
         states = [text for row in self.rollout.states for text in row]
         with self._autocast():
             return self.network.state_encoder.embed(states)
